@@ -1,0 +1,88 @@
+package litewavemetric_test
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/litewavetest"
+)
+
+// Register the exporter in a MeterProvider and count billable work with an
+// ordinary counter; each collection is billed as delta usage.
+func ExampleNew() {
+	backend := litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
+	defer backend.Close()
+
+	ctx := context.Background()
+	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(backend.URL))
+	if err != nil {
+		panic(err)
+	}
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp)))
+	pages, _ := provider.Meter("billing").Int64Counter("pages.processed")
+
+	pages.Add(ctx, 24, metric.WithAttributes(
+		attribute.String("tenant.id", "acme"),
+		attribute.String("device.id", "scanner-1")))
+
+	if err := provider.Shutdown(ctx); err != nil { // exports and delivers
+		panic(err)
+	}
+	for series, total := range backend.Totals() {
+		fmt.Printf("%s/%s %s: %d\n", series.Tenant, series.Device, series.Meter, total)
+	}
+	// Output: acme/scanner-1 pages.processed: 24
+}
+
+// Without OpenTelemetry, the Client makes meter-lib's calls, with errors
+// instead of silent nils.
+func ExampleClient_PostMeterUsage() {
+	backend := litewavetest.NewServer(litewavetest.WithCustomer("tenant_123", "cus_9"))
+	defer backend.Close()
+
+	client, err := litewavemetric.NewClient(litewavemetric.WithEndpoint(backend.URL))
+	if err != nil {
+		panic(err)
+	}
+	defer client.CloseIdleConnections()
+	answer, err := client.PostMeterUsage(context.Background(), "tenant_123", "device_456", "pages.processed.rate.hourly", 24)
+	if err != nil {
+		fmt.Println("failed:", err)
+		return
+	}
+	fmt.Println("event accepted:", answer["status"])
+
+	_, err = client.PostMeterUsage(context.Background(), "tenant_404", "device_456", "pages.processed.rate.hourly", 1)
+	fmt.Println(err)
+	// Output:
+	// event accepted: accepted
+	// litewavemetric: tenant tenant_404: no customer account for tenant
+}
+
+// Bill an instrument under another meter id, and only the listed
+// instruments.
+func ExampleWithMeterID() {
+	backend := litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
+	defer backend.Close()
+	ctx := context.Background()
+	exp, _ := litewavemetric.New(ctx,
+		litewavemetric.WithEndpoint(backend.URL),
+		litewavemetric.WithInstruments("pages"),
+		litewavemetric.WithMeterID("pages", "pages.processed.rate.hourly"))
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp)))
+	attrs := metric.WithAttributes(attribute.String("tenant.id", "acme"), attribute.String("device.id", "d1"))
+	pages, _ := provider.Meter("m").Int64Counter("pages")
+	retries, _ := provider.Meter("m").Int64Counter("retries")
+	pages.Add(ctx, 3, attrs)
+	retries.Add(ctx, 7, attrs) // not billed
+	_ = provider.Shutdown(ctx)
+	for series, total := range backend.Totals() {
+		fmt.Println(series.Meter, total)
+	}
+	// Output: pages.processed.rate.hourly 3
+}

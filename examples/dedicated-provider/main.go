@@ -1,0 +1,72 @@
+// Command dedicated-provider keeps billing apart from observability: a
+// MeterProvider of its own, with only the exporter, for the counters that
+// are billed; the application's usual provider goes on serving dashboards.
+//
+// Keeping them apart means billing never depends on how the observability
+// pipeline is configured (its temporality, views, cardinality limits or
+// sampling), and an observability outage cannot hold up billing.
+//
+//	go run ./examples/dedicated-provider
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/litewavetest"
+)
+
+func main() {
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	ctx := context.Background()
+	var opts []litewavemetric.Option
+	var backend *litewavetest.Server
+	if os.Getenv(litewavemetric.EnvEndpoint) == "" {
+		backend = litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
+		defer backend.Close()
+		opts = append(opts, litewavemetric.WithEndpoint(backend.URL))
+	}
+
+	// The observability provider: whatever the application already uses
+	// (a ManualReader stands in for an OTLP exporter here).
+	obsReader := sdkmetric.NewManualReader()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(obsReader)))
+
+	// The billing provider: only the Litewave exporter, and only the
+	// instruments that are billed.
+	exp, err := litewavemetric.New(ctx, append(opts, litewavemetric.WithInstruments("pages.processed"))...)
+	if err != nil {
+		return err
+	}
+	billing := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp)))
+	defer billing.Shutdown(ctx)
+
+	billed, _ := billing.Meter("billing").Int64Counter("pages.processed")
+	latency, _ := otel.Meter("app").Float64Histogram("request.duration", metric.WithUnit("s"))
+
+	for range 10 {
+		billed.Add(ctx, 3, metric.WithAttributes(attribute.String("tenant.id", "acme"), attribute.String("device.id", "web-1")))
+		latency.Record(ctx, 0.042)
+	}
+	if err := billing.ForceFlush(ctx); err != nil {
+		return err
+	}
+	if backend != nil {
+		fmt.Printf("billed to Litewave: %d pages for acme/web-1\n", backend.Total())
+	}
+	fmt.Printf("billing stats: %d events, %d units delivered\n", exp.Stats().DeliveredEvents, exp.Stats().DeliveredUnits)
+	return nil
+}

@@ -1,0 +1,199 @@
+// Command quickstart bills a small simulated workload through the exporter
+// and prints, per series, what was counted next to what the backend
+// received.
+//
+// With LITEWAVE_ENDPOINT unset it starts an embedded fake backend
+// (litewavetest) that fails some requests, so the run also shows retries:
+//
+//	go run ./examples/quickstart
+//
+// With LITEWAVE_ENDPOINT (and LITEWAVE_API_KEY) set it bills that backend.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/litewavetest"
+)
+
+var (
+	tenants     = []string{"acme", "globex", "initech"}
+	devices     = []string{"scanner-1", "scanner-2"}
+	interval    = flag.Duration("interval", 200*time.Millisecond, "collection interval")
+	collections = flag.Int("collections", 5, "collections to run")
+	failRate    = flag.Float64("fail", 0.2, "share of requests the embedded backend fails (503 or dropped connection)")
+)
+
+type seriesKey struct{ tenant, device, meter string }
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	ctx := context.Background()
+	// Export errors reach otel.Handle; keep them to show after the table.
+	var reports errorLog
+	otel.SetErrorHandler(&reports)
+	var backend *litewavetest.Server
+	if os.Getenv(litewavemetric.EnvEndpoint) == "" {
+		backend = embeddedBackend()
+		defer backend.Close()
+		fmt.Printf("LITEWAVE_ENDPOINT is not set: billing an embedded fake backend at %s (failing %.0f%% of requests)\n\n", backend.URL, *failRate*100)
+	}
+
+	// The five lines of setup.
+	opts := []litewavemetric.Option{litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond})}
+	if backend != nil {
+		opts = append(opts, litewavemetric.WithEndpoint(backend.URL))
+	}
+	exp, err := litewavemetric.New(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(
+		litewavemetric.NewPeriodicReader(exp, sdkmetric.WithInterval(*interval))))
+	meter := provider.Meter("quickstart")
+	pages, _ := meter.Int64Counter("pages.processed", metric.WithDescription("pages processed"))
+	tokens, _ := meter.Float64Counter("tokens.thousands", metric.WithDescription("LLM tokens, in thousands"))
+
+	// The simulated workload: every tick, some tenants process some pages.
+	counted := map[seriesKey]float64{}
+	rng := rand.New(rand.NewPCG(7, 11))
+	deadline := time.Now().Add(time.Duration(*collections) * *interval)
+	for time.Now().Before(deadline) {
+		t, d := tenants[rng.IntN(len(tenants))], devices[rng.IntN(len(devices))]
+		attrs := metric.WithAttributes(attribute.String("tenant.id", t), attribute.String("device.id", d))
+		n := int64(1 + rng.IntN(5))
+		k := 0.1 * float64(1+rng.IntN(9))
+		pages.Add(ctx, n, attrs)
+		tokens.Add(ctx, k, attrs)
+		counted[seriesKey{t, d, "pages.processed"}] += float64(n)
+		counted[seriesKey{t, d, "tokens.thousands"}] += k
+		time.Sleep(*interval / 20)
+	}
+
+	// Shutdown exports the last collection and delivers what is owed.
+	shutdownCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := provider.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	report(counted, backend, exp.Stats())
+	reports.print()
+	return nil
+}
+
+// errorLog collects what the SDK passes to otel.Handle.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) Handle(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *errorLog) print() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) == 0 {
+		return
+	}
+	fmt.Printf("\nthe exporter reported %d times while requests failed (usage kept and retried), e.g.:\n", len(l.errs))
+	for _, err := range l.errs[:min(3, len(l.errs))] {
+		fmt.Println("  -", err)
+	}
+}
+
+func embeddedBackend() *litewavetest.Server {
+	opts := []litewavetest.Option{}
+	for i, t := range tenants {
+		opts = append(opts, litewavetest.WithCustomer(t, fmt.Sprintf("cus_%03d", i+1)))
+	}
+	srv := litewavetest.NewServer(opts...)
+	rng := rand.New(rand.NewPCG(1, 2))
+	srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
+		switch x := rng.Float64(); {
+		case x < *failRate/2:
+			return litewavetest.Fault{Status: http.StatusServiceUnavailable}
+		case x < *failRate:
+			return litewavetest.Fault{Target: litewavetest.Events, Drop: litewavetest.DropAfterRecord}
+		}
+		return litewavetest.Fault{}
+	})
+	return srv
+}
+
+func report(counted map[seriesKey]float64, backend *litewavetest.Server, st litewavemetric.Stats) {
+	keys := make([]seriesKey, 0, len(counted))
+	for k := range counted {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		return a.tenant+a.device+a.meter < b.tenant+b.device+b.meter
+	})
+	var totals map[litewavetest.Series]int64
+	if backend != nil {
+		totals = backend.Totals()
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "tenant\tdevice\tmeter\tcounted\tbillable\treceived\t\t")
+	allMatch := true
+	for _, k := range keys {
+		billable := int64(math.Floor(counted[k] + 1e-9))
+		received, match := "n/a", ""
+		if totals != nil {
+			got := totals[litewavetest.Series{Tenant: k.tenant, Device: k.device, Meter: k.meter}]
+			received, match = fmt.Sprint(got), "ok"
+			if got != billable {
+				match, allMatch = "MISMATCH", false
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", k.tenant, k.device, k.meter, formatCount(counted[k]), billable, received, match)
+	}
+	w.Flush()
+	fmt.Printf("\nexporter: %d events delivered (%d units), %d retries, %d customer lookups, %d units owed, %d parked\n",
+		st.DeliveredEvents, st.DeliveredUnits, st.Retries, st.Lookups.Lookups, st.OwedUnits, st.ParkedUnits)
+	if backend != nil {
+		bs := backend.Stats()
+		fmt.Printf("backend:  %d requests, %d faults injected, %d events accepted, %d duplicates suppressed by idempotency key\n",
+			bs.Requests, bs.Faults, bs.Accepted, bs.Duplicates)
+		if allMatch {
+			fmt.Println("every series: received = floor(counted)")
+		} else {
+			fmt.Println("SOME SERIES DO NOT MATCH")
+			os.Exit(1)
+		}
+	}
+}
+
+func formatCount(v float64) string {
+	if v == math.Trunc(v) {
+		return fmt.Sprint(int64(v))
+	}
+	return fmt.Sprintf("%.1f", v)
+}

@@ -1,0 +1,270 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// worker sends events, one at a time, until the outbox stops.
+func (o *Outbox) worker() {
+	defer o.wg.Done()
+	for {
+		s, d, ok := o.take()
+		if !ok {
+			return
+		}
+		o.attempt(s, d)
+	}
+}
+
+// take waits for a ready event and hands it to the caller, which owns the
+// event until it calls finish or rebind.
+func (o *Outbox) take() (*Series, Delivery, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.ready.len() == 0 && !o.stopping {
+		o.work.Wait()
+	}
+	if o.stopping {
+		return nil, Delivery{}, false
+	}
+	s := o.ready.pop()
+	s.state = inFlight
+	o.stats.inFlight++
+	ev := &s.event
+	if ev.id.IsZero() {
+		ev.id = DeriveID(o.cfg.Instance, s.Key, ev.from, ev.to)
+	}
+	ev.attempts++
+	return s, Delivery{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Attempt: int(ev.attempts)}, true
+}
+
+func (o *Outbox) attempt(s *Series, d Delivery) {
+	if d.Customer == "" {
+		c, err := o.cfg.Backend.Customer(o.ctx, s.Tenant)
+		if err != nil {
+			o.finish(s, err, true)
+			return
+		}
+		if o.cfg.Store != nil {
+			// The customer is part of the bytes: store it before the first
+			// send, so that a replay after a crash sends the same bytes.
+			o.rebind(s, c)
+			return
+		}
+		d.Customer = c
+		o.mu.Lock()
+		s.event.customer = c
+		o.mu.Unlock()
+	}
+	o.finish(s, o.cfg.Backend.Deliver(o.ctx, d), false)
+}
+
+func (o *Outbox) rebind(s *Series, customer string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stats.inFlight--
+	s.event.customer = customer
+	s.event.attempts-- // the lookup was not a delivery attempt
+	o.rewriteEvent(s)
+	o.enqueue(s)
+	o.kick()
+}
+
+// finish records the outcome of an attempt.
+func (o *Outbox) finish(s *Series, err error, lookup bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stats.inFlight--
+	before := s.contrib()
+	ev := &s.event
+	r := ev.round
+	ev.round = nil
+	switch {
+	case err == nil:
+		units := ev.units
+		o.stats.deliveredEvents++
+		o.stats.deliveredUnits += units
+		s.event = event{}
+		s.state = idle
+		o.markDirty(s)
+		o.stats.account(before, s.contrib())
+		if r != nil {
+			r.res.Delivered++
+			r.res.DeliveredUnits += units
+			r.settle()
+		}
+		if s.open > 0 {
+			o.freeze(s, o.wallNow(), nil)
+		}
+	default:
+		f := o.cfg.Classify(err)
+		if f.Permanent && !lookup {
+			o.park(s, err.Error(), f.Status, r)
+			o.stats.account(before, s.contrib())
+			break
+		}
+		o.stats.retries++
+		wait := o.cfg.Retry.Wait(int(ev.attempts), f.RetryAfter)
+		ev.retryAfter = f.RetryAfter > 0
+		ev.next = o.mono() + int64(wait)
+		ev.problem = &problem{reason: err.Error(), status: f.Status, since: time.Now().UnixNano()}
+		o.lastFailure = ev.problem.reason
+		s.state = waiting
+		o.retries.add(s)
+		o.kick()
+		if r != nil {
+			r.res.Deferred++
+			r.res.DeferredUnits += ev.units
+			if r.res.DeferReason == "" {
+				r.res.DeferReason = err.Error()
+			}
+			r.settle()
+		}
+		if !errors.Is(err, context.Canceled) {
+			o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
+				"tenant", s.Tenant, "device", s.Device, "meter", s.Meter,
+				"attempt", ev.attempts, "wait", wait, "err", err)
+		}
+	}
+	o.progressed()
+}
+
+// park keeps a permanently rejected event aside: held, counted, reported.
+func (o *Outbox) park(s *Series, reason string, status int, r *Round) {
+	s.state = parked
+	s.event.problem = &problem{reason: reason, status: status, since: time.Now().UnixNano()}
+	o.stats.parkedTotal++
+	p := s.parkedInfo()
+	if r != nil {
+		r.res.Parked = append(r.res.Parked, p)
+		r.settle()
+	} else if o.cfg.OnParked != nil {
+		o.cfg.OnParked(p)
+	}
+	o.cfg.Logger.Error("litewavemetric: usage event rejected permanently; parked",
+		"tenant", s.Tenant, "device", s.Device, "meter", s.Meter,
+		"units", s.event.units, "status", status, "reason", reason)
+}
+
+func (s *Series) parkedInfo() Parked {
+	p := Parked{Key: s.Key, Units: s.event.units, Held: s.open}
+	if s.invalid != "" {
+		p.Reason, p.InvalidKey = s.invalid, true
+		return p
+	}
+	if pr := s.event.problem; pr != nil {
+		p.Reason, p.Status, p.Since = pr.reason, pr.status, time.Unix(0, pr.since)
+	}
+	return p
+}
+
+// schedule moves events whose retry time has come to the ready queue and
+// commits changes to the store, until the outbox stops.
+func (o *Outbox) schedule() {
+	defer o.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		o.mu.Lock()
+		next := o.releaseDue()
+		persist := o.needsPersist()
+		o.mu.Unlock()
+		if persist {
+			if err := o.Persist(); err != nil && o.cfg.OnStoreError != nil {
+				o.cfg.OnStoreError(err)
+			}
+		}
+		if next > 0 {
+			timer.Reset(next)
+		}
+		select {
+		case <-o.wake:
+		case <-timer.C:
+		case <-o.stop:
+			return
+		}
+	}
+}
+
+// releaseDue queues the events whose retry time has come and returns how
+// long until the next one (0 if none waits).
+func (o *Outbox) releaseDue() time.Duration {
+	now := o.mono()
+	for {
+		s := o.retries.peek()
+		if s == nil {
+			return 0
+		}
+		if s.event.next > now {
+			return time.Duration(s.event.next - now)
+		}
+		o.retries.popMin()
+		o.makeReady(s)
+	}
+}
+
+// storeRetryPause spaces out commits after a store failure, so that a
+// failing disk is not hammered in a loop.
+const storeRetryPause = time.Second
+
+func (o *Outbox) needsPersist() bool {
+	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped) == 0 {
+		return false
+	}
+	return len(o.pending) > 0 || o.persistFailed == 0 || o.mono()-o.persistFailed > int64(storeRetryPause)
+}
+
+// Flush brings every event waiting on its backoff forward (not those waiting
+// on a server's Retry-After) and waits until no deliverable usage is owed,
+// or ctx ends.
+func (o *Outbox) Flush(ctx context.Context) error {
+	o.mu.Lock()
+	now := o.mono()
+	for _, s := range o.retries {
+		if !s.event.retryAfter {
+			s.event.next = now
+		}
+	}
+	if len(o.retries) > 0 {
+		o.retries.reorder()
+		o.kick()
+	}
+	o.mu.Unlock()
+	return o.waitFor(ctx, func() bool { return o.stats.owedUnits == 0 })
+}
+
+// Parked lists the usage that is held but not delivered.
+func (o *Outbox) Parked() []Parked {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []Parked
+	for _, s := range o.series {
+		if s.blocked() {
+			out = append(out, s.parkedInfo())
+		}
+	}
+	return out
+}
+
+// RetryParked queues every parked event for another attempt, for use once
+// the cause of the rejection has been fixed. It returns how many it queued.
+func (o *Outbox) RetryParked() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, s := range o.series {
+		if s.state != parked {
+			continue
+		}
+		before := s.contrib()
+		s.event.attempts = 0
+		s.event.problem = nil
+		o.makeReady(s)
+		o.stats.account(before, s.contrib())
+		n++
+	}
+	o.progressed()
+	return n
+}

@@ -1,0 +1,191 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+
+	"github.com/aiorch/litewavemetric/internal/outbox"
+)
+
+// Record kinds, the first byte of every payload.
+const (
+	kindEvent byte = 'E'
+	kindOpen  byte = 'O'
+)
+
+// maxField bounds a string field, far above any valid id or meter.
+const maxField = 1 << 12
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errRecord is wrapped by every decoding error.
+var errRecord = errors.New("damaged record")
+
+func eventKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func openKey(k outbox.Key) []byte { return appendKey(nil, k) }
+
+func appendKey(b []byte, k outbox.Key) []byte {
+	for _, f := range [...]string{k.Tenant, k.Device, k.Meter} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// seal prefixes a payload with its CRC-32C.
+func seal(payload []byte) []byte {
+	out := make([]byte, 4, 4+len(payload))
+	binary.BigEndian.PutUint32(out, crc32.Checksum(payload, castagnoli))
+	return append(out, payload...)
+}
+
+func encodeEvent(r outbox.EventRecord) []byte {
+	b := make([]byte, 0, 96+len(r.Key.Tenant)+len(r.Key.Device)+len(r.Key.Meter)+len(r.Customer))
+	b = append(b, kindEvent)
+	b = binary.BigEndian.AppendUint64(b, r.Seq)
+	b = appendKey(b, r.Key)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Units))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.From))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.To))
+	b = append(b, r.ID[:]...)
+	b = binary.AppendUvarint(b, uint64(len(r.Customer)))
+	b = append(b, r.Customer...)
+	return seal(b)
+}
+
+func encodeOpen(r outbox.OpenRecord) []byte {
+	b := make([]byte, 0, 64+len(r.Key.Tenant)+len(r.Key.Device)+len(r.Key.Meter))
+	b = append(b, kindOpen)
+	b = appendKey(b, r.Key)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Units))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.From))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Rem.Hi))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Rem.Lo))
+	return seal(b)
+}
+
+// reader decodes a payload; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: truncated or malformed %s", errRecord, what)
+	}
+}
+
+func (r *reader) u64(what string) uint64 {
+	if r.err != nil || len(r.b) < 8 {
+		r.fail(what)
+		return 0
+	}
+	v := binary.BigEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) str(what string) string {
+	if r.err != nil {
+		return ""
+	}
+	n, w := binary.Uvarint(r.b)
+	if w <= 0 || n > maxField || uint64(len(r.b)-w) < n {
+		r.fail(what)
+		return ""
+	}
+	s := string(r.b[w : w+int(n)])
+	r.b = r.b[w+int(n):]
+	return s
+}
+
+func (r *reader) key() outbox.Key {
+	return outbox.Key{Tenant: r.str("tenant"), Device: r.str("device"), Meter: r.str("meter")}
+}
+
+// open checks a sealed value's CRC and kind and returns a reader over the
+// rest of its payload.
+func open(value []byte, kind byte) (*reader, error) {
+	if len(value) < 5 {
+		return nil, fmt.Errorf("%w: %d bytes", errRecord, len(value))
+	}
+	payload := value[4:]
+	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(value) {
+		return nil, fmt.Errorf("%w: checksum mismatch", errRecord)
+	}
+	if payload[0] != kind {
+		return nil, fmt.Errorf("%w: kind %q, want %q", errRecord, payload[0], kind)
+	}
+	return &reader{b: payload[1:]}, nil
+}
+
+func (r *reader) done() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%w: %d trailing bytes", errRecord, len(r.b))
+	}
+	return r.err
+}
+
+// decodeEvent decodes an event record stored under key.
+func decodeEvent(key, value []byte) (outbox.EventRecord, error) {
+	var e outbox.EventRecord
+	r, err := open(value, kindEvent)
+	if err != nil {
+		return e, err
+	}
+	e.Seq = r.u64("seq")
+	e.Key = r.key()
+	e.Units = int64(r.u64("units"))
+	e.From = int64(r.u64("window start"))
+	e.To = int64(r.u64("window end"))
+	if r.err == nil && len(r.b) >= len(e.ID) {
+		copy(e.ID[:], r.b)
+		r.b = r.b[len(e.ID):]
+	} else {
+		r.fail("id")
+	}
+	e.Customer = r.str("customer")
+	if err := r.done(); err != nil {
+		return e, err
+	}
+	switch {
+	case string(key) != string(eventKey(e.Seq)):
+		return e, fmt.Errorf("%w: stored under key %x, holds seq %d", errRecord, key, e.Seq)
+	case e.Units <= 0:
+		return e, fmt.Errorf("%w: %d units", errRecord, e.Units)
+	case e.ID.IsZero():
+		return e, fmt.Errorf("%w: no id", errRecord)
+	}
+	return e, nil
+}
+
+// decodeOpen decodes an open record stored under key.
+func decodeOpen(key, value []byte) (outbox.OpenRecord, error) {
+	var o outbox.OpenRecord
+	r, err := open(value, kindOpen)
+	if err != nil {
+		return o, err
+	}
+	o.Key = r.key()
+	o.Units = int64(r.u64("units"))
+	o.From = int64(r.u64("window start"))
+	o.Rem.Hi = math.Float64frombits(r.u64("fraction"))
+	o.Rem.Lo = math.Float64frombits(r.u64("fraction"))
+	if err := r.done(); err != nil {
+		return o, err
+	}
+	switch {
+	case string(key) != string(openKey(o.Key)):
+		return o, fmt.Errorf("%w: stored under another key", errRecord)
+	case o.Units < 0:
+		return o, fmt.Errorf("%w: %d units", errRecord, o.Units)
+	case math.IsNaN(o.Rem.Value()) || math.Abs(o.Rem.Value()) >= 1:
+		return o, fmt.Errorf("%w: fraction %v", errRecord, o.Rem.Value())
+	}
+	return o, nil
+}

@@ -1,0 +1,351 @@
+package spool
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aiorch/litewavemetric/internal/outbox"
+)
+
+func key(i int) outbox.Key {
+	return outbox.Key{Tenant: fmt.Sprintf("tenant-%03d", i%17), Device: fmt.Sprintf("dev-%04d", i), Meter: "pages"}
+}
+
+func event(seq uint64, i int) outbox.EventRecord {
+	k := key(i)
+	return outbox.EventRecord{Seq: seq, Key: k, Units: int64(i + 1), From: int64(seq), To: int64(seq) + 1,
+		ID: outbox.DeriveID("inst", k, int64(seq), int64(seq)+1), Customer: fmt.Sprintf("cus-%03d", i%17)}
+}
+
+// state is what a spool should hold.
+type state struct {
+	events map[uint64]outbox.EventRecord
+	opens  map[outbox.Key]outbox.OpenRecord
+}
+
+func (s state) clone() state {
+	c := state{events: map[uint64]outbox.EventRecord{}, opens: map[outbox.Key]outbox.OpenRecord{}}
+	for k, v := range s.events {
+		c.events[k] = v
+	}
+	for k, v := range s.opens {
+		c.opens[k] = v
+	}
+	return c
+}
+
+func (s *state) apply(ch *outbox.Change) {
+	for _, q := range ch.DeleteEvents {
+		delete(s.events, q)
+	}
+	for _, k := range ch.DeleteOpen {
+		delete(s.opens, k)
+	}
+	for _, r := range ch.PutEvents {
+		s.events[r.Seq] = r
+	}
+	for _, r := range ch.PutOpen {
+		s.opens[r.Key] = r
+	}
+}
+
+func contentsState(c Contents) state {
+	s := state{events: map[uint64]outbox.EventRecord{}, opens: map[outbox.Key]outbox.OpenRecord{}}
+	for _, r := range c.Events {
+		s.events[r.Seq] = r
+	}
+	for _, r := range c.Opens {
+		s.opens[r.Key] = r
+	}
+	return s
+}
+
+// build writes a history of commits like an outbox's: events frozen,
+// acknowledged and deleted, open amounts written and cleared. It returns
+// the states after each commit.
+func build(t testing.TB, dir string, commits int) []state {
+	sp, c, err := Open(dir, Options{})
+	require.NoError(t, err)
+	require.Empty(t, c.Events)
+	cur := state{events: map[uint64]outbox.EventRecord{}, opens: map[outbox.Key]outbox.OpenRecord{}}
+	var states []state
+	seq := uint64(0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range commits {
+		ch := &outbox.Change{}
+		for i := range 40 {
+			seq++
+			ch.PutEvents = append(ch.PutEvents, event(seq, n*40+i))
+		}
+		for q := range cur.events {
+			if rng.IntN(3) == 0 {
+				ch.DeleteEvents = append(ch.DeleteEvents, q)
+			}
+		}
+		for i := range 10 {
+			k := key(n*10 + i)
+			ch.PutOpen = append(ch.PutOpen, outbox.OpenRecord{Key: k, Units: int64(i), From: 9, Rem: outbox.Remainder{Hi: 0.5}})
+		}
+		for k := range cur.opens {
+			if rng.IntN(4) == 0 {
+				ch.DeleteOpen = append(ch.DeleteOpen, k)
+			}
+		}
+		require.NoError(t, sp.Commit(ch))
+		cur.apply(ch)
+		states = append(states, cur.clone())
+	}
+	require.NoError(t, sp.Close())
+	return states
+}
+
+func TestRoundTripAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	states := build(t, dir, 6)
+	sp, c, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer sp.Close()
+	assert.False(t, c.Recovery.Repaired)
+	assert.True(t, sameState(states[len(states)-1], contentsState(c)))
+}
+
+func TestFullAfterCap(t *testing.T) {
+	sp, _, err := Open(t.TempDir(), Options{MaxBytes: 64 << 10})
+	require.NoError(t, err)
+	defer sp.Close()
+	assert.False(t, sp.Full())
+	var ch outbox.Change
+	for i := range 2000 {
+		ch.PutEvents = append(ch.PutEvents, event(uint64(i+1), i))
+	}
+	require.NoError(t, sp.Commit(&ch))
+	assert.True(t, sp.Full())
+}
+
+func TestOtherFormatIsRefusedAndLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b, _ := tx.CreateBucket(bucketMeta)
+		return b.Put(keyFormat, []byte("litewavemetric-spool-v9"))
+	}))
+	require.NoError(t, db.Close())
+	before := fileHash(t, path)
+	_, _, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrVersion)
+	assert.Contains(t, err.Error(), "v9")
+	assert.Equal(t, before, fileHash(t, path))
+}
+
+func TestGarbageFileIsCorruptAndLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	require.NoError(t, os.WriteFile(path, []byte("this is not a bbolt file, but it could be someone's data"), 0o600))
+	_, _, err := Open(dir, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Equal(t, "this is not a bbolt file, but it could be someone's data", string(must(os.ReadFile(path))))
+}
+
+func TestSecondOpenIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	sp, _, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer sp.Close()
+	_, _, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrLocked)
+}
+
+// A damaged record is dropped and counted, the others survive, and the
+// damaged file is kept beside the repaired one.
+func TestRepairDropsOnlyTheDamagedRecord(t *testing.T) {
+	dir := t.TempDir()
+	states := build(t, dir, 3)
+	path := filepath.Join(dir, FileName)
+	raw := must(os.ReadFile(path))
+	last := states[len(states)-1]
+	var victim outbox.EventRecord
+	for _, r := range last.events {
+		victim = r
+		break
+	}
+	// bbolt copies pages on write, so stale copies of the record may sit in
+	// freed pages: damage every copy, the live one among them.
+	rec := encodeEvent(victim)
+	copies := 0
+	for at := bytes.Index(raw, rec); at >= 0; at = bytes.Index(raw, rec) {
+		raw[at+10] ^= 0x01
+		copies++
+	}
+	require.Positive(t, copies, "record bytes found in the file")
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+
+	sp, c, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer sp.Close()
+	assert.True(t, c.Recovery.Repaired)
+	assert.Equal(t, 1, c.Recovery.Dropped)
+	assert.FileExists(t, c.Recovery.MovedTo)
+	want := last.clone()
+	delete(want.events, victim.Seq)
+	assert.True(t, sameState(want, contentsState(c)), "every other record survives the repair")
+
+	// The repaired spool is clean on the next start.
+	require.NoError(t, sp.Close())
+	sp2, c2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer sp2.Close()
+	assert.False(t, c2.Recovery.Repaired)
+	assert.True(t, sameState(want, contentsState(c2)))
+}
+
+// corruptionCheck opens a damaged copy and holds the outcome to the
+// promise: no panic; a clear error, or a start whose records all come from
+// the spool's latest state (or, after a damaged newest meta page, the
+// previous one), with every record missing from it reported as dropped.
+func corruptionCheck(t *testing.T, dir string, states []state, what string) (outcome string) {
+	t.Helper()
+	sp, c, err := Open(dir, Options{})
+	if err != nil {
+		require.Truef(t, isClear(err), "%s: unclear error %v", what, err)
+		return "error"
+	}
+	defer sp.Close()
+	got := contentsState(c)
+	candidates := states[len(states)-1:]
+	if len(c.Recovery.Notes) > 0 {
+		candidates = states[len(states)-2:]
+	}
+	for _, want := range candidates {
+		if subset(got, want) && len(want.events)+len(want.opens)-len(got.events)-len(got.opens) == c.Recovery.Dropped {
+			if c.Recovery.Dropped > 0 {
+				return "repaired"
+			}
+			return "intact"
+		}
+	}
+	t.Fatalf("%s: opened without error but holds records not in the spool's state, or loses some silently (dropped=%d, notes=%v)",
+		what, c.Recovery.Dropped, c.Recovery.Notes)
+	return ""
+}
+
+func TestBitFlipsNeverPanicNorInventNorSilentlyLose(t *testing.T) {
+	src := t.TempDir()
+	states := build(t, src, 4)
+	raw := must(os.ReadFile(filepath.Join(src, FileName)))
+	offsets := flipOffsets(len(raw), testing.Short())
+	outcomes := map[string]int{}
+	for _, off := range offsets {
+		dir := t.TempDir()
+		d := append([]byte(nil), raw...)
+		d[off] ^= 1 << (off % 8)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), d, 0o600))
+		outcomes[corruptionCheck(t, dir, states, fmt.Sprintf("flip at %d", off))]++
+	}
+	t.Logf("%d bit flips over a %d-byte spool: %v", len(offsets), len(raw), outcomes)
+	assert.Positive(t, outcomes["error"])
+	assert.Positive(t, outcomes["repaired"])
+	assert.Positive(t, outcomes["intact"])
+}
+
+func TestTruncationNeverPanics(t *testing.T) {
+	src := t.TempDir()
+	states := build(t, src, 4)
+	raw := must(os.ReadFile(filepath.Join(src, FileName)))
+	used := usedBytes(t, filepath.Join(src, FileName))
+	outcomes := map[string]int{}
+	for n := 1; n < len(raw); n += 509 {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), raw[:n], 0o600))
+		got := corruptionCheck(t, dir, states, fmt.Sprintf("truncated to %d", n))
+		if int64(n) < used {
+			assert.Equal(t, "error", got, "cut at %d, inside the %d bytes in use", n, used)
+		}
+		outcomes[got]++
+	}
+	// Cuts past the pages in use only remove bbolt's preallocated space.
+	t.Logf("truncations of a %d-byte spool (%d in use): %v", len(raw), used, outcomes)
+}
+
+// flipOffsets covers every page header, the start of every page's
+// elements, and a spread of other bytes.
+func flipOffsets(size int, short bool) []int {
+	const page = 4096
+	var out []int
+	rng := rand.New(rand.NewPCG(3, 4))
+	perPage := 48
+	if short {
+		perPage = 8
+	}
+	for p := 0; p*page < size; p++ {
+		base := p * page
+		for i := 0; i < 16+64; i += 3 {
+			out = append(out, base+i)
+		}
+		for range perPage {
+			out = append(out, base+rng.IntN(page))
+		}
+	}
+	return slices.DeleteFunc(out, func(o int) bool { return o >= size })
+}
+
+func isClear(err error) bool {
+	for _, target := range []error{ErrCorrupt, ErrVersion} {
+		if errorsIs(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func subset(got, want state) bool {
+	for q, r := range got.events {
+		if w, ok := want.events[q]; !ok || w != r {
+			return false
+		}
+	}
+	for k, r := range got.opens {
+		if w, ok := want.opens[k]; !ok || w != r {
+			return false
+		}
+	}
+	return true
+}
+
+func fileHash(t *testing.T, path string) [32]byte { return sha256.Sum256(must(os.ReadFile(path))) }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// usedBytes is the size of the pages bbolt has in use, below its
+// preallocated tail.
+func usedBytes(t *testing.T, path string) int64 {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer db.Close()
+	var n int64
+	require.NoError(t, db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }))
+	return n
+}
+
+func sameState(a, b state) bool {
+	return len(a.events) == len(b.events) && len(a.opens) == len(b.opens) && subset(a, b)
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

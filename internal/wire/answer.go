@@ -1,0 +1,87 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrNoAccount means the backend answered with an empty list of accounts.
+var ErrNoAccount = errors.New("empty list of customer accounts")
+
+// CustomerID extracts the customer id from a lookup answer, which is either
+// one account object or a list of them (the first is used). The id may be
+// a JSON string or number; anything else is an error that says what was
+// wrong with the answer, never a silent empty id.
+func CustomerID(body []byte) (id string, account json.RawMessage, err error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return "", nil, errors.New("empty answer")
+	}
+	account = body
+	if body[0] == '[' {
+		var list []json.RawMessage
+		if err := json.Unmarshal(body, &list); err != nil {
+			return "", nil, fmt.Errorf("answer is not a JSON list of accounts: %w", err)
+		}
+		if len(list) == 0 {
+			return "", nil, ErrNoAccount
+		}
+		account = bytes.TrimSpace(list[0])
+	}
+	if len(account) == 0 || account[0] != '{' {
+		return "", nil, errors.New("account is not a JSON object")
+	}
+	var obj struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.Unmarshal(account, &obj); err != nil {
+		return "", nil, fmt.Errorf("account is not valid JSON: %w", err)
+	}
+	id, err = scalarID(obj.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, account, nil
+}
+
+func scalarID(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", errors.New(`account has no "id"`)
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", fmt.Errorf(`account "id" is not a valid string: %w`, err)
+		}
+		if strings.TrimSpace(s) == "" {
+			return "", errors.New(`account "id" is empty`)
+		}
+		return s, nil
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", fmt.Errorf(`account "id" is not a valid number: %w`, err)
+		}
+		return n.String(), nil
+	}
+	return "", fmt.Errorf(`account "id" is neither a string nor a number: %.40s`, raw)
+}
+
+// Answer decodes the backend's answer to a usage post. An empty body is an
+// empty answer; a body that is not a JSON object is returned under "raw" so
+// the caller still sees what the backend said.
+func Answer(body []byte) map[string]any {
+	out := map[string]any{}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return out
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return map[string]any{"raw": string(body)}
+	}
+	return out
+}

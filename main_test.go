@@ -1,0 +1,133 @@
+package litewavemetric_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
+	"go.uber.org/goleak"
+
+	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/litewavetest"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(crashChild())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// fastRetry keeps fault tests short: the policy's shape is what is tested.
+var fastRetry = litewavemetric.WithRetry(litewavemetric.RetryConfig{
+	InitialInterval: 5 * time.Millisecond,
+	MaxInterval:     20 * time.Millisecond,
+	MaxRetryAfter:   3 * time.Second,
+})
+
+// pipeline is an app's view: a MeterProvider whose ManualReader feeds the
+// exporter on demand, so each collection is deterministic.
+type pipeline struct {
+	t        testing.TB
+	exp      *litewavemetric.Exporter
+	reader   *sdkmetric.ManualReader
+	provider *sdkmetric.MeterProvider
+	meter    metric.Meter
+}
+
+func newPipeline(t testing.TB, srv *litewavetest.Server, opts ...litewavemetric.Option) *pipeline {
+	return newPipelineWith(t, srv, nil, opts...)
+}
+
+func newPipelineWith(t testing.TB, srv *litewavetest.Server, res *resource.Resource, opts ...litewavemetric.Option) *pipeline {
+	t.Helper()
+	all := append([]litewavemetric.Option{litewavemetric.WithEndpoint(srv.URL), fastRetry}, opts...)
+	exp, err := litewavemetric.New(context.Background(), all...)
+	require.NoError(t, err)
+	reader := sdkmetric.NewManualReader(
+		sdkmetric.WithTemporalitySelector(exp.Temporality),
+		sdkmetric.WithAggregationSelector(exp.Aggregation),
+		sdkmetric.WithCardinalityLimitSelector(exp.CardinalityLimit),
+	)
+	popts := []sdkmetric.Option{sdkmetric.WithReader(reader)}
+	if res != nil {
+		popts = append(popts, sdkmetric.WithResource(res))
+	}
+	provider := sdkmetric.NewMeterProvider(popts...)
+	p := &pipeline{t: t, exp: exp, reader: reader, provider: provider, meter: provider.Meter("test")}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = provider.Shutdown(ctx)
+		_ = exp.Shutdown(ctx)
+	})
+	return p
+}
+
+// collect runs one collection and exports it, as a PeriodicReader would.
+func (p *pipeline) collect() error {
+	p.t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(p.t, p.reader.Collect(context.Background(), &rm))
+	return p.exp.Export(context.Background(), &rm)
+}
+
+func (p *pipeline) flush() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return p.exp.ForceFlush(ctx)
+}
+
+func (p *pipeline) counter(name string) metric.Int64Counter {
+	c, err := p.meter.Int64Counter(name)
+	require.NoError(p.t, err)
+	return c
+}
+
+func (p *pipeline) floatCounter(name string) metric.Float64Counter {
+	c, err := p.meter.Float64Counter(name)
+	require.NoError(p.t, err)
+	return c
+}
+
+func at(tenant, device string, extra ...attribute.KeyValue) metric.AddOption {
+	kv := append([]attribute.KeyValue{attribute.String("tenant.id", tenant), attribute.String("device.id", device)}, extra...)
+	return metric.WithAttributes(kv...)
+}
+
+func series(tenant, device, meter string) litewavetest.Series {
+	return litewavetest.Series{Tenant: tenant, Device: device, Meter: meter}
+}
+
+// customers registers tenants t0..t(n-1) as customers c0..c(n-1).
+func customers(n int) []litewavetest.Option {
+	opts := make([]litewavetest.Option, n)
+	for i := range n {
+		opts[i] = litewavetest.WithCustomer(tenantID(i), "cus-"+strconv.Itoa(i))
+	}
+	return opts
+}
+
+func tenantID(i int) string { return "tenant-" + strconv.Itoa(i) }
+
+func newServer(t testing.TB, opts ...litewavetest.Option) *litewavetest.Server {
+	srv := litewavetest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// collectOnly runs a collection without exporting it.
+func collectOnly(t testing.TB, p *pipeline) *metricdata.ResourceMetrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, p.reader.Collect(context.Background(), &rm))
+	return &rm
+}

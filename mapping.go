@@ -1,0 +1,177 @@
+package litewavemetric
+
+import (
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/aiorch/litewavemetric/internal/outbox"
+)
+
+// overflowKey marks the attribute set into which the SDK merges measurements
+// past an instrument's cardinality limit.
+const overflowKey = attribute.Key("otel.metric.overflow")
+
+// Aggregation sums counters and drops every other kind of instrument:
+// histograms, gauges and up-down counters are never billed, so they should
+// cost nothing.
+func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	switch k {
+	case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindObservableCounter:
+		return sdkmetric.AggregationSum{}
+	}
+	return sdkmetric.AggregationDrop{}
+}
+
+// mapper turns data points into usage per (tenant, device, meter).
+type mapper struct {
+	tenantKey, deviceKey attribute.Key
+	meterIDs             map[string]string
+	instruments          map[string]bool
+	deltas               *deltaTracker
+}
+
+// mapReport counts what mapping could not attribute.
+type mapReport struct {
+	unattributed, overflow, untracked outbox.Issue
+}
+
+// ids of the resource, the fallback for points without their own.
+type ids struct {
+	tenant, device string
+	res            attribute.Distinct
+}
+
+func (m *mapper) resourceIDs(r *resource.Resource) ids {
+	if r == nil {
+		return ids{}
+	}
+	set := r.Set()
+	return ids{tenant: attrString(set, m.tenantKey), device: attrString(set, m.deviceKey), res: r.Equivalent()}
+}
+
+// attrString returns the attribute's value as a string ("" if absent); ids
+// carried as numbers are billed under their decimal form.
+func attrString(set *attribute.Set, k attribute.Key) string {
+	v, ok := set.Value(k)
+	if !ok {
+		return ""
+	}
+	if v.Type() == attribute.STRING {
+		return v.AsString()
+	}
+	return v.Emit()
+}
+
+// meterID returns the meter an instrument is billed under, and whether it
+// is billed at all.
+func (m *mapper) meterID(instrument string) (string, bool) {
+	if m.instruments != nil && !m.instruments[instrument] {
+		return "", false
+	}
+	if id, ok := m.meterIDs[instrument]; ok {
+		return id, true
+	}
+	return instrument, true
+}
+
+// ingest adds every monotonic sum point of rm to in. Points of one series
+// that differ in other attributes add up in the series.
+func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now int64) mapReport {
+	var rep mapReport
+	res := m.resourceIDs(rm.Resource)
+	for si := range rm.ScopeMetrics {
+		sm := &rm.ScopeMetrics[si]
+		var scope scopeKey
+		scopeSet := false
+		for mi := range sm.Metrics {
+			met := &sm.Metrics[mi]
+			meter, ok := m.meterID(met.Name)
+			if !ok {
+				continue
+			}
+			cumulative := false
+			switch d := met.Data.(type) {
+			case metricdata.Sum[int64]:
+				if !d.IsMonotonic {
+					continue
+				}
+				cumulative = d.Temporality == metricdata.CumulativeTemporality
+			case metricdata.Sum[float64]:
+				if !d.IsMonotonic {
+					continue
+				}
+				cumulative = d.Temporality == metricdata.CumulativeTemporality
+			default:
+				continue
+			}
+			if cumulative && !scopeSet {
+				scope = scopeKey{sm.Scope.Name, sm.Scope.Version, sm.Scope.SchemaURL, sm.Scope.Attributes.Equivalent()}
+				scopeSet = true
+			}
+			switch d := met.Data.(type) {
+			case metricdata.Sum[int64]:
+				ingestPoints(m, in, &rep, d.DataPoints, meter, met.Name, cumulative, res, scope, now, (*outbox.Ingest).Int)
+			case metricdata.Sum[float64]:
+				ingestPoints(m, in, &rep, d.DataPoints, meter, met.Name, cumulative, res, scope, now, (*outbox.Ingest).Float)
+			}
+		}
+	}
+	if len(m.deltas.streams) > 0 {
+		m.deltas.sweep(now, false)
+	}
+	return rep
+}
+
+func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapReport, pts []metricdata.DataPoint[N],
+	meter, name string, cumulative bool, res ids, scope scopeKey, now int64, add func(*outbox.Ingest, outbox.Key, N)) {
+	for i := range pts {
+		dp := &pts[i]
+		v := dp.Value
+		if v == 0 {
+			continue
+		}
+		k, ok := m.key(&dp.Attributes, res, meter)
+		if !ok {
+			if dp.Attributes.HasValue(overflowKey) {
+				rep.overflow.Points++
+				rep.overflow.Units += float64(v)
+				rep.overflow.Example.Meter = meter
+			} else {
+				rep.unattributed.Points++
+				rep.unattributed.Units += float64(v)
+				rep.unattributed.Example.Meter = meter
+			}
+			continue
+		}
+		if cumulative {
+			sk := streamKey{resource: res.res, scope: scope, name: name, attrs: dp.Attributes.Equivalent()}
+			d, status := delta(m.deltas, sk, dp.StartTime, v, now)
+			switch status {
+			case baseline:
+				continue
+			case untracked:
+				rep.untracked.Points++
+				rep.untracked.Example = k
+				continue
+			}
+			v = d
+		}
+		add(in, k, v)
+	}
+}
+
+// key returns the series of a point: ids from its attributes, else from
+// the resource; ok is false when either id is missing.
+func (m *mapper) key(attrs *attribute.Set, res ids, meter string) (outbox.Key, bool) {
+	tenant := attrString(attrs, m.tenantKey)
+	if tenant == "" {
+		tenant = res.tenant
+	}
+	device := attrString(attrs, m.deviceKey)
+	if device == "" {
+		device = res.device
+	}
+	return outbox.Key{Tenant: tenant, Device: device, Meter: meter}, tenant != "" && device != ""
+}
