@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/aiorch/litewavemetric/internal/spool"
 )
 
 // ErrNoCustomer means the backend has no customer account for a tenant
@@ -150,3 +152,18 @@ func (e *UndeliveredError) Error() string {
 func (e *UndeliveredError) Unwrap() error { return e.Cause }
 
 func formatUnits(u float64) string { return strconv.FormatFloat(u, 'f', -1, 64) }
+
+// Errors opening a spool (see WithSpoolDir), wrapped by New's error.
+var (
+	// ErrSpoolCorrupt: the spool file is damaged in a way that cannot be
+	// repaired without risking double billing, or is not a spool at all. It
+	// is left untouched; move it aside to start afresh. (Damage confined to
+	// records is repaired at start: the unreadable records are dropped and
+	// counted in Stats, and the damaged file is kept beside the new one.)
+	ErrSpoolCorrupt = spool.ErrCorrupt
+	// ErrSpoolVersion: the spool was written by an incompatible version.
+	ErrSpoolVersion = spool.ErrVersion
+	// ErrSpoolLocked: another exporter, in this or another process, has the
+	// spool open.
+	ErrSpoolLocked = spool.ErrLocked
+)

@@ -64,7 +64,9 @@ func newPipelineWith(t testing.TB, srv *litewavetest.Server, res *resource.Resou
 	provider := sdkmetric.NewMeterProvider(popts...)
 	p := &pipeline{t: t, exp: exp, reader: reader, provider: provider, meter: provider.Meter("test")}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Tests assert before this; a test that leaves the backend failing
+		// should not wait long for it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = provider.Shutdown(ctx)
 		_ = exp.Shutdown(ctx)

@@ -69,7 +69,6 @@ func (o *Outbox) rebind(s *Series, customer string) {
 	s.event.attempts-- // the lookup was not a delivery attempt
 	o.rewriteEvent(s)
 	o.enqueue(s)
-	o.kick()
 }
 
 // finish records the outcome of an attempt.

@@ -267,10 +267,13 @@ func (o *Outbox) makeReady(s *Series) {
 	o.work.Signal()
 }
 
+// markDirty queues the series for the next commit and wakes the scheduler,
+// which commits (and so releases pending events) whoever made the change.
 func (o *Outbox) markDirty(s *Series) {
 	if o.cfg.Store != nil && !s.dirty {
 		s.dirty = true
 		o.dirty = append(o.dirty, s)
+		o.kick()
 	}
 }
 

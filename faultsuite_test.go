@@ -1,0 +1,130 @@
+package litewavemetric_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/litewavetest"
+)
+
+// faultMix fails requests at random with every fault the issue names, in
+// fixed proportions, while it is on.
+type faultMix struct {
+	on  atomic.Bool
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+func (f *faultMix) fault(r *http.Request, _ int) litewavetest.Fault {
+	if !f.on.Load() {
+		return litewavetest.Fault{}
+	}
+	f.mu.Lock()
+	x := f.rng.Float64()
+	f.mu.Unlock()
+	switch {
+	case x < 0.10:
+		return litewavetest.Fault{Status: http.StatusServiceUnavailable}
+	case x < 0.15:
+		return litewavetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}
+	case x < 0.20:
+		return litewavetest.Fault{Drop: litewavetest.DropBeforeRead}
+	case x < 0.25 && r.Method == http.MethodPost:
+		// The ambiguous case: recorded, but the client never hears so.
+		return litewavetest.Fault{Drop: litewavetest.DropAfterRecord}
+	case x < 0.28:
+		return litewavetest.Fault{Delay: 400 * time.Millisecond} // past the 150ms timeout
+	}
+	return litewavetest.Fault{}
+}
+
+// The backend's total per series, counting each idempotency key once,
+// equals what was counted, through every kind of fault, with and without a
+// spool; no key is ever sent with two different bodies.
+func TestFaultSuite(t *testing.T) {
+	for _, spooled := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "spool"}[spooled], func(t *testing.T) {
+			runFaultSuite(t, spooled)
+		})
+	}
+}
+
+func runFaultSuite(t *testing.T, spooled bool) {
+	const tenants, devices, collections = 12, 5, 15
+	meters := []string{"pages", "docs", "tokens.k"}
+	srv := newServer(t, customers(tenants)...)
+	mix := &faultMix{rng: rand.New(rand.NewPCG(42, 7))}
+	mix.on.Store(true)
+	srv.SetFaultFunc(mix.fault)
+	opts := []litewavemetric.Option{litewavemetric.WithTimeout(150 * time.Millisecond), litewavemetric.WithConcurrency(8)}
+	if spooled {
+		opts = append(opts, litewavemetric.WithSpoolDir(t.TempDir()))
+	}
+	p := newPipeline(t, srv, opts...)
+	pages, docs, tokens := p.counter(meters[0]), p.counter(meters[1]), p.floatCounter(meters[2])
+	counted := map[litewavetest.Series]float64{}
+	rng := rand.New(rand.NewPCG(1, 1))
+	seriesCount := tenants * devices * len(meters)
+	for range collections {
+		for i := range tenants {
+			for d := range devices {
+				if rng.IntN(3) == 0 {
+					continue
+				}
+				tn, dv := tenantID(i), fmt.Sprintf("dev-%d", d)
+				a := at(tn, dv)
+				n1, n2, f := int64(1+rng.IntN(50)), int64(1+rng.IntN(5)), float64(rng.IntN(30))/10
+				pages.Add(context.Background(), n1, a)
+				docs.Add(context.Background(), n2, a)
+				tokens.Add(context.Background(), f, a)
+				counted[series(tn, dv, meters[0])] += float64(n1)
+				counted[series(tn, dv, meters[1])] += float64(n2)
+				counted[series(tn, dv, meters[2])] += f
+			}
+		}
+		_ = p.collect() // errors report deferred usage; the usage is kept
+		st := p.exp.Stats()
+		require.LessOrEqual(t, st.OwedEvents, int64(seriesCount), "at most one frozen event per series")
+		require.LessOrEqual(t, st.InFlight, int64(8))
+	}
+
+	mix.on.Store(false)
+	require.NoError(t, p.flush())
+
+	want := map[litewavetest.Series]int64{}
+	var wantTotal int64
+	for s, v := range counted {
+		if w := int64(math.Floor(v + 1e-9)); w > 0 {
+			want[s] = w
+			wantTotal += w
+		}
+	}
+	assert.Equal(t, want, srv.Totals(), "per series: received (each key once) = counted")
+	assert.Empty(t, srv.Conflicts(), "no key accepted with two different bodies")
+	bodies := map[string]string{}
+	for _, ev := range srv.Events() {
+		if b, ok := bodies[ev.IdempotencyKey]; ok {
+			assert.Equal(t, b, string(ev.Body), "key %s", ev.IdempotencyKey)
+		}
+		bodies[ev.IdempotencyKey] = string(ev.Body)
+	}
+	st, bs := p.exp.Stats(), srv.Stats()
+	assert.Zero(t, st.OwedUnits)
+	assert.Zero(t, st.ParkedUnits)
+	assert.Equal(t, wantTotal, st.DeliveredUnits)
+	t.Logf("%d series, %d collections: %d events accepted (%d units), %d requests, %d faults injected %v, "+
+		"%d retries, %d duplicates suppressed, %d lookups; units lost: %d",
+		len(want), collections, bs.Accepted, wantTotal, bs.Requests, bs.Faults, bs.FaultsByKind,
+		st.Retries, bs.Duplicates, st.Lookups.Lookups, wantTotal-srv.Total())
+}
