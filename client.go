@@ -180,13 +180,14 @@ func (c *Client) post(ctx context.Context, tenant, device, key string, body []by
 	if err != nil {
 		return nil, fmt.Errorf("litewavemetric: usage post: %w", err)
 	}
+	// Canonical keys set directly: Header.Set would canonicalise (and
+	// allocate) them on every event.
 	h := req.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("Accept", "application/json")
-	h.Set("x-tenant-id", tenant)
-	h.Set("x-device-id", device)
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Tenant-Id"] = []string{tenant}
+	h["X-Device-Id"] = []string{device}
 	if key != "" {
-		h.Set("Idempotency-Key", key)
+		h["Idempotency-Key"] = []string{key}
 	}
 	return c.do(req, "usage post", readAnswer)
 }
@@ -195,7 +196,7 @@ func (c *Client) post(ctx context.Context, tenant, device, key string, body []by
 // readAnswer; otherwise the body is discarded and any 2xx is success.
 func (c *Client) do(req *http.Request, op string, readAnswer bool) ([]byte, error) {
 	if c.apiKey.set() {
-		req.Header.Set("x-api-key", c.apiKey.value())
+		req.Header["X-Api-Key"] = []string{c.apiKey.value()}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

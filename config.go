@@ -30,7 +30,7 @@ const (
 const (
 	DefaultEndpoint        = "http://metering.metering.svc.cluster.local:8000"
 	DefaultTimeout         = 10 * time.Second
-	DefaultConcurrency     = 16
+	DefaultConcurrency     = 64
 	DefaultTenantAttribute = "tenant.id"
 	DefaultDeviceAttribute = "device.id"
 	DefaultMaxSeries       = 100_000
@@ -158,7 +158,7 @@ func WithInstruments(names ...string) Option {
 }
 
 // WithConcurrency bounds the requests in flight. Env: LITEWAVE_CONCURRENCY.
-// Default 16 (see the README's Performance section for why).
+// Default 64 (see the README's Performance section for why).
 func WithConcurrency(n int) Option {
 	return optionFunc(func(c *config) { c.concurrency = n })
 }

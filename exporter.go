@@ -68,6 +68,7 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 			meterIDs:    cfg.meterIDs,
 			instruments: cfg.instruments,
 			deltas:      newDeltaTracker(cfg.staleness, cfg.maxSeries),
+			cache:       newSeriesCache(2 * cfg.maxSeries),
 		},
 	}
 	ocfg := outbox.Config{

@@ -30,6 +30,7 @@ type mapper struct {
 	meterIDs             map[string]string
 	instruments          map[string]bool
 	deltas               *deltaTracker
+	cache                *seriesCache
 }
 
 // mapReport counts what mapping could not attribute.
@@ -110,55 +111,77 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 				scope = scopeKey{sm.Scope.Name, sm.Scope.Version, sm.Scope.SchemaURL, sm.Scope.Attributes.Equivalent()}
 				scopeSet = true
 			}
+			p := points{meter: meter, name: met.Name, cumulative: cumulative, res: res, scope: scope, now: now,
+				cached: m.cache.meter(meter)}
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
-				ingestPoints(m, in, &rep, d.DataPoints, meter, met.Name, cumulative, res, scope, now, (*outbox.Ingest).Int)
+				ingestPoints(m, in, &rep, d.DataPoints, p, (*outbox.Ingest).Int, (*outbox.Ingest).IntTo)
 			case metricdata.Sum[float64]:
-				ingestPoints(m, in, &rep, d.DataPoints, meter, met.Name, cumulative, res, scope, now, (*outbox.Ingest).Float)
+				ingestPoints(m, in, &rep, d.DataPoints, p, (*outbox.Ingest).Float, (*outbox.Ingest).FloatTo)
 			}
 		}
 	}
 	if len(m.deltas.streams) > 0 {
 		m.deltas.sweep(now, false)
 	}
+	m.cache.endExport()
 	return rep
 }
 
-func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapReport, pts []metricdata.DataPoint[N],
-	meter, name string, cumulative bool, res ids, scope scopeKey, now int64, add func(*outbox.Ingest, outbox.Key, N)) {
+// points is what the points of one metric share.
+type points struct {
+	meter, name string
+	cumulative  bool
+	res         ids
+	scope       scopeKey
+	now         int64
+	cached      map[attribute.Distinct]cachedSeries
+}
+
+// ingestPoints adds a metric's points to their series: through the cache
+// when the point's attribute set was seen before (the steady state), else
+// by reading its ids and looking the series up.
+func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapReport, pts []metricdata.DataPoint[N], p points,
+	add func(*outbox.Ingest, outbox.Key, N) *outbox.Series, addTo func(*outbox.Ingest, *outbox.Series, N)) {
 	for i := range pts {
 		dp := &pts[i]
 		v := dp.Value
 		if v == 0 {
 			continue
 		}
-		k, ok := m.key(&dp.Attributes, res, meter)
-		if !ok {
-			if dp.Attributes.HasValue(overflowKey) {
-				rep.overflow.Points++
-				rep.overflow.Units += float64(v)
-				rep.overflow.Example.Meter = meter
-			} else {
-				rep.unattributed.Points++
-				rep.unattributed.Units += float64(v)
-				rep.unattributed.Example.Meter = meter
-			}
-			continue
-		}
-		if cumulative {
-			sk := streamKey{resource: res.res, scope: scope, name: name, attrs: dp.Attributes.Equivalent()}
-			d, status := delta(m.deltas, sk, dp.StartTime, v, now)
+		if p.cumulative {
+			sk := streamKey{resource: p.res.res, scope: p.scope, name: p.name, attrs: dp.Attributes.Equivalent()}
+			d, status := delta(m.deltas, sk, dp.StartTime, v, p.now)
 			switch status {
 			case baseline:
 				continue
 			case untracked:
 				rep.untracked.Points++
-				rep.untracked.Example = k
+				rep.untracked.Example.Meter = p.meter
 				continue
 			}
-			v = d
+			if v = d; v == 0 {
+				continue
+			}
 		}
-		add(in, k, v)
+		if s := m.cache.get(p.cached, &dp.Attributes); s != nil {
+			addTo(in, s, v)
+			continue
+		}
+		k, ok := m.key(&dp.Attributes, p.res, p.meter)
+		if !ok {
+			issue := &rep.unattributed
+			if dp.Attributes.HasValue(overflowKey) {
+				issue = &rep.overflow
+			}
+			issue.Points++
+			issue.Units += float64(v)
+			issue.Example.Meter = p.meter
+			continue
+		}
+		if s := add(in, k, v); s != nil {
+			m.cache.put(p.cached, &dp.Attributes, s)
+		}
 	}
 }
 

@@ -33,51 +33,52 @@ func (o *Outbox) take() (*Series, Delivery, bool) {
 	s.state = inFlight
 	o.stats.inFlight++
 	ev := &s.event
-	if ev.id.IsZero() {
-		ev.id = DeriveID(o.cfg.Instance, s.Key, ev.from, ev.to)
-	}
 	ev.attempts++
 	return s, Delivery{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Attempt: int(ev.attempts)}, true
 }
 
 func (o *Outbox) attempt(s *Series, d Delivery) {
+	if d.ID.IsZero() {
+		// Derived outside the lock, or a SHA-256 per event would serialise
+		// the workers; the worker owns the event, whose window end never
+		// changes once frozen. finish records it.
+		d.ID = DeriveID(o.cfg.Instance, s.Key, s.event.end)
+	}
 	if d.Customer == "" {
 		c, err := o.cfg.Backend.Customer(o.ctx, s.Tenant)
 		if err != nil {
-			o.finish(s, err, true)
+			o.finish(s, d, err, true)
 			return
 		}
 		if o.cfg.Store != nil {
 			// The customer is part of the bytes: store it before the first
 			// send, so that a replay after a crash sends the same bytes.
-			o.rebind(s, c)
+			o.rebind(s, d.ID, c)
 			return
 		}
 		d.Customer = c
-		o.mu.Lock()
-		s.event.customer = c
-		o.mu.Unlock()
 	}
-	o.finish(s, o.cfg.Backend.Deliver(o.ctx, d), false)
+	o.finish(s, d, o.cfg.Backend.Deliver(o.ctx, d), false)
 }
 
-func (o *Outbox) rebind(s *Series, customer string) {
+func (o *Outbox) rebind(s *Series, id ID, customer string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stats.inFlight--
-	s.event.customer = customer
+	s.event.id, s.event.customer = id, customer
 	s.event.attempts-- // the lookup was not a delivery attempt
 	o.rewriteEvent(s)
 	o.enqueue(s)
 }
 
-// finish records the outcome of an attempt.
-func (o *Outbox) finish(s *Series, err error, lookup bool) {
+// finish records the outcome of an attempt made with d.
+func (o *Outbox) finish(s *Series, d Delivery, err error, lookup bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stats.inFlight--
 	before := s.contrib()
 	ev := &s.event
+	ev.id, ev.customer = d.ID, d.Customer
 	r := ev.round
 	ev.round = nil
 	switch {
@@ -85,6 +86,10 @@ func (o *Outbox) finish(s *Series, err error, lookup bool) {
 		units := ev.units
 		o.stats.deliveredEvents++
 		o.stats.deliveredUnits += units
+		if s.storedEvent {
+			o.acked = append(o.acked, ev.seq)
+			s.storedEvent = false
+		}
 		s.event = event{}
 		s.state = idle
 		o.markDirty(s)
@@ -95,7 +100,7 @@ func (o *Outbox) finish(s *Series, err error, lookup bool) {
 			r.settle()
 		}
 		if s.open > 0 {
-			o.freeze(s, o.wallNow(), nil)
+			o.freeze(s, o.wallNow(), nil, o.cfg.Backend.CachedCustomer)
 		}
 	default:
 		f := o.cfg.Classify(err)
@@ -108,8 +113,9 @@ func (o *Outbox) finish(s *Series, err error, lookup bool) {
 		wait := o.cfg.Retry.Wait(int(ev.attempts), f.RetryAfter)
 		ev.retryAfter = f.RetryAfter > 0
 		ev.next = o.mono() + int64(wait)
-		ev.problem = &problem{reason: err.Error(), status: f.Status, since: time.Now().UnixNano()}
-		o.lastFailure = ev.problem.reason
+		// One reason for the whole outbox, not one per event: in an outage
+		// every owed event would hold a copy of the same message.
+		o.lastFailure = err.Error()
 		s.state = waiting
 		o.retries.add(s)
 		o.kick()
@@ -133,7 +139,7 @@ func (o *Outbox) finish(s *Series, err error, lookup bool) {
 // park keeps a permanently rejected event aside: held, counted, reported.
 func (o *Outbox) park(s *Series, reason string, status int, r *Round) {
 	s.state = parked
-	s.event.problem = &problem{reason: reason, status: status, since: time.Now().UnixNano()}
+	s.problem = &problem{reason: reason, status: status, since: time.Now().UnixNano()}
 	o.stats.parkedTotal++
 	p := s.parkedInfo()
 	if r != nil {
@@ -149,12 +155,11 @@ func (o *Outbox) park(s *Series, reason string, status int, r *Round) {
 
 func (s *Series) parkedInfo() Parked {
 	p := Parked{Key: s.Key, Units: s.event.units, Held: s.open}
-	if s.invalid != "" {
-		p.Reason, p.InvalidKey = s.invalid, true
-		return p
-	}
-	if pr := s.event.problem; pr != nil {
-		p.Reason, p.Status, p.Since = pr.reason, pr.status, time.Unix(0, pr.since)
+	if pr := s.problem; pr != nil {
+		p.Reason, p.Status, p.InvalidKey = pr.reason, pr.status, pr.invalid
+		if pr.since != 0 {
+			p.Since = time.Unix(0, pr.since)
+		}
 	}
 	return p
 }
@@ -168,12 +173,18 @@ func (o *Outbox) schedule() {
 	for {
 		o.mu.Lock()
 		next := o.releaseDue()
-		persist := o.needsPersist()
+		commit, later := o.commitDue()
 		o.mu.Unlock()
-		if persist {
+		if commit {
 			if err := o.Persist(); err != nil && o.cfg.OnStoreError != nil {
 				o.cfg.OnStoreError(err)
 			}
+			o.mu.Lock()
+			_, later = o.commitDue()
+			o.mu.Unlock()
+		}
+		if later > 0 && (next == 0 || later < next) {
+			next = later
 		}
 		if next > 0 {
 			timer.Reset(next)
@@ -204,15 +215,36 @@ func (o *Outbox) releaseDue() time.Duration {
 	}
 }
 
-// storeRetryPause spaces out commits after a store failure, so that a
-// failing disk is not hammered in a loop.
-const storeRetryPause = time.Second
+const (
+	// commitPause batches the commits that no event waits for (records of
+	// acknowledged events to delete, open amounts to update): one synced
+	// transaction per acknowledgement would cost a third of the delivery
+	// rate. It bounds how long an acknowledged event may stay in the store,
+	// to be resent, with its key, if the process dies meanwhile.
+	commitPause = 10 * time.Millisecond
+	// storeRetryPause spaces out commits after a store failure, so that a
+	// failing disk is not hammered in a loop.
+	storeRetryPause = time.Second
+)
 
-func (o *Outbox) needsPersist() bool {
-	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped) == 0 {
-		return false
+// commitDue reports whether the scheduler should commit now, or else in how
+// long (0: nothing to commit). Events waiting to be sent are committed at
+// once. mu must be held.
+func (o *Outbox) commitDue() (bool, time.Duration) {
+	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked) == 0 {
+		return false, 0
 	}
-	return len(o.pending) > 0 || o.persistFailed == 0 || o.mono()-o.persistFailed > int64(storeRetryPause)
+	if len(o.pending) > 0 {
+		return true, 0
+	}
+	pause := commitPause
+	if o.persistFailed != 0 {
+		pause = storeRetryPause
+	}
+	if wait := time.Duration(o.lastCommit + int64(pause) - o.mono()); wait > 0 {
+		return false, wait
+	}
+	return true, 0
 }
 
 // Flush brings every event waiting on its backoff forward (not those waiting
@@ -239,11 +271,11 @@ func (o *Outbox) Parked() []Parked {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []Parked
-	for _, s := range o.series {
+	o.series.all(func(s *Series) {
 		if s.blocked() {
 			out = append(out, s.parkedInfo())
 		}
-	}
+	})
 	return out
 }
 
@@ -253,17 +285,17 @@ func (o *Outbox) RetryParked() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
-	for _, s := range o.series {
+	o.series.all(func(s *Series) {
 		if s.state != parked {
-			continue
+			return
 		}
 		before := s.contrib()
 		s.event.attempts = 0
-		s.event.problem = nil
+		s.problem = nil
 		o.makeReady(s)
 		o.stats.account(before, s.contrib())
 		n++
-	}
+	})
 	o.progressed()
 	return n
 }

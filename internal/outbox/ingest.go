@@ -14,6 +14,8 @@ type Ingest struct {
 	o      *Outbox
 	wall   int64
 	mono   int64
+	secs   int32 // mono in seconds
+	round  *Round
 	roomed bool // a scan for room at the series cap was already made
 	Report IngestReport
 }
@@ -47,50 +49,65 @@ func (i *Issue) add(k Key, units float64, reason string) {
 // BeginIngest locks the outbox for one collection; End must follow.
 func (o *Outbox) BeginIngest() *Ingest {
 	o.mu.Lock()
-	o.gen++
-	return &Ingest{o: o, wall: o.wallNow(), mono: o.mono()}
+	clear(o.memo)
+	return &Ingest{o: o, wall: o.wallNow(), mono: o.mono(), secs: o.monoSeconds(), round: newRound()}
 }
 
-// Int adds integer usage to series k.
-func (in *Ingest) Int(k Key, v int64) {
-	if v == 0 {
-		return
-	}
-	if v < 0 {
-		in.reject(&in.Report.BadValue, k, float64(v), "negative usage "+strconv.FormatInt(v, 10))
-		return
+// Int adds integer usage to series k and returns the series (nil if it
+// could not be held), a handle for IntTo and FloatTo in later ingests
+// while it is not Gone.
+func (in *Ingest) Int(k Key, v int64) *Series {
+	if v <= 0 {
+		in.badInt(k, v)
+		return nil
 	}
 	s := in.series(k, float64(v))
-	if s == nil {
+	if s != nil {
+		in.IntTo(s, v)
+	}
+	return s
+}
+
+// IntTo adds integer usage to the series of a handle.
+func (in *Ingest) IntTo(s *Series, v int64) {
+	if v <= 0 {
+		in.badInt(s.Key, v)
 		return
 	}
-	if s.open > math.MaxInt64-v {
-		in.reject(&in.Report.Overflow, k, float64(v), "total would overflow int64")
+	if *in.target(s) > math.MaxInt64-v {
+		in.reject(&in.Report.Overflow, s.Key, float64(v), "total would overflow int64")
 		return
 	}
 	in.noteInvalid(s, float64(v))
 	in.add(s, v)
 }
 
-// Float adds float usage to series k, carrying the fraction.
-func (in *Ingest) Float(k Key, v float64) {
-	if v == 0 {
-		return
+func (in *Ingest) badInt(k Key, v int64) {
+	if v < 0 {
+		in.reject(&in.Report.BadValue, k, float64(v), "negative usage "+strconv.FormatInt(v, 10))
 	}
-	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		in.reject(&in.Report.BadValue, k, 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
-		return
-	}
-	if v > maxFloatUsage {
-		in.reject(&in.Report.Overflow, k, v, "usage too large for int64 units")
-		return
+}
+
+// Float adds float usage to series k, carrying the fraction, and returns
+// the series as Int does.
+func (in *Ingest) Float(k Key, v float64) *Series {
+	if !in.goodFloat(k, v) {
+		return nil
 	}
 	s := in.series(k, v)
-	if s == nil {
+	if s != nil {
+		in.FloatTo(s, v)
+	}
+	return s
+}
+
+// FloatTo adds float usage to the series of a handle.
+func (in *Ingest) FloatTo(s *Series, v float64) {
+	if !in.goodFloat(s.Key, v) {
 		return
 	}
-	if float64(s.open)+v >= math.MaxInt64 {
-		in.reject(&in.Report.Overflow, k, v, "total would overflow int64")
+	if float64(*in.target(s))+v >= math.MaxInt64 {
+		in.reject(&in.Report.Overflow, s.Key, v, "total would overflow int64")
 		return
 	}
 	in.noteInvalid(s, v)
@@ -100,20 +117,49 @@ func (in *Ingest) Float(k Key, v float64) {
 	}
 }
 
+// goodFloat reports whether v is usage to add, rejecting what is not.
+func (in *Ingest) goodFloat(k Key, v float64) bool {
+	switch {
+	case v == 0:
+		return false
+	case math.IsNaN(v) || math.IsInf(v, 0) || v < 0:
+		in.reject(&in.Report.BadValue, k, 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
+		return false
+	case v > maxFloatUsage:
+		in.reject(&in.Report.Overflow, k, v, "usage too large for int64 units")
+		return false
+	}
+	return true
+}
+
 func (in *Ingest) reject(i *Issue, k Key, units float64, reason string) {
 	i.add(k, units, reason)
 	in.o.stats.rejectedPoints++
 	in.o.stats.rejectedUnits += units
 }
 
-// add puts whole units into the series' open amount.
+// target is where the next whole units of s go: the event this ingest
+// froze for it, still invisible to the workers (they wait for the lock), so
+// that one collection makes one event per series; else its open amount.
+func (in *Ingest) target(s *Series) *int64 {
+	if s.event.round == in.round && s.hasEvent() {
+		return &s.event.units
+	}
+	return &s.open
+}
+
+// add puts whole units into the series and freezes an idle series' usage
+// into its next event at once.
 func (in *Ingest) add(s *Series, v int64) {
 	o := in.o
 	in.touch(s)
-	if s.open == 0 {
-		s.openFrom = in.wall
+	switch t := in.target(s); {
+	case t == &s.event.units:
+		*t += v
+		in.round.res.Units += v
+	default:
+		s.open += v
 	}
-	s.open += v
 	if s.blocked() {
 		o.stats.parkedUnits += v
 	} else {
@@ -121,42 +167,59 @@ func (in *Ingest) add(s *Series, v int64) {
 	}
 	o.stats.acceptedUnits += v
 	in.Report.Units += v
+	if s.state == idle && !s.invalidKey() {
+		o.freeze(s, in.wall, in.round, in.customer)
+	}
+}
+
+// customer is Backend.CachedCustomer memoised for the ingest: a collection
+// freezes many events of few tenants.
+func (in *Ingest) customer(tenant string) (string, bool) {
+	o := in.o
+	if c, ok := o.memo[tenant]; ok {
+		return c, c != ""
+	}
+	c, ok := o.cfg.Backend.CachedCustomer(tenant)
+	if !ok {
+		c = ""
+	}
+	o.memo[tenant] = c
+	return c, ok
 }
 
 // noteInvalid reports usage that arrives for a series with an invalid key:
 // it is held, and reported by every collection it occurs in.
 func (in *Ingest) noteInvalid(s *Series, units float64) {
-	if s.invalid != "" {
-		in.Report.InvalidKey.add(s.Key, units, s.invalid)
+	if s.invalidKey() {
+		in.Report.InvalidKey.add(s.Key, units, s.problem.reason)
 	}
 }
 
+// touch records that the series changed: it is active, and its stored
+// records are stale.
 func (in *Ingest) touch(s *Series) {
-	if s.touched != in.o.gen {
-		s.touched = in.o.gen
-		s.lastActive = in.mono
-		in.o.touched = append(in.o.touched, s)
-	}
+	s.lastActive = in.secs
+	in.o.markDirty(s)
 }
 
 // series finds or creates the series of k; nil when it cannot be held.
 func (in *Ingest) series(k Key, units float64) *Series {
 	o := in.o
-	if s := o.series[k]; s != nil {
+	if s := o.series.get(k); s != nil {
 		return s
 	}
-	var invalid string
+	var invalid *problem
 	if err := o.validate(k); err != nil {
 		// Hold the usage under a bounded, printable form of the key: the raw
 		// one may be huge or hold control characters, and must never reach
 		// a header, a path or a log line.
 		k = Key{Tenant: sanitize(k.Tenant, o.cfg.ValidateID), Device: sanitize(k.Device, o.cfg.ValidateID), Meter: k.Meter}
-		if s := o.series[k]; s != nil {
+		if s := o.series.get(k); s != nil {
 			return s
 		}
-		invalid = err.Error()
+		invalid = &problem{reason: err.Error(), invalid: true}
 	}
-	if len(o.series) >= o.cfg.MaxSeries && !in.makeRoom() {
+	if o.series.len() >= o.cfg.MaxSeries && !in.makeRoom() {
 		in.reject(&in.Report.OverCapacity, k, units, fmt.Sprintf("series cap %d reached", o.cfg.MaxSeries))
 		return nil
 	}
@@ -165,11 +228,11 @@ func (in *Ingest) series(k Key, units float64) *Series {
 		return nil
 	}
 	s := o.newSeries(k)
-	s.invalid = invalid
-	if invalid != "" {
+	s.problem = invalid
+	if invalid != nil {
 		o.stats.blockedSeries++
 	}
-	o.series[k] = s
+	o.series.put(s)
 	return s
 }
 
@@ -197,33 +260,25 @@ func (in *Ingest) makeRoom() bool {
 	in.roomed = true
 	o := in.o
 	o.evict(func(s *Series) bool { return s.holdsNothing() })
-	if len(o.series) < o.cfg.MaxSeries {
+	if o.series.len() < o.cfg.MaxSeries {
 		return true
 	}
-	cutoff := in.mono - int64(o.cfg.IdleTTL)
+	cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 	o.evict(func(s *Series) bool {
-		return s.state == idle && s.open == 0 && !s.hasEvent() && s.invalid == "" && s.lastActive < cutoff
+		return s.state == idle && s.open == 0 && !s.hasEvent() && !s.invalidKey() && s.lastActive < cutoff
 	})
-	return len(o.series) < o.cfg.MaxSeries
+	return o.series.len() < o.cfg.MaxSeries
 }
 
-// End freezes the open usage of every touched series that has no event,
-// releases the lock, and returns the round of the events it froze.
+// End releases the lock, which lets the workers at the events the ingest
+// froze, and returns their round.
 func (in *Ingest) End() (*Round, IngestReport) {
 	o := in.o
 	defer o.mu.Unlock()
-	r := newRound()
-	for _, s := range o.touched {
-		if s.state == idle && s.open > 0 && s.invalid == "" {
-			o.freeze(s, in.wall, r)
-		}
-		o.markDirty(s)
-	}
-	clear(o.touched)
-	o.touched = o.touched[:0]
+	r := in.round
 	if in.mono-o.lastSweep > int64(o.cfg.IdleTTL)/2 {
 		o.lastSweep = in.mono
-		cutoff := in.mono - int64(o.cfg.IdleTTL)
+		cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 		o.evict(func(s *Series) bool { return s.holdsNothing() && s.lastActive < cutoff })
 	}
 	if r.pending == 0 {
@@ -233,13 +288,14 @@ func (in *Ingest) End() (*Round, IngestReport) {
 	return r, in.Report
 }
 
-// freeze turns the series' open usage into its next event.
-func (o *Outbox) freeze(s *Series, wall int64, r *Round) {
+// freeze turns the series' open usage into its next event, bound to the
+// tenant's customer if customer knows it without a network call.
+func (o *Outbox) freeze(s *Series, wall int64, r *Round, customer func(string) (string, bool)) {
 	before := s.contrib()
 	o.seq++
-	s.event = event{units: s.open, from: s.openFrom, to: wall, seq: o.seq, round: r}
-	s.open, s.openFrom = 0, 0
-	if c, ok := o.cfg.Backend.CachedCustomer(s.Tenant); ok {
+	s.event = event{units: s.open, end: wall, seq: o.seq, round: r}
+	s.open = 0
+	if c, ok := customer(s.Tenant); ok {
 		s.event.customer = c
 	}
 	if r != nil {
@@ -280,16 +336,17 @@ func (o *Outbox) markDirty(s *Series) {
 // evict forgets the series for which drop holds, unless the store still
 // holds an event of theirs or owes them a write.
 func (o *Outbox) evict(drop func(*Series) bool) {
-	for k, s := range o.series {
-		if s.dirty || s.stored != 0 || !drop(s) {
-			continue
+	o.series.all(func(s *Series) {
+		if s.dirty || s.storedEvent || !drop(s) {
+			return
 		}
 		if v := s.rem.Value(); v > 0 {
 			o.stats.fractionsDropped += v
 		}
 		if s.storedOpen {
-			o.dropped = append(o.dropped, k)
+			o.dropped = append(o.dropped, s.Key)
 		}
-		delete(o.series, k)
-	}
+		s.gone = true
+		o.series.delete(s)
+	})
 }

@@ -34,17 +34,17 @@ func (id ID) String() string {
 	return string(b[:])
 }
 
-// DeriveID computes the id of the event of series k that covers usage
-// exported from wall-clock time from to time to (Unix nanoseconds).
-func DeriveID(instance string, k Key, from, to int64) ID {
+// DeriveID computes the id of the event of series k whose window ends at
+// wall-clock time end (Unix nanoseconds). Window ends are strictly
+// increasing per exporter, so the end identifies the window.
+func DeriveID(instance string, k Key, end int64) ID {
 	var buf [192]byte
 	b := buf[:0]
 	for _, f := range [...]string{"litewave-event-v1", instance, k.Tenant, k.Device, k.Meter} {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
-	b = binary.BigEndian.AppendUint64(b, uint64(from))
-	b = binary.BigEndian.AppendUint64(b, uint64(to))
+	b = binary.BigEndian.AppendUint64(b, uint64(end))
 	sum := sha256.Sum256(b)
 	var id ID
 	copy(id[:], sum[:16])

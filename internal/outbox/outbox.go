@@ -68,14 +68,14 @@ type Outbox struct {
 
 	mu        sync.Mutex
 	work      *sync.Cond // signalled when ready gains an item or on stop
-	series    map[Key]*Series
+	series    table
 	ready     fifo
 	retries   retryHeap
-	pending   []*Series // events to persist before they may be sent
-	dirty     []*Series // series whose stored records are stale
-	dropped   []Key     // open records of forgotten series, to delete
-	touched   []*Series // series of the ingest in progress
-	gen       uint64
+	pending   []*Series         // events to persist before they may be sent
+	dirty     []*Series         // series whose stored records are stale
+	dropped   []Key             // open records of forgotten series, to delete
+	acked     []uint64          // stored records of acknowledged events, to delete
+	memo      map[string]string // customer ids known to the ingest in progress
 	seq       uint64
 	lastWall  int64
 	lastSweep int64
@@ -88,6 +88,7 @@ type Outbox struct {
 
 	persistMu     sync.Mutex
 	persistFailed int64 // monotonic time of the last failed commit
+	lastCommit    int64 // monotonic time of the last commit
 
 	ctx    context.Context // cancelled by Close: aborts requests in flight
 	cancel context.CancelFunc
@@ -107,7 +108,8 @@ func New(cfg Config) *Outbox {
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Outbox{
 		cfg:    cfg,
-		series: make(map[Key]*Series),
+		series: newTable(),
+		memo:   make(map[string]string),
 		origin: time.Now(),
 		ctx:    ctx,
 		cancel: cancel,
@@ -157,44 +159,44 @@ func (o *Outbox) Restore(events []EventRecord, opens []OpenRecord) error {
 			return fmt.Errorf("two stored events for series %v (seq %d and %d)", r.Key, s.event.seq, r.Seq)
 		}
 		before := s.contrib()
-		s.event = event{units: r.Units, from: r.From, to: r.To, seq: r.Seq, id: r.ID, customer: r.Customer}
-		s.stored = r.Seq
+		s.event = event{units: r.Units, end: r.End, seq: r.Seq, id: r.ID, customer: r.Customer}
+		s.storedEvent = true
 		s.state = ready
 		o.ready.push(s)
 		o.seq = max(o.seq, r.Seq)
-		o.lastWall = max(o.lastWall, r.To)
+		o.lastWall = max(o.lastWall, r.End)
 		o.stats.account(before, s.contrib())
 	}
 	for _, r := range opens {
 		s := o.restored(r.Key)
 		before := s.contrib()
-		s.open, s.openFrom, s.rem, s.storedOpen = r.Units, r.From, r.Rem, true
+		s.open, s.rem, s.storedOpen = r.Units, r.Rem, true
 		o.stats.account(before, s.contrib())
 	}
 	// Open usage of a series with no event becomes its next event now.
 	now := o.wallNow()
-	for _, s := range o.series {
-		if !s.hasEvent() && s.open > 0 && s.invalid == "" {
-			o.freeze(s, now, nil)
+	o.series.all(func(s *Series) {
+		if !s.hasEvent() && s.open > 0 && !s.invalidKey() {
+			o.freeze(s, now, nil, o.cfg.Backend.CachedCustomer)
 		}
-	}
+	})
 	return nil
 }
 
 func (o *Outbox) restored(k Key) *Series {
-	if s := o.series[k]; s != nil {
+	if s := o.series.get(k); s != nil {
 		return s
 	}
 	s := o.newSeries(k)
 	if err := o.validate(k); err != nil {
-		s.invalid = err.Error()
+		s.problem = &problem{reason: err.Error(), invalid: true}
 	}
-	o.series[k] = s
+	o.series.put(s)
 	return s
 }
 
 func (o *Outbox) newSeries(k Key) *Series {
-	return &Series{Key: k, heapIdx: -1, lastActive: o.mono()}
+	return &Series{Key: k, heapIdx: -1, lastActive: o.monoSeconds()}
 }
 
 func (o *Outbox) validate(k Key) error {
@@ -209,6 +211,11 @@ func (o *Outbox) validate(k Key) error {
 
 // mono is a monotonic clock for scheduling, immune to wall-clock jumps.
 func (o *Outbox) mono() int64 { return int64(time.Since(o.origin)) }
+
+// monoSeconds is mono in seconds, precise enough for idleness.
+func (o *Outbox) monoSeconds() int32 { return int32(time.Since(o.origin) / time.Second) }
+
+func idleSeconds(d time.Duration) int32 { return int32(min(d/time.Second, 1<<30)) }
 
 // wallNow is the wall clock for event windows, strictly increasing so that
 // two events of a series never share a window, hence an id.

@@ -6,9 +6,8 @@ import "fmt"
 // commit succeeded.
 type written struct {
 	s          *Series
-	stored     uint64
+	seq        uint64 // the event record written, 0 if none
 	storedOpen bool
-	event      bool // the event record was (re)written
 }
 
 // Persist commits every pending change to the store, then releases the
@@ -40,14 +39,16 @@ func (o *Outbox) Persist() error {
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.lastCommit = o.mono()
 	if err != nil {
 		o.stats.storeErrors++
 		o.persistFailed = o.mono()
 		o.dropped = append(o.dropped, ch.DeleteOpen...)
+		o.acked = append(o.acked, ch.DeleteEvents...)
 		for _, w := range done {
 			o.markDirty(w.s)
-			if w.event {
-				o.rewriteEvent(w.s)
+			if w.seq != 0 && w.s.event.seq == w.seq {
+				w.s.event.rewrite = true
 			}
 		}
 		err = fmt.Errorf("spool commit: %w", err)
@@ -57,7 +58,16 @@ func (o *Outbox) Persist() error {
 		}
 		o.persistFailed = 0
 		for _, w := range done {
-			w.s.stored, w.s.storedOpen = w.stored, w.storedOpen
+			w.s.storedOpen = w.storedOpen
+			switch {
+			case w.seq == 0:
+			case w.s.hasEvent() && w.s.event.seq == w.seq:
+				w.s.storedEvent = true
+			default:
+				// Acknowledged while its record was being written.
+				o.acked = append(o.acked, w.seq)
+				o.kick()
+			}
 		}
 	}
 	for _, s := range release {
@@ -69,37 +79,29 @@ func (o *Outbox) Persist() error {
 	return err
 }
 
-// snapshot turns the dirty series into one Change. mu must be held.
+// snapshot turns the pending deletions and the dirty series into one
+// Change. mu must be held.
 func (o *Outbox) snapshot() (*Change, []written, []*Series) {
-	ch := &Change{DeleteOpen: o.dropped}
-	o.dropped = nil
+	ch := &Change{DeleteOpen: o.dropped, DeleteEvents: o.acked}
+	o.dropped, o.acked = nil, nil
 	done := make([]written, 0, len(o.dirty))
 	for _, s := range o.dirty {
 		s.dirty = false
-		w := written{s: s, stored: s.stored, storedOpen: s.storedOpen}
-		if s.hasEvent() {
-			if s.stored != s.event.seq || s.event.rewrite {
-				if s.event.id.IsZero() {
-					s.event.id = DeriveID(o.cfg.Instance, s.Key, s.event.from, s.event.to)
-				}
-				ch.PutEvents = append(ch.PutEvents, EventRecord{
-					Seq: s.event.seq, Key: s.Key, Units: s.event.units,
-					From: s.event.from, To: s.event.to, ID: s.event.id, Customer: s.event.customer,
-				})
-				s.event.rewrite = false
-				w.event = true
+		w := written{s: s, storedOpen: s.storedOpen}
+		if s.hasEvent() && (!s.storedEvent || s.event.rewrite) {
+			if s.event.id.IsZero() {
+				s.event.id = DeriveID(o.cfg.Instance, s.Key, s.event.end)
 			}
-			if s.stored != 0 && s.stored != s.event.seq {
-				ch.DeleteEvents = append(ch.DeleteEvents, s.stored)
-			}
-			w.stored = s.event.seq
-		} else if s.stored != 0 {
-			ch.DeleteEvents = append(ch.DeleteEvents, s.stored)
-			w.stored = 0
+			ch.PutEvents = append(ch.PutEvents, EventRecord{
+				Seq: s.event.seq, Key: s.Key, Units: s.event.units,
+				End: s.event.end, ID: s.event.id, Customer: s.event.customer,
+			})
+			s.event.rewrite = false
+			w.seq = s.event.seq
 		}
 		switch {
 		case s.open > 0 || !s.rem.IsZero():
-			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.Key, Units: s.open, From: s.openFrom, Rem: s.rem})
+			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.Key, Units: s.open, Rem: s.rem})
 			w.storedOpen = true
 		case s.storedOpen:
 			ch.DeleteOpen = append(ch.DeleteOpen, s.Key)

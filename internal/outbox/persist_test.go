@@ -140,14 +140,14 @@ func TestStoreFailureDoesNotBlockDelivery(t *testing.T) {
 // original ids, and turns stored open usage into new events.
 func TestRestoreReplaysInOrder(t *testing.T) {
 	b := &fakeBackend{customers: map[string]string{"t1": "c1", "t2": "c2"}, lookups: 1}
-	id1, id2 := DeriveID("old", k1, 1, 2), DeriveID("old", Key{"t2", "d", "m"}, 1, 2)
+	id1, id2 := DeriveID("old", k1, 2), DeriveID("old", Key{"t2", "d", "m"}, 2)
 	o := New(Config{Instance: "new", MaxSeries: 10, Concurrency: 1, IdleTTL: time.Hour, Backend: b, Classify: classify, Store: newMemStore()})
 	require.NoError(t, o.Restore(
 		[]EventRecord{
-			{Seq: 9, Key: Key{"t2", "d", "m"}, Units: 2, From: 1, To: 2, ID: id2, Customer: "c2"},
-			{Seq: 4, Key: k1, Units: 1, From: 1, To: 2, ID: id1, Customer: "c1"},
+			{Seq: 9, Key: Key{"t2", "d", "m"}, Units: 2, End: 2, ID: id2, Customer: "c2"},
+			{Seq: 4, Key: k1, Units: 1, End: 2, ID: id1, Customer: "c1"},
 		},
-		[]OpenRecord{{Key: Key{"t3", "d", "m"}, Units: 5, From: 3}}))
+		[]OpenRecord{{Key: Key{"t3", "d", "m"}, Units: 5}}))
 	b.customers["t3"] = "c3"
 	o.Start()
 	defer o.Close()

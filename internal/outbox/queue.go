@@ -37,11 +37,11 @@ func (h retryHeap) Len() int           { return len(h) }
 func (h retryHeap) Less(i, j int) bool { return h[i].event.next < h[j].event.next }
 func (h retryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
+	h[i].heapIdx, h[j].heapIdx = int32(i), int32(j)
 }
 func (h *retryHeap) Push(x any) {
 	s := x.(*Series)
-	s.heapIdx = len(*h)
+	s.heapIdx = int32(len(*h))
 	*h = append(*h, s)
 }
 func (h *retryHeap) Pop() any {

@@ -17,48 +17,55 @@ const (
 // attempt sends the same bytes.
 type event struct {
 	units    int64
-	from, to int64  // window, wall-clock Unix nanoseconds
+	end      int64  // end of its window, wall-clock Unix nanoseconds
 	seq      uint64 // order of freezing; the store's key
 	id       ID
 	customer string
+	next     int64 // monotonic nanoseconds of the next attempt
+	round    *Round
 	attempts int32
-	// retryAfter marks a wait the server asked for, which ForceFlush respects.
+	// retryAfter marks a wait the server asked for, which Flush respects.
 	retryAfter bool
-	rewrite    bool  // the stored record is stale: the customer was bound since
-	next       int64 // monotonic nanoseconds of the next attempt
-	round      *Round
-	problem    *problem // why it is parked, or the last retryable failure
+	rewrite    bool // the stored record is stale: the customer was bound since
 }
 
+// problem says why a series' usage is held: its event was rejected, or its
+// key is invalid. Rare, so kept out of line.
 type problem struct {
-	reason string
-	status int
-	since  int64 // wall clock
+	reason  string
+	status  int
+	since   int64 // wall clock
+	invalid bool  // the key failed validation; nothing is ever sent
 }
 
 // Series is the owed usage of one Key.
 type Series struct {
 	Key
-	event    event
-	open     int64 // usage accumulated while the event is pending
-	openFrom int64 // wall clock when open became non-zero
-	rem      Remainder
-	state    state
-	invalid  string // non-empty: the key failed validation; usage is held, never sent
-
-	heapIdx    int
-	touched    uint64 // ingest generation that last touched it
-	lastActive int64  // monotonic
-	dirty      bool   // differs from what the store holds
-	stored     uint64 // seq of the event record in the store, 0 if none
-	storedOpen bool   // the store holds an open record for this key
+	event       event
+	open        int64 // usage accumulated while the event is pending
+	rem         Remainder
+	problem     *problem
+	lastActive  int32 // monotonic seconds
+	heapIdx     int32
+	state       state
+	dirty       bool // differs from what the store holds
+	storedEvent bool // the store holds the current event's record
+	storedOpen  bool // the store holds an open record for this key
+	gone        bool // evicted: a handle to it must not be used
 }
 
 func (s *Series) hasEvent() bool { return s.event.units > 0 }
 
+// Gone reports whether the series was forgotten, so that a handle to it
+// must be looked up again. Read it only during an ingest.
+func (s *Series) Gone() bool { return s.gone }
+
+// invalidKey reports whether the series' key failed validation.
+func (s *Series) invalidKey() bool { return s.problem != nil && s.problem.invalid }
+
 // blocked reports whether the series' usage cannot currently be delivered:
 // its key is invalid or its event is parked.
-func (s *Series) blocked() bool { return s.invalid != "" || s.state == parked }
+func (s *Series) blocked() bool { return s.state == parked || s.invalidKey() }
 
 // holdsNothing reports whether forgetting the series loses no usage.
 func (s *Series) holdsNothing() bool {

@@ -81,7 +81,7 @@ func (o *Outbox) Stats() Stats {
 	defer o.mu.Unlock()
 	c := o.stats
 	return Stats{
-		Series:           len(o.series),
+		Series:           o.series.len(),
 		OwedEvents:       c.owedEvents,
 		OwedUnits:        c.owedUnits,
 		InFlight:         c.inFlight,

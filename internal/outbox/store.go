@@ -29,7 +29,7 @@ type EventRecord struct {
 	Seq      uint64
 	Key      Key
 	Units    int64
-	From, To int64
+	End      int64 // window end: with the key, what the id is derived from
 	ID       ID
 	Customer string // empty until bound
 }
@@ -38,6 +38,5 @@ type EventRecord struct {
 type OpenRecord struct {
 	Key   Key
 	Units int64
-	From  int64
 	Rem   Remainder
 }

@@ -49,8 +49,7 @@ func encodeEvent(r outbox.EventRecord) []byte {
 	b = binary.BigEndian.AppendUint64(b, r.Seq)
 	b = appendKey(b, r.Key)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Units))
-	b = binary.BigEndian.AppendUint64(b, uint64(r.From))
-	b = binary.BigEndian.AppendUint64(b, uint64(r.To))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.End))
 	b = append(b, r.ID[:]...)
 	b = binary.AppendUvarint(b, uint64(len(r.Customer)))
 	b = append(b, r.Customer...)
@@ -62,7 +61,6 @@ func encodeOpen(r outbox.OpenRecord) []byte {
 	b = append(b, kindOpen)
 	b = appendKey(b, r.Key)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Units))
-	b = binary.BigEndian.AppendUint64(b, uint64(r.From))
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Rem.Hi))
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Rem.Lo))
 	return seal(b)
@@ -141,8 +139,7 @@ func decodeEvent(key, value []byte) (outbox.EventRecord, error) {
 	e.Seq = r.u64("seq")
 	e.Key = r.key()
 	e.Units = int64(r.u64("units"))
-	e.From = int64(r.u64("window start"))
-	e.To = int64(r.u64("window end"))
+	e.End = int64(r.u64("window end"))
 	if r.err == nil && len(r.b) >= len(e.ID) {
 		copy(e.ID[:], r.b)
 		r.b = r.b[len(e.ID):]
@@ -173,7 +170,6 @@ func decodeOpen(key, value []byte) (outbox.OpenRecord, error) {
 	}
 	o.Key = r.key()
 	o.Units = int64(r.u64("units"))
-	o.From = int64(r.u64("window start"))
 	o.Rem.Hi = math.Float64frombits(r.u64("fraction"))
 	o.Rem.Lo = math.Float64frombits(r.u64("fraction"))
 	if err := r.done(); err != nil {

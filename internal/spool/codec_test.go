@@ -11,8 +11,8 @@ import (
 
 func sampleEvent(seq uint64) outbox.EventRecord {
 	k := outbox.Key{Tenant: "tenant-1", Device: "dev-1", Meter: "pages.processed"}
-	return outbox.EventRecord{Seq: seq, Key: k, Units: 42, From: 100, To: 200,
-		ID: outbox.DeriveID("i", k, 100, 200), Customer: "cus_1"}
+	return outbox.EventRecord{Seq: seq, Key: k, Units: 42, End: 200,
+		ID: outbox.DeriveID("i", k, 200), Customer: "cus_1"}
 }
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -21,7 +21,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, e, got)
 
-	o := outbox.OpenRecord{Key: e.Key, Units: 3, From: 5, Rem: outbox.Remainder{Hi: 0.25, Lo: 1e-17}}
+	o := outbox.OpenRecord{Key: e.Key, Units: 3, Rem: outbox.Remainder{Hi: 0.25, Lo: 1e-17}}
 	gotO, err := decodeOpen(openKey(o.Key), encodeOpen(o))
 	require.NoError(t, err)
 	assert.Equal(t, o, gotO)

@@ -24,8 +24,8 @@ func key(i int) outbox.Key {
 
 func event(seq uint64, i int) outbox.EventRecord {
 	k := key(i)
-	return outbox.EventRecord{Seq: seq, Key: k, Units: int64(i + 1), From: int64(seq), To: int64(seq) + 1,
-		ID: outbox.DeriveID("inst", k, int64(seq), int64(seq)+1), Customer: fmt.Sprintf("cus-%03d", i%17)}
+	return outbox.EventRecord{Seq: seq, Key: k, Units: int64(i + 1), End: int64(seq) + 1,
+		ID: outbox.DeriveID("inst", k, int64(seq)+1), Customer: fmt.Sprintf("cus-%03d", i%17)}
 }
 
 // state is what a spool should hold.
@@ -95,7 +95,7 @@ func build(t testing.TB, dir string, commits int) []state {
 		}
 		for i := range 10 {
 			k := key(n*10 + i)
-			ch.PutOpen = append(ch.PutOpen, outbox.OpenRecord{Key: k, Units: int64(i), From: 9, Rem: outbox.Remainder{Hi: 0.5}})
+			ch.PutOpen = append(ch.PutOpen, outbox.OpenRecord{Key: k, Units: int64(i), Rem: outbox.Remainder{Hi: 0.5}})
 		}
 		for k := range cur.opens {
 			if rng.IntN(4) == 0 {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// backend is the fastest server that speaks the two API calls: it checks
+// nothing and records only counts, so that what is measured is the client.
+type backend struct {
+	URL     string
+	srv     *http.Server
+	latency time.Duration // service time of every request
+	lookups atomic.Int64
+	events  atomic.Int64
+}
+
+var (
+	lookupAnswer = []byte(`{"id":"cus_bench"}`)
+	eventAnswer  = []byte(`{"status":"accepted"}`)
+)
+
+func startBackend(latency time.Duration) (*backend, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{URL: "http://" + l.Addr().String(), latency: latency}
+	b.srv = &http.Server{Handler: http.HandlerFunc(b.serve)}
+	go func() { _ = b.srv.Serve(l) }()
+	return b, nil
+}
+
+func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
+	if b.latency > 0 {
+		time.Sleep(b.latency) // waiting, as on a database: no CPU
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/customer-accounts/tenant/") {
+		b.lookups.Add(1)
+		_, _ = w.Write(lookupAnswer)
+		return
+	}
+	_, _ = io.Copy(io.Discard, r.Body)
+	b.events.Add(1)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(eventAnswer)
+}
+
+func (b *backend) reset() {
+	b.lookups.Store(0)
+	b.events.Store(0)
+}
+
+func (b *backend) close() { _ = b.srv.Close() }

@@ -1,0 +1,247 @@
+// Command litewave-bench measures the exporter against the physical limit
+// of a one-POST-per-event API and against meter-lib's access pattern, on a
+// fast in-process backend on loopback, and prints one table. Each figure is
+// the median of several rounds; each ratio is taken side by side in the
+// same run, because shared machines are noisy.
+//
+//	go run ./cmd/litewave-bench
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aiorch/litewavemetric"
+)
+
+var (
+	n           = flag.Int("n", 20_000, "usage series in the measured collection")
+	tenants     = flag.Int("tenants", 100, "distinct tenants among them")
+	concurrency = flag.Int("concurrency", litewavemetric.DefaultConcurrency, "requests in flight, exporter and bare client alike")
+	rounds      = flag.Int("rounds", 5, "rounds per figure; the median is printed")
+	seedSample  = flag.Int("seed-sample", 1000, "events sent in the seed's access pattern (it is slow)")
+	owed        = flag.Int("owed", 100_000, "series owed in the memory measurement")
+	sweep       = flag.String("sweep", "", "comma-separated concurrencies to compare the exporter at, e.g. 4,8,16,32,64")
+	latency     = flag.Duration("latency", time.Millisecond, "service time of the modelled backend for the latency rows (0 skips them)")
+	latencyN    = flag.Int("latency-n", 5000, "series in the measured collection at -latency")
+	only        = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare or seed")
+	cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "litewave-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	b, err := startBackend(0)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	fmt.Printf("litewave-bench: %d series over %d tenants, concurrency %d, median of %d rounds; %s %s/%s, %d CPUs\n\n",
+		*n, *tenants, *concurrency, *rounds, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+
+	if *sweep != "" {
+		if *latency > 0 {
+			slow, err := startBackend(*latency)
+			if err != nil {
+				return err
+			}
+			defer slow.close()
+			fmt.Printf("at %v backend latency, %d series:\n", *latency, *latencyN)
+			if err := concurrencySweep(slow, *latencyN); err != nil {
+				return err
+			}
+			fmt.Printf("\non loopback with no latency, %d series:\n", *n)
+		}
+		return concurrencySweep(b, *n)
+	}
+	if *only != "" {
+		return measureOnly(b)
+	}
+	reqs := requests(*n, *tenants)
+	var exp, bare, bareNoTimeout, spool, seed []float64
+	var lookups [2]int64
+	for range *rounds {
+		r, l, err := exporterDelivery(b, *n, *tenants, *concurrency, false)
+		if err != nil {
+			return fmt.Errorf("exporter: %w", err)
+		}
+		exp, lookups = append(exp, r), l
+		if r, err = bareDelivery(b, reqs, *concurrency, litewavemetric.DefaultTimeout); err != nil {
+			return fmt.Errorf("bare client: %w", err)
+		}
+		bare = append(bare, r)
+		if r, err = bareDelivery(b, reqs, *concurrency, 0); err != nil {
+			return fmt.Errorf("bare client: %w", err)
+		}
+		bareNoTimeout = append(bareNoTimeout, r)
+		if r, _, err = exporterDelivery(b, *n, *tenants, *concurrency, true); err != nil {
+			return fmt.Errorf("exporter with spool: %w", err)
+		}
+		spool = append(spool, r)
+		if r, err = seedDelivery(b, reqs[:min(*seedSample, len(reqs))]); err != nil {
+			return fmt.Errorf("seed pattern: %w", err)
+		}
+		seed = append(seed, r)
+	}
+	var slowExp, slowSeed []float64
+	if *latency > 0 {
+		slow, err := startBackend(*latency)
+		if err != nil {
+			return err
+		}
+		defer slow.close()
+		slowReqs := requests(*latencyN, *tenants)
+		for range *rounds {
+			r, _, err := exporterDelivery(slow, *latencyN, *tenants, *concurrency, false)
+			if err != nil {
+				return fmt.Errorf("exporter at %v: %w", *latency, err)
+			}
+			slowExp = append(slowExp, r)
+			if r, err = seedDelivery(slow, slowReqs[:min(*seedSample/4, len(slowReqs))]); err != nil {
+				return fmt.Errorf("seed pattern at %v: %w", *latency, err)
+			}
+			slowSeed = append(slowSeed, r)
+		}
+	}
+	mem, err := owedMemory(*owed, *tenants, *concurrency)
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	idleTime, idleAllocs, idleRequests, err := idle(b, 1000)
+	if err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+
+	mExp, mBare, mSpool, mSeed := median(exp), median(bare), median(spool), median(seed)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "figure\tvalue\tratio\ttarget\t")
+	fmt.Fprintf(w, "delivery, exporter\t%s events/s\t\t\t\n", count(mExp))
+	fmt.Fprintf(w, "delivery, bare tuned net/http client\t%s events/s\t%.2f exporter/bare\t>= 0.90 %s\t\n", count(mBare), mExp/mBare, verdict(mExp/mBare >= 0.90))
+	fmt.Fprintf(w, "  the same client, no per-request timeout\t%s events/s\t%.2f exporter/it\t\t\n", count(median(bareNoTimeout)), mExp/median(bareNoTimeout))
+	fmt.Fprintf(w, "delivery, seed's access pattern\t%s events/s\t%.0fx exporter/seed\t>= 50x %s\t\n", count(mSeed), mExp/mSeed, verdict(mExp/mSeed >= 50))
+	if *latency > 0 {
+		e, s := median(slowExp), median(slowSeed)
+		fmt.Fprintf(w, "delivery at %v latency, exporter\t%s events/s\t\t\t\n", *latency, count(e))
+		fmt.Fprintf(w, "delivery at %v latency, seed's pattern\t%s events/s\t%.0fx exporter/seed\t>= 50x %s\t\n", *latency, count(s), e/s, verdict(e/s >= 50))
+	}
+	fmt.Fprintf(w, "delivery, exporter with spool\t%s events/s\t%.2f spool/no spool\t>= 0.80 %s\t\n", count(mSpool), mSpool/mExp, verdict(mSpool/mExp >= 0.80))
+	fmt.Fprintf(w, "lookups, first collection\t%d\tfor %d tenants\tone per tenant %s\t\n", lookups[0], *tenants, verdict(lookups[0] == int64(*tenants)))
+	fmt.Fprintf(w, "lookups, next collection\t%d\tfor %s events\tnone while cached %s\t\n", lookups[1], count(float64(*n)), verdict(lookups[1] == 0))
+	fmt.Fprintf(w, "memory, %s series owed, backend down\t%.0f B/series\tlive heap\t<= 512 %s\t\n", count(float64(*owed)), mem, verdict(mem <= 512))
+	fmt.Fprintf(w, "idle collection, requests\t%d\t\t0 %s\t\n", idleRequests, verdict(idleRequests == 0))
+	fmt.Fprintf(w, "idle collection, time\t%v/export\t\t\t\n", idleTime.Round(10*time.Nanosecond))
+	fmt.Fprintf(w, "idle collection, allocations\t%.0f/export\t\t\t\n", idleAllocs)
+	return w.Flush()
+}
+
+// measureOnly runs one measurement for -rounds rounds, for profiling.
+func measureOnly(b *backend) error {
+	reqs := requests(*n, *tenants)
+	var rates []float64
+	for range *rounds {
+		var r float64
+		var err error
+		switch *only {
+		case "exporter", "spool":
+			r, _, err = exporterDelivery(b, *n, *tenants, *concurrency, *only == "spool")
+		case "bare":
+			r, err = bareDelivery(b, reqs, *concurrency, litewavemetric.DefaultTimeout)
+		case "seed":
+			r, err = seedDelivery(b, reqs[:min(*seedSample, len(reqs))])
+		default:
+			return fmt.Errorf("-only %q: want exporter, spool, bare or seed", *only)
+		}
+		if err != nil {
+			return err
+		}
+		rates = append(rates, r)
+	}
+	fmt.Printf("%s: %s events/s\n", *only, count(median(rates)))
+	return nil
+}
+
+// concurrencySweep prints exporter and bare-client throughput at several
+// concurrencies, to choose the default from.
+func concurrencySweep(b *backend, n int) error {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "concurrency\texporter events/s\tbare client events/s\texporter/bare\t")
+	reqs := requests(n, *tenants)
+	for _, f := range strings.Split(*sweep, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 {
+			return fmt.Errorf("bad -sweep value %q", f)
+		}
+		var exp, bare []float64
+		for range *rounds {
+			r, _, err := exporterDelivery(b, n, *tenants, c, false)
+			if err != nil {
+				return err
+			}
+			exp = append(exp, r)
+			if r, err = bareDelivery(b, reqs, c, litewavemetric.DefaultTimeout); err != nil {
+				return err
+			}
+			bare = append(bare, r)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%.2f\t\n", c, count(median(exp)), count(median(bare)), median(exp)/median(bare))
+	}
+	return w.Flush()
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func count(x float64) string {
+	s := strconv.FormatFloat(x, 'f', 0, 64)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + " " + s[i:]
+	}
+	return s
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// deadEndpoint is a loopback address nothing listens on.
+func deadEndpoint() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "http://127.0.0.1:9"
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return "http://" + addr
+}
