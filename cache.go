@@ -3,6 +3,7 @@ package litewavemetric
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -64,7 +65,7 @@ func (c *customerCache) resolve(ctx context.Context, tenant string, fetch func(c
 		if e.customer == "" {
 			c.stats.Misses++
 			c.mu.Unlock()
-			return "", ErrNoCustomer
+			return "", fmt.Errorf("litewavemetric: tenant %s: %w (cached)", tenant, ErrNoCustomer)
 		}
 		c.stats.Hits++
 		c.mu.Unlock()
@@ -76,7 +77,7 @@ func (c *customerCache) resolve(ctx context.Context, tenant string, fetch func(c
 		case <-call.done:
 			return call.customer, call.err
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", fmt.Errorf("litewavemetric: customer lookup for tenant %s: %w", tenant, ctx.Err())
 		}
 	}
 	call := &lookupCall{done: make(chan struct{})}

@@ -34,7 +34,7 @@ type Client struct {
 	apiKey    secret
 	timeout   time.Duration
 	http      *http.Client
-	transport *http.Transport // ours, to close; nil for a caller's client
+	transport *http.Transport // ours, closed at Shutdown; nil for a caller's client
 	lookupURL string
 	eventsURL string
 	customers *customerCache
@@ -137,6 +137,14 @@ func (c *Client) PostMeterUsage(ctx context.Context, tenantID, deviceID, meterID
 // CloseIdleConnections closes the client's idle keep-alive connections.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
+// closeOwnConnections closes the idle connections of the transport the
+// client made, never those of a caller's client, which may be shared.
+func (c *Client) closeOwnConnections() {
+	if c.transport != nil {
+		c.transport.CloseIdleConnections()
+	}
+}
+
 // customer resolves a tenant through the cache.
 func (c *Client) customer(ctx context.Context, tenant string) (string, error) {
 	return c.customers.resolve(ctx, tenant, func(ctx context.Context) (string, error) {
@@ -235,5 +243,3 @@ func (c *Client) deliver(ctx context.Context, d outbox.Delivery) error {
 	_, err := c.post(ctx, d.Key.Tenant, d.Key.Device, d.ID.String(), body, false)
 	return err
 }
-
-func retryableStatus(code int) bool { return retry.RetryableStatus(code) }

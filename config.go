@@ -76,13 +76,21 @@ type config struct {
 	maxSpoolBytes   int64
 	instanceID      string
 	logger          *slog.Logger
-	cardinality     int
+	cardinality     int // -1: the series cap
 	staleness       time.Duration
-	idleTTL         time.Duration
+	// envErrs are environment variables that did not parse; an option that
+	// sets the same value clears its error.
+	envErrs map[string]error
 }
 
-// Option configures an Exporter or a Client. Options that concern only the
-// exporter (attributes, meters, spool, concurrency) are ignored by NewClient.
+// idleTTL is how long a series that holds nothing is kept, so that the
+// next collection finds it instead of allocating it anew.
+const idleTTL = time.Hour
+
+// Option configures an Exporter or a Client. NewClient takes the same
+// options; those about metrics and the outbox (attributes, meters, spool,
+// retries, instance id) have no effect on a Client, while concurrency sizes
+// its pool of idle connections and the series cap its customer cache.
 type Option interface {
 	apply(*config)
 }
@@ -105,7 +113,10 @@ func WithAPIKey(key string) Option {
 
 // WithTimeout bounds each HTTP request. Env: LITEWAVE_TIMEOUT. Default 10s.
 func WithTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.timeout = d })
+	return optionFunc(func(c *config) {
+		c.timeout = d
+		delete(c.envErrs, EnvTimeout)
+	})
 }
 
 // WithHTTPClient sets the HTTP client. Its redirect policy is replaced by
@@ -160,7 +171,10 @@ func WithInstruments(names ...string) Option {
 // WithConcurrency bounds the requests in flight. Env: LITEWAVE_CONCURRENCY.
 // Default 64 (see the README's Performance section for why).
 func WithConcurrency(n int) Option {
-	return optionFunc(func(c *config) { c.concurrency = n })
+	return optionFunc(func(c *config) {
+		c.concurrency = n
+		delete(c.envErrs, EnvConcurrency)
+	})
 }
 
 // WithRetry sets the retry policy; zero fields keep their defaults.
@@ -225,15 +239,17 @@ func WithLogger(l *slog.Logger) Option {
 // CardinalityLimit (and so NewPeriodicReader) applies to counters.
 // Default: the series cap, so that the SDK never merges billable attribute
 // sets into its overflow set before the exporter could hold them. 0 means
-// no limit.
+// no limit; a negative limit is refused.
 func WithCardinalityLimit(n int) Option {
 	return optionFunc(func(c *config) { c.cardinality = n })
 }
 
 // WithStaleness sets how long the state of a cumulative stream is kept
-// after it was last seen (default 1h). A stream that reappears later with
-// the same start time is treated as new, so keep it above the longest gap
-// between two points of a stream.
+// after it was last seen. By default, as in the Collector's
+// cumulativetodelta processor, it is kept for ever (up to one stream per
+// series cap; points of streams beyond it are refused and counted). A
+// forgotten stream that comes back with the same start time is billed
+// again from zero, so set it above the longest pause of your producers.
 func WithStaleness(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.staleness = d })
 }
@@ -251,18 +267,15 @@ func newConfig(opts []Option) (config, error) {
 		maxSeries:     DefaultMaxSeries,
 		maxSpoolBytes: DefaultMaxSpoolBytes,
 		cardinality:   -1,
-		staleness:     time.Hour,
-		idleTTL:       time.Hour,
+		envErrs:       map[string]error{},
 	}
-	if err := c.fromEnv(); err != nil {
-		return c, err
-	}
+	c.fromEnv()
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
 		}
 	}
-	if c.cardinality < 0 {
+	if c.cardinality == -1 {
 		c.cardinality = c.maxSeries
 	}
 	if c.logger == nil {
@@ -271,7 +284,9 @@ func newConfig(opts []Option) (config, error) {
 	return c, c.validate()
 }
 
-func (c *config) fromEnv() error {
+// fromEnv applies the environment variables; the ones that do not parse
+// are kept in envErrs, to fail validation unless an option overrides them.
+func (c *config) fromEnv() {
 	str := func(name string, dst *string) {
 		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
 			*dst = v
@@ -286,20 +301,19 @@ func (c *config) fromEnv() error {
 		c.apiKey = newSecret(strings.TrimSpace(v))
 	}
 	if v := strings.TrimSpace(os.Getenv(EnvTimeout)); v != "" {
-		d, err := parseDuration(v)
-		if err != nil {
-			return fmt.Errorf("litewavemetric: %s=%q: %w", EnvTimeout, v, err)
+		if d, err := parseDuration(v); err != nil {
+			c.envErrs[EnvTimeout] = fmt.Errorf("%s=%q: %w", EnvTimeout, v, err)
+		} else {
+			c.timeout = d
 		}
-		c.timeout = d
 	}
 	if v := strings.TrimSpace(os.Getenv(EnvConcurrency)); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("litewavemetric: %s=%q: not an integer", EnvConcurrency, v)
+		if n, err := strconv.Atoi(v); err != nil {
+			c.envErrs[EnvConcurrency] = fmt.Errorf("%s=%q: not an integer", EnvConcurrency, v)
+		} else {
+			c.concurrency = n
 		}
-		c.concurrency = n
 	}
-	return nil
 }
 
 // parseDuration reads milliseconds (the OTEL_*_TIMEOUT convention) or a Go
@@ -317,6 +331,11 @@ func parseDuration(v string) (time.Duration, error) {
 
 func (c *config) validate() error {
 	var errs []error
+	for _, name := range []string{EnvTimeout, EnvConcurrency} {
+		if err := c.envErrs[name]; err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if _, err := parseEndpoint(c.endpoint); err != nil {
 		errs = append(errs, err)
 	}
@@ -328,6 +347,15 @@ func (c *config) validate() error {
 	}
 	if c.maxSeries < 1 {
 		errs = append(errs, fmt.Errorf("max series %d must be at least 1", c.maxSeries))
+	}
+	if c.maxSpoolBytes < 1 {
+		errs = append(errs, fmt.Errorf("max spool bytes %d must be positive", c.maxSpoolBytes))
+	}
+	if c.staleness < 0 {
+		errs = append(errs, fmt.Errorf("staleness %v must not be negative", c.staleness))
+	}
+	if c.cardinality < 0 {
+		errs = append(errs, fmt.Errorf("cardinality limit %d must not be negative", c.cardinality))
 	}
 	if c.tenantAttr == "" || c.deviceAttr == "" {
 		errs = append(errs, errors.New("tenant and device attribute keys must not be empty"))

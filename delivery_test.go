@@ -2,7 +2,11 @@ package litewavemetric_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,21 +154,26 @@ func TestPermanentRejectionIsParkedAndReported(t *testing.T) {
 }
 
 // Redirects are not followed: the key and the usage stay with the
-// configured endpoint, and the 3xx is reported.
+// configured endpoint, and the redirect is reported with where it pointed.
 func TestRedirectsAreNotFollowed(t *testing.T) {
 	target := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	redirector := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	redirector.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
-		if r.Method == http.MethodPost {
-			return litewavetest.Fault{Status: http.StatusTemporaryRedirect}
-		}
-		return litewavetest.Fault{}
+	redirector.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
+		return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusTemporaryRedirect,
+			Header: http.Header{"Location": {target.URL + "/api/v1/events"}}}
 	})
 	p := newPipeline(t, redirector, litewavemetric.WithAPIKey("k"))
 	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
 	var re *litewavemetric.RejectedError
 	require.ErrorAs(t, p.collect(), &re)
 	assert.Equal(t, http.StatusTemporaryRedirect, re.StatusCode)
+	assert.Contains(t, re.Message, target.URL, "the report says where the redirect pointed")
+	assert.Zero(t, target.Stats().Requests, "neither the key nor the usage went there")
+
+	_, err := p.exp.Client().PostMeterUsage(context.Background(), "t1", "d1", "pages", 1)
+	var he *litewavemetric.HTTPError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, target.URL+"/api/v1/events", he.Location)
 	assert.Zero(t, target.Stats().Requests)
 }
 
@@ -224,10 +233,43 @@ func TestExportHonoursItsContext(t *testing.T) {
 	assert.Equal(t, int64(3), srv.Total())
 }
 
-func sum(m map[litewavetest.Series]int64) int64 {
+func sum[K comparable](m map[K]int64) int64 {
 	var n int64
 	for _, v := range m {
 		n += v
 	}
 	return n
+}
+
+// A lookup answer that is garbage, or has no id, is a failed lookup: the
+// usage stays owed until a good answer comes.
+func TestBadLookupAnswersKeepUsageOwed(t *testing.T) {
+	answers := []string{`<html>proxy error</html>`, `{"name":"acme"}`, `[]`, `{"id":"c1"}`}
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			fmt.Fprint(w, answers[min(n, len(answers)-1)])
+			n++
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(b), `"customer_id":"c1"`) {
+			http.Error(w, "bad customer", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry,
+		litewavemetric.WithCustomerCache(time.Minute, time.Millisecond), litewavemetric.WithConcurrency(1))
+	require.NoError(t, err)
+	defer exp.Shutdown(context.Background())
+	require.Error(t, exp.Export(context.Background(), usage(1)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, exp.ForceFlush(ctx))
+	st := exp.Stats()
+	assert.Equal(t, int64(1), st.DeliveredUnits)
+	assert.Equal(t, int64(2), st.Lookups.Failures, "garbage and no-id answers are failures")
+	assert.Equal(t, int64(1), st.Lookups.Misses, "an empty list is a tenant without an account")
 }

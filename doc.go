@@ -8,7 +8,7 @@
 //	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp)))
 //	counter, _ := provider.Meter("billing").Int64Counter("pages.processed")
 //	counter.Add(ctx, 3, metric.WithAttributes(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1")))
-//	defer provider.Shutdown(ctx)
+//	defer provider.Shutdown(shutdownCtx) // with a deadline: it delivers what is owed
 //
 // Each collection becomes usage events, one per (tenant, device, meter):
 // the instrument's name is the meter id (see WithMeterID, WithInstruments),
@@ -51,5 +51,7 @@
 //
 // For code without OpenTelemetry, Client offers the meter-lib calls,
 // LookupCustomer and PostMeterUsage, with errors instead of silent nils.
-// Package litewavetest is a fake backend for testing instrumentation.
+//
+// The litewavetest package provides a fake backend, with scripted faults,
+// for testing instrumentation.
 package litewavemetric

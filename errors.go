@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aiorch/litewavemetric/internal/retry"
 	"github.com/aiorch/litewavemetric/internal/spool"
 )
 
@@ -35,7 +36,7 @@ func (e *HTTPError) Error() string {
 }
 
 // Temporary reports whether retrying may succeed: 408, 409, 429 and 5xx.
-func (e *HTTPError) Temporary() bool { return retryableStatus(e.StatusCode) }
+func (e *HTTPError) Temporary() bool { return retry.RetryableStatus(e.StatusCode) }
 
 // Problem names a kind of usage that could not be billed as counted.
 type Problem int

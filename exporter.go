@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -38,9 +39,9 @@ type Exporter struct {
 	recovery spool.Recovery
 	counts   struct {
 		sync.Mutex
-		exports                          int64
-		unattributedPoints, overflowPts  int64
-		unattributedUnits, overflowUnits float64
+		exports                                          int64
+		unattributedPoints, overflowPts, untrackedPoints int64
+		unattributedUnits, overflowUnits                 float64
 	}
 }
 
@@ -48,7 +49,8 @@ var _ sdkmetric.Exporter = (*Exporter)(nil)
 
 // New returns an Exporter configured by opts and the environment variables
 // (see the Env constants). With a spool directory, usage left undelivered
-// by a previous exporter on that directory is sent again first.
+// by a previous exporter on that directory is sent again first. The context
+// is not used; it is there for the otel-go exporter convention.
 func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -63,8 +65,8 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		cfg:    cfg,
 		client: newClient(cfg),
 		mapper: mapper{
-			tenantKey:   attributeKey(cfg.tenantAttr),
-			deviceKey:   attributeKey(cfg.deviceAttr),
+			tenantKey:   attribute.Key(cfg.tenantAttr),
+			deviceKey:   attribute.Key(cfg.deviceAttr),
 			meterIDs:    cfg.meterIDs,
 			instruments: cfg.instruments,
 			deltas:      newDeltaTracker(cfg.staleness, cfg.maxSeries),
@@ -80,7 +82,7 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 			Max:           cfg.retry.MaxInterval,
 			MaxRetryAfter: cfg.retry.MaxRetryAfter,
 		},
-		IdleTTL:    cfg.idleTTL,
+		IdleTTL:    idleTTL,
 		ValidateID: ValidateID,
 		Backend:    litewaveBackend{e.client},
 		Classify:   classify,
@@ -130,15 +132,19 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 	if persistErr != nil {
 		errs = append(errs, fmt.Errorf("litewavemetric: usage is held in memory only: %w", persistErr))
 	}
+	var cause error
 	select {
 	case <-round.Done():
 	case <-ctx.Done():
+		cause = context.Cause(ctx)
+	case <-e.box.Stopped():
+		cause = sdkmetric.ErrExporterShutdown
 	}
-	res := e.box.Result(round)
+	res := e.box.Release(round)
 	errs = append(errs, rejections(res.Parked)...)
 	if res.Unfinished > 0 {
 		errs = append(errs, fmt.Errorf("litewavemetric: %d events of this collection still being delivered when the export ended; kept: %w",
-			res.Unfinished, context.Cause(ctx)))
+			res.Unfinished, cause))
 	}
 	if st := e.box.Stats(); res.Deferred > 0 || st.Waiting > 0 {
 		errs = append(errs, &DeferredError{Events: res.Deferred, Units: res.DeferredUnits, OwedUnits: st.OwedUnits, Reason: deferReason(res, st)})
@@ -164,6 +170,7 @@ func (e *Exporter) take(rm *metricdata.ResourceMetrics) (*outbox.Round, outbox.I
 	e.counts.unattributedUnits += mrep.unattributed.Units
 	e.counts.overflowPts += int64(mrep.overflow.Points)
 	e.counts.overflowUnits += mrep.overflow.Units
+	e.counts.untrackedPoints += int64(mrep.untracked.Points)
 	e.counts.Unlock()
 	return round, rep, mrep, persistErr, nil
 }
@@ -187,7 +194,7 @@ func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport) []error 
 	}
 	add(Unattributed, mrep.unattributed)
 	add(CardinalityOverflow, mrep.overflow)
-	add(OverCapacity, mrep.untracked)
+	add(OverCapacity, mrep.untracked) // cumulative points beyond the stream cap: their deltas are unknown
 	add(OverCapacity, rep.OverCapacity)
 	add(InvalidID, rep.InvalidKey)
 	add(BadValue, rep.BadValue)
@@ -225,13 +232,22 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 	if e.closed.Load() {
 		return fmt.Errorf("litewavemetric: force flush: %w", sdkmetric.ErrExporterShutdown)
 	}
-	return e.undelivered(e.box.Flush(ctx))
+	err := e.box.Flush(ctx)
+	if errors.Is(err, outbox.ErrStopped) {
+		err = fmt.Errorf("force flush interrupted by shutdown: %w", sdkmetric.ErrExporterShutdown)
+	}
+	return e.undelivered(err, e.spooled)
 }
 
 // Shutdown stops taking usage, delivers what is owed within ctx, stops
 // every goroutine and, with a spool, leaves what is still owed in it for
 // the next start. It reports usage it could not deliver as an
 // UndeliveredError. Calling it again returns ErrExporterShutdown.
+//
+// Delivery is retried until it succeeds, so Shutdown waits as long as ctx
+// allows while the backend is down: give it a deadline. (A PeriodicReader
+// gives its own timeout, 30s by default, when the MeterProvider's Shutdown
+// context has none.)
 func (e *Exporter) Shutdown(ctx context.Context) error {
 	err := fmt.Errorf("litewavemetric: shutdown: %w", sdkmetric.ErrExporterShutdown)
 	e.shutdownOnce.Do(func() {
@@ -240,22 +256,23 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 		e.exportMu.Unlock()
 		flushErr := e.box.Flush(ctx)
 		closeErr := e.box.Close()
-		e.client.CloseIdleConnections()
+		e.client.closeOwnConnections()
 		if closeErr != nil {
 			closeErr = fmt.Errorf("litewavemetric: shutdown: %w", closeErr)
 		}
-		err = errors.Join(e.undelivered(flushErr), closeErr)
+		// What is owed is safe only if the final commit succeeded.
+		err = errors.Join(e.undelivered(flushErr, e.spooled && closeErr == nil), closeErr)
 	})
 	return err
 }
 
-func (e *Exporter) undelivered(cause error) error {
+func (e *Exporter) undelivered(cause error, spooled bool) error {
 	st := e.box.Stats()
 	if cause == nil && st.OwedUnits == 0 && st.ParkedUnits == 0 {
 		return nil
 	}
 	return &UndeliveredError{Events: st.OwedEvents, Units: st.OwedUnits,
-		ParkedEvents: st.ParkedEvents, ParkedUnits: st.ParkedUnits, Spooled: e.spooled, Cause: cause}
+		ParkedEvents: st.ParkedEvents, ParkedUnits: st.ParkedUnits, Spooled: spooled, Cause: cause}
 }
 
 // Client returns the client the exporter delivers through.

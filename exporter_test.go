@@ -162,6 +162,26 @@ func TestIDsFromResourceAttributes(t *testing.T) {
 	}, srv.Totals())
 }
 
+// Two resources with the same point attributes bill to their own tenants:
+// the resource's ids are part of what decides a point's series.
+func TestSameAttributesUnderTwoResources(t *testing.T) {
+	srv := newServer(t, litewavetest.WithCustomer("a", "ca"), litewavetest.WithCustomer("b", "cb"))
+	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
+	require.NoError(t, err)
+	defer exp.Shutdown(context.Background())
+	pt := metricdata.DataPoint[int64]{Attributes: attribute.NewSet(attribute.String("region", "eu"))}
+	for i, tenant := range []string{"a", "b", "a"} {
+		rm := sumMetric("pages", metricdata.DeltaTemporality, pt)
+		rm.Resource = resource.NewSchemaless(attribute.String("tenant.id", tenant), attribute.String("device.id", "d1"))
+		rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.Sum[int64]).DataPoints[0].Value = int64(i + 1)
+		require.NoError(t, exp.Export(context.Background(), rm))
+	}
+	assert.Equal(t, map[litewavetest.Series]int64{
+		series("a", "d1", "pages"): 1 + 3,
+		series("b", "d1", "pages"): 2,
+	}, srv.Totals())
+}
+
 func TestCustomAttributeKeys(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("acme", "c1"))
 	p := newPipeline(t, srv, litewavemetric.WithTenantAttribute("org"), litewavemetric.WithDeviceAttribute("node"))

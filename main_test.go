@@ -77,9 +77,7 @@ func newPipelineWith(t testing.TB, srv *litewavetest.Server, res *resource.Resou
 // collect runs one collection and exports it, as a PeriodicReader would.
 func (p *pipeline) collect() error {
 	p.t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(p.t, p.reader.Collect(context.Background(), &rm))
-	return p.exp.Export(context.Background(), &rm)
+	return p.exp.Export(context.Background(), collectOnly(p.t, p))
 }
 
 func (p *pipeline) flush() error {
@@ -124,6 +122,24 @@ func newServer(t testing.TB, opts ...litewavetest.Option) *litewavetest.Server {
 	srv := litewavetest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// sumMetric is a collection holding one monotonic sum, as the SDK or a
+// Producer hands it to the exporter.
+func sumMetric[N int64 | float64](name string, temporality metricdata.Temporality, pts ...metricdata.DataPoint[N]) *metricdata.ResourceMetrics {
+	return &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{{
+		Name: name, Data: metricdata.Sum[N]{Temporality: temporality, IsMonotonic: true, DataPoints: pts},
+	}}}}}
+}
+
+// usage is one delta collection of one unit for each of n tenants.
+func usage(n int) *metricdata.ResourceMetrics {
+	pts := make([]metricdata.DataPoint[int64], n)
+	for i := range pts {
+		pts[i] = metricdata.DataPoint[int64]{Value: 1, Attributes: attribute.NewSet(
+			attribute.String("tenant.id", tenantID(i)), attribute.String("device.id", "d"))}
+	}
+	return sumMetric("pages", metricdata.DeltaTemporality, pts...)
 }
 
 // collectOnly runs a collection without exporting it.

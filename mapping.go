@@ -53,7 +53,7 @@ func (m *mapper) resourceIDs(r *resource.Resource) ids {
 }
 
 // attrString returns the attribute's value as a string ("" if absent); ids
-// carried as numbers are billed under their decimal form.
+// carried as numbers are billed under their text form.
 func attrString(set *attribute.Set, k attribute.Key) string {
 	v, ok := set.Value(k)
 	if !ok {
@@ -62,7 +62,7 @@ func attrString(set *attribute.Set, k attribute.Key) string {
 	if v.Type() == attribute.STRING {
 		return v.AsString()
 	}
-	return v.Emit()
+	return v.String()
 }
 
 // meterID returns the meter an instrument is billed under, and whether it
@@ -112,7 +112,7 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 				scopeSet = true
 			}
 			p := points{meter: meter, name: met.Name, cumulative: cumulative, res: res, scope: scope, now: now,
-				cached: m.cache.meter(meter)}
+				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device})}
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
 				ingestPoints(m, in, &rep, d.DataPoints, p, (*outbox.Ingest).Int, (*outbox.Ingest).IntTo)
@@ -156,8 +156,7 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 			case baseline:
 				continue
 			case untracked:
-				rep.untracked.Points++
-				rep.untracked.Example.Meter = p.meter
+				rep.untracked.Add(outbox.Key{Meter: p.meter}, 0, "cumulative stream cap reached: its delta cannot be known")
 				continue
 			}
 			if v = d; v == 0 {

@@ -13,10 +13,16 @@ import (
 // equality, so a hash collision costs a lookup, never a misattribution.
 // Export is serialised, so it needs no lock.
 type seriesCache struct {
-	meters  map[string]map[attribute.Distinct]cachedSeries
+	scopes  map[cacheScope]map[attribute.Distinct]cachedSeries
 	size    int
 	max     int
 	exports uint64
+}
+
+// cacheScope is what, besides a point's attributes, decides its series: the
+// meter, and the resource's ids that stand in for missing point ids.
+type cacheScope struct {
+	meter, tenant, device string
 }
 
 // cachedSeries is stored by value: one allocation less per series.
@@ -30,15 +36,15 @@ type cachedSeries struct {
 const sweepEvery = 64
 
 func newSeriesCache(max int) *seriesCache {
-	return &seriesCache{meters: map[string]map[attribute.Distinct]cachedSeries{}, max: max}
+	return &seriesCache{scopes: map[cacheScope]map[attribute.Distinct]cachedSeries{}, max: max}
 }
 
-// meter returns the entries of one meter, for the points of one metric.
-func (c *seriesCache) meter(name string) map[attribute.Distinct]cachedSeries {
-	m := c.meters[name]
+// scope returns the entries of one scope, for the points of one metric.
+func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]cachedSeries {
+	m := c.scopes[s]
 	if m == nil {
 		m = map[attribute.Distinct]cachedSeries{}
-		c.meters[name] = m
+		c.scopes[s] = m
 	}
 	return m
 }
@@ -70,7 +76,7 @@ func (c *seriesCache) endExport() {
 	if c.exports%sweepEvery != 0 && c.size < c.max {
 		return
 	}
-	for _, m := range c.meters {
+	for _, m := range c.scopes {
 		for d, e := range m {
 			if e.s.Gone() {
 				delete(m, d)

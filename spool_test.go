@@ -10,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
 	"github.com/aiorch/litewavemetric"
@@ -136,16 +134,4 @@ func TestNoGoroutineSurvivesShutdown(t *testing.T) {
 	_ = exp.Shutdown(ctx) // one request is stalled: Shutdown abandons it
 	srv.Close()
 	goleak.VerifyNone(t)
-}
-
-// usage is one collection of one unit for each of n tenants.
-func usage(n int) *metricdata.ResourceMetrics {
-	pts := make([]metricdata.DataPoint[int64], n)
-	for i := range pts {
-		pts[i] = metricdata.DataPoint[int64]{Value: 1, Attributes: attribute.NewSet(
-			attribute.String("tenant.id", tenantID(i)), attribute.String("device.id", "d"))}
-	}
-	return &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{{
-		Name: "pages", Data: metricdata.Sum[int64]{Temporality: metricdata.DeltaTemporality, IsMonotonic: true, DataPoints: pts},
-	}}}}}
 }

@@ -1,10 +1,6 @@
 package litewavemetric
 
-import (
-	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-)
+import "time"
 
 // Stats is a snapshot of what the exporter holds and has done.
 type Stats struct {
@@ -25,7 +21,7 @@ type Stats struct {
 	DeliveredUnits     int64
 	Retries            int64 // failed attempts that were retried
 	ParkedTotal        int64 // events ever parked
-	RejectedPoints     int64 // points refused: bad value, overflow, capacity
+	RejectedPoints     int64 // points refused: bad value, overflow, capacity, untracked cumulative streams
 	RejectedUnits      float64
 	UnattributedPoints int64 // points without tenant or device
 	UnattributedUnits  float64
@@ -55,6 +51,7 @@ func (e *Exporter) Stats() Stats {
 	}
 	e.counts.Lock()
 	s.Exports = e.counts.exports
+	s.RejectedPoints += e.counts.untrackedPoints
 	s.UnattributedPoints, s.UnattributedUnits = e.counts.unattributedPoints, e.counts.unattributedUnits
 	s.OverflowPoints, s.OverflowUnits = e.counts.overflowPts, e.counts.overflowUnits
 	e.counts.Unlock()
@@ -89,5 +86,3 @@ func (e *Exporter) Parked() []ParkedUsage {
 // rejection is fixed, and returns how many. Usage under invalid ids stays
 // held. A restart with a spool retries parked events too.
 func (e *Exporter) RetryParked() int { return e.box.RetryParked() }
-
-func attributeKey(k string) attribute.Key { return attribute.Key(k) }

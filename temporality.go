@@ -11,13 +11,13 @@ import (
 
 // Temporality asks the SDK for deltas for counters: each collection then
 // carries exactly the usage since the previous one. Other kinds are dropped
-// (see Aggregation), so their temporality is moot.
+// (see Aggregation) and get the SDK's default.
 func (e *Exporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
 	switch k {
-	case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindObservableCounter, sdkmetric.InstrumentKindHistogram:
+	case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindObservableCounter:
 		return metricdata.DeltaTemporality
 	}
-	return metricdata.CumulativeTemporality
+	return sdkmetric.DefaultTemporalitySelector(k)
 }
 
 // streamKey identifies a cumulative stream, as the Collector's
@@ -123,9 +123,11 @@ func slot[N int64 | float64](st *streamState) *N {
 }
 
 // sweep forgets streams not seen within the staleness, at most every half
-// staleness unless forced.
+// staleness unless forced. With no staleness set, streams are never
+// forgotten: a forgotten stream that came back with the same start time
+// would be billed again from zero.
 func (t *deltaTracker) sweep(now int64, force bool) {
-	if !force && now-t.lastSweep < int64(t.staleness)/2 {
+	if t.staleness <= 0 || !force && now-t.lastSweep < int64(t.staleness)/2 {
 		return
 	}
 	t.lastSweep = now

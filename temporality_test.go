@@ -58,10 +58,7 @@ func (c cumulative) rm(points ...metricdata.DataPoint[int64]) *metricdata.Resour
 	for i := range points {
 		points[i].Attributes = c.attrs
 	}
-	return &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{{
-		Name: c.name,
-		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: points},
-	}}}}}
+	return sumMetric(c.name, metricdata.CumulativeTemporality, points...)
 }
 
 func point(start time.Time, v int64) metricdata.DataPoint[int64] {
@@ -138,11 +135,8 @@ func TestCumulativeRejectsInvalidValues(t *testing.T) {
 	attrs := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))
 	start := time.Unix(1_700_000_000, 0)
 	rm := func(v float64) *metricdata.ResourceMetrics {
-		return &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{{
-			Name: "tokens",
-			Data: metricdata.Sum[float64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
-				DataPoints: []metricdata.DataPoint[float64]{{Attributes: attrs, StartTime: start, Value: v}}},
-		}}}}}
+		return sumMetric("tokens", metricdata.CumulativeTemporality,
+			metricdata.DataPoint[float64]{Attributes: attrs, StartTime: start, Value: v})
 	}
 	require.NoError(t, exp.Export(context.Background(), rm(5)))
 	for _, bad := range []float64{math.NaN(), math.Inf(1), -3} {

@@ -50,8 +50,9 @@ const (
 // Delay, then DropBeforeRead, then Status, then normal processing followed
 // by DropAfterRecord. The zero Fault means normal handling.
 type Fault struct {
-	// Target selects the requests the fault applies to; it only matters for
-	// faults queued with Script.
+	// Target selects the requests the fault applies to: a queued fault
+	// waits for a request it matches, and a fault a FaultFunc returns for a
+	// request it does not match is ignored.
 	Target Target
 	// Status, if non-zero, is answered instead of processing the request
 	// (so nothing is recorded as an event).
@@ -61,6 +62,9 @@ type Fault struct {
 	// RetryAfter, if non-empty, is sent verbatim as the Retry-After header
 	// with Status (seconds or an HTTP date).
 	RetryAfter string
+	// Header holds further headers sent with Status, such as the Location
+	// of a redirect.
+	Header http.Header
 	// Drop closes the connection without an answer, see Drop.
 	Drop Drop
 	// Delay stalls the request this long (or until the client goes away or

@@ -270,3 +270,21 @@ func TestCloseReleasesDelayedHandlers(t *testing.T) {
 	assert.Empty(t, s.Events())
 	s.Close()
 }
+
+// A FaultFunc's fault applies only to the requests its Target matches, and
+// extra headers go out with the status.
+func TestFaultFuncHonoursTargetAndHeaders(t *testing.T) {
+	s := newTestServer(t, WithCustomer("t1", "cus_1"))
+	c := newClient(t, true, 5*time.Second)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.SetFaultFunc(func(*http.Request, int) Fault {
+		return Fault{Target: Events, Status: http.StatusTemporaryRedirect, Header: http.Header{"Location": {"http://elsewhere.example/x"}}}
+	})
+	res := mustDo(t, c, lookupReq(t, s.URL, "t1"))
+	assert.Equal(t, http.StatusOK, res.status, "a lookup is not an event: the fault is ignored")
+
+	res = mustDo(t, c, eventReq(t, s.URL, "t1", "d1", "k1", eventBody("m", 1, "cus_1")))
+	assert.Equal(t, http.StatusTemporaryRedirect, res.status)
+	assert.Equal(t, "http://elsewhere.example/x", res.header.Get("Location"))
+	assert.Empty(t, s.Events())
+}

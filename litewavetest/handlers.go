@@ -19,10 +19,14 @@ type reply struct {
 	status     int
 	body       []byte
 	retryAfter string
+	header     http.Header
 }
 
 func (rep reply) write(w http.ResponseWriter) {
 	h := w.Header()
+	for k, v := range rep.header {
+		h[k] = v
+	}
 	h.Set("Content-Type", "application/json")
 	if rep.retryAfter != "" {
 		h.Set("Retry-After", rep.retryAfter)

@@ -51,8 +51,8 @@ type Server struct {
 	requests            []requestRec
 	keys                map[string]int // idempotency key -> index of its first event
 	totals              map[Series]int64
-	stats               Stats // FaultsByKind unused; see faultsByKind
-	faultsByKind        map[string]int64
+	stats               Stats            // all but FaultsByKind, which is copied out of faultsByKind
+	faultsByKind        map[string]int64 // kept apart so Stats() can return a copy
 }
 
 // NewServer starts a fake backend on a loopback port. Call Close when done.
@@ -182,7 +182,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// User code runs outside the lock so it may call back into the Server.
 	if ff != nil {
-		f = ff(r, n)
+		if f = ff(r, n); !f.Target.matches(k) {
+			f = Fault{}
+		}
 	}
 	if f.isZero() {
 		s.handle(k, tenant, w, r, hdr, now, nil).write(w)
@@ -225,7 +227,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, k k
 	}
 	if f.Status != 0 {
 		note(statusKind(f.Status))
-		rep := reply{status: f.Status, retryAfter: f.RetryAfter}
+		rep := reply{status: f.Status, retryAfter: f.RetryAfter, header: f.Header}
 		if f.Body != "" {
 			rep.body = []byte(f.Body)
 		} else {

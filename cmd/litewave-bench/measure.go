@@ -24,7 +24,7 @@ import (
 func exporterDelivery(b *backend, n, tenants, concurrency int, spool bool) (rate float64, lookups [2]int64, err error) {
 	ctx := context.Background()
 	opts := []litewavemetric.Option{litewavemetric.WithEndpoint(b.URL), litewavemetric.WithConcurrency(concurrency),
-		litewavemetric.WithMaxSeries(2 * n)}
+		litewavemetric.WithMaxSeries(2 * n), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey("")}
 	if spool {
 		dir, err := os.MkdirTemp("", "litewave-bench-spool")
 		if err != nil {
@@ -152,6 +152,7 @@ func owedMemory(owed, tenants, concurrency int) (float64, error) {
 	ctx := context.Background()
 	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(deadEndpoint()),
 		litewavemetric.WithConcurrency(concurrency), litewavemetric.WithMaxSeries(owed),
+		litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""),
 		litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: time.Hour, MaxInterval: time.Hour}))
 	if err != nil {
 		return 0, err
@@ -185,7 +186,7 @@ func liveHeap() uint64 {
 // idle measures an Export of an empty collection: it must send nothing.
 func idle(b *backend, exports int) (perExport time.Duration, allocs float64, requests int64, err error) {
 	ctx := context.Background()
-	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(b.URL))
+	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(b.URL), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""))
 	if err != nil {
 		return 0, 0, 0, err
 	}

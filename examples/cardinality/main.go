@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -43,7 +44,7 @@ func run(billingReader bool) error {
 	}
 	backend := litewavetest.NewServer(opts...)
 	defer backend.Close()
-	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(backend.URL))
+	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(backend.URL), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""))
 	if err != nil {
 		return err
 	}
@@ -61,11 +62,14 @@ func run(billingReader bool) error {
 	for i := range tenants {
 		pages.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant.id", fmt.Sprintf("tenant-%d", i)), attribute.String("device.id", "d")))
 	}
-	err = provider.Shutdown(ctx)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = provider.Shutdown(sctx)
 	fmt.Printf("%s:\n  counted %d pages for %d tenants, billed %d\n", name, tenants, tenants, backend.Total())
 	var ue *litewavemetric.UsageError
-	if errors.As(err, &ue) {
-		fmt.Printf("  reported: %v\n", ue)
+	if !errors.As(err, &ue) {
+		return err // nil, or a failure this example does not expect
 	}
+	fmt.Printf("  reported: %v\n", ue)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -37,7 +38,7 @@ func run() error {
 	if os.Getenv(litewavemetric.EnvEndpoint) == "" {
 		backend = litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
 		defer backend.Close()
-		opts = append(opts, litewavemetric.WithEndpoint(backend.URL))
+		opts = append(opts, litewavemetric.WithEndpoint(backend.URL), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""))
 	}
 
 	// The observability provider: whatever the application already uses
@@ -52,7 +53,6 @@ func run() error {
 		return err
 	}
 	billing := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp)))
-	defer billing.Shutdown(ctx)
 
 	billed, _ := billing.Meter("billing").Int64Counter("pages.processed")
 	latency, _ := otel.Meter("app").Float64Histogram("request.duration", metric.WithUnit("s"))
@@ -61,7 +61,11 @@ func run() error {
 		billed.Add(ctx, 3, metric.WithAttributes(attribute.String("tenant.id", "acme"), attribute.String("device.id", "web-1")))
 		latency.Record(ctx, 0.042)
 	}
-	if err := billing.ForceFlush(ctx); err != nil {
+	// Shutdown exports the last collection and delivers what is owed;
+	// delivery is retried until it succeeds, so give it a deadline.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := billing.Shutdown(sctx); err != nil {
 		return err
 	}
 	if backend != nil {

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -65,7 +66,9 @@ func run() error {
 	// The five lines of setup.
 	opts := []litewavemetric.Option{litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond})}
 	if backend != nil {
-		opts = append(opts, litewavemetric.WithEndpoint(backend.URL))
+		// The fake backend gets neither a real spool nor a real key that
+		// the environment may hold.
+		opts = append(opts, litewavemetric.WithEndpoint(backend.URL), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""))
 	}
 	exp, err := litewavemetric.New(ctx, opts...)
 	if err != nil {
@@ -99,9 +102,9 @@ func run() error {
 	if err := provider.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	report(counted, backend, exp.Stats())
+	err = report(counted, backend, exp.Stats())
 	reports.print()
-	return nil
+	return err
 }
 
 // errorLog collects what the SDK passes to otel.Handle.
@@ -134,9 +137,13 @@ func embeddedBackend() *litewavetest.Server {
 		opts = append(opts, litewavetest.WithCustomer(t, fmt.Sprintf("cus_%03d", i+1)))
 	}
 	srv := litewavetest.NewServer(opts...)
+	var mu sync.Mutex // the handler runs on many goroutines at once
 	rng := rand.New(rand.NewPCG(1, 2))
 	srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
-		switch x := rng.Float64(); {
+		mu.Lock()
+		x := rng.Float64()
+		mu.Unlock()
+		switch {
 		case x < *failRate/2:
 			return litewavetest.Fault{Status: http.StatusServiceUnavailable}
 		case x < *failRate:
@@ -147,7 +154,7 @@ func embeddedBackend() *litewavetest.Server {
 	return srv
 }
 
-func report(counted map[seriesKey]float64, backend *litewavetest.Server, st litewavemetric.Stats) {
+func report(counted map[seriesKey]float64, backend *litewavetest.Server, st litewavemetric.Stats) error {
 	keys := make([]seriesKey, 0, len(counted))
 	for k := range counted {
 		keys = append(keys, k)
@@ -182,13 +189,12 @@ func report(counted map[seriesKey]float64, backend *litewavetest.Server, st lite
 		bs := backend.Stats()
 		fmt.Printf("backend:  %d requests, %d faults injected, %d events accepted, %d duplicates suppressed by idempotency key\n",
 			bs.Requests, bs.Faults, bs.Accepted, bs.Duplicates)
-		if allMatch {
-			fmt.Println("every series: received = floor(counted)")
-		} else {
-			fmt.Println("SOME SERIES DO NOT MATCH")
-			os.Exit(1)
+		if !allMatch {
+			return errors.New("some series do not match: received != floor(counted)")
 		}
+		fmt.Println("every series: received = floor(counted)")
 	}
+	return nil
 }
 
 func formatCount(v float64) string {

@@ -71,18 +71,29 @@ func (o *Outbox) rebind(s *Series, id ID, customer string) {
 	o.enqueue(s)
 }
 
-// finish records the outcome of an attempt made with d.
+// finish records the outcome of an attempt made with d. What it reports
+// (logs, OnParked) it reports after releasing the lock: a handler that
+// calls back into the exporter must not deadlock it.
 func (o *Outbox) finish(s *Series, d Delivery, err error, lookup bool) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	report := o.settle(s, d, err, lookup)
+	o.mu.Unlock()
+	if report != nil {
+		report()
+	}
+}
+
+// settle applies an attempt's outcome and returns what to report, if
+// anything. mu must be held.
+func (o *Outbox) settle(s *Series, d Delivery, err error, lookup bool) (report func()) {
+	defer o.progressed()
 	o.stats.inFlight--
 	before := s.contrib()
 	ev := &s.event
 	ev.id, ev.customer = d.ID, d.Customer
 	r := ev.round
 	ev.round = nil
-	switch {
-	case err == nil:
+	if err == nil {
 		units := ev.units
 		o.stats.deliveredEvents++
 		o.stats.deliveredUnits += units
@@ -102,55 +113,64 @@ func (o *Outbox) finish(s *Series, d Delivery, err error, lookup bool) {
 		if s.open > 0 {
 			o.freeze(s, o.wallNow(), nil, o.cfg.Backend.CachedCustomer)
 		}
-	default:
-		f := o.cfg.Classify(err)
-		if f.Permanent && !lookup {
-			o.park(s, err.Error(), f.Status, r)
-			o.stats.account(before, s.contrib())
-			break
-		}
-		o.stats.retries++
-		wait := o.cfg.Retry.Wait(int(ev.attempts), f.RetryAfter)
-		ev.retryAfter = f.RetryAfter > 0
-		ev.next = o.mono() + int64(wait)
-		// One reason for the whole outbox, not one per event: in an outage
-		// every owed event would hold a copy of the same message.
-		o.lastFailure = err.Error()
-		s.state = waiting
-		o.retries.add(s)
-		o.kick()
-		if r != nil {
-			r.res.Deferred++
-			r.res.DeferredUnits += ev.units
-			if r.res.DeferReason == "" {
-				r.res.DeferReason = err.Error()
-			}
-			r.settle()
-		}
-		if !errors.Is(err, context.Canceled) {
-			o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
-				"tenant", s.Tenant, "device", s.Device, "meter", s.Meter,
-				"attempt", ev.attempts, "wait", wait, "err", err)
-		}
+		return nil
 	}
-	o.progressed()
+	f := o.cfg.Classify(err)
+	if f.Permanent && !lookup {
+		report = o.park(s, err.Error(), f.Status, r)
+		o.stats.account(before, s.contrib())
+		return report
+	}
+	o.stats.retries++
+	wait := o.cfg.Retry.Wait(int(ev.attempts), f.RetryAfter)
+	ev.retryAfter = f.RetryAfter > 0
+	ev.next = o.mono() + int64(wait)
+	// One reason for the whole outbox, not one per event: in an outage
+	// every owed event would hold a copy of the same message.
+	o.lastFailure = err.Error()
+	s.state = waiting
+	o.retries.add(s)
+	o.kick()
+	if r != nil {
+		r.res.Deferred++
+		r.res.DeferredUnits += ev.units
+		if r.res.DeferReason == "" {
+			r.res.DeferReason = err.Error()
+		}
+		r.settle()
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	k, attempt := s.Key, ev.attempts
+	return func() {
+		o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
+			"tenant", k.Tenant, "device", k.Device, "meter", k.Meter, "attempt", attempt, "wait", wait, "err", err)
+	}
 }
 
-// park keeps a permanently rejected event aside: held, counted, reported.
-func (o *Outbox) park(s *Series, reason string, status int, r *Round) {
+// park keeps a permanently rejected event aside: held, counted, and
+// reported, through the Export that froze it if that Export still waits
+// for it, else through OnParked. mu must be held; the report is run
+// without it.
+func (o *Outbox) park(s *Series, reason string, status int, r *Round) (report func()) {
 	s.state = parked
 	s.problem = &problem{reason: reason, status: status, since: time.Now().UnixNano()}
 	o.stats.parkedTotal++
 	p := s.parkedInfo()
+	notify := r == nil || r.released
 	if r != nil {
 		r.res.Parked = append(r.res.Parked, p)
 		r.settle()
-	} else if o.cfg.OnParked != nil {
-		o.cfg.OnParked(p)
 	}
-	o.cfg.Logger.Error("litewavemetric: usage event rejected permanently; parked",
-		"tenant", s.Tenant, "device", s.Device, "meter", s.Meter,
-		"units", s.event.units, "status", status, "reason", reason)
+	return func() {
+		if notify && o.cfg.OnParked != nil {
+			o.cfg.OnParked(p)
+		}
+		o.cfg.Logger.Error("litewavemetric: usage event rejected permanently; parked",
+			"tenant", p.Key.Tenant, "device", p.Key.Device, "meter", p.Key.Meter,
+			"units", p.Units, "status", status, "reason", reason)
+	}
 }
 
 func (s *Series) parkedInfo() Parked {
@@ -234,12 +254,12 @@ func (o *Outbox) commitDue() (bool, time.Duration) {
 	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked) == 0 {
 		return false, 0
 	}
-	if len(o.pending) > 0 {
-		return true, 0
-	}
 	pause := commitPause
-	if o.persistFailed != 0 {
+	switch {
+	case o.persistFailed != 0:
 		pause = storeRetryPause
+	case len(o.pending) > 0:
+		return true, 0
 	}
 	if wait := time.Duration(o.lastCommit + int64(pause) - o.mono()); wait > 0 {
 		return false, wait
@@ -249,7 +269,7 @@ func (o *Outbox) commitDue() (bool, time.Duration) {
 
 // Flush brings every event waiting on its backoff forward (not those waiting
 // on a server's Retry-After) and waits until no deliverable usage is owed,
-// or ctx ends.
+// or ctx ends, or the outbox is closed (ErrStopped).
 func (o *Outbox) Flush(ctx context.Context) error {
 	o.mu.Lock()
 	now := o.mono()

@@ -38,7 +38,8 @@ type Issue struct {
 	Reason  string
 }
 
-func (i *Issue) add(k Key, units float64, reason string) {
+// Add counts one point of the issue.
+func (i *Issue) Add(k Key, units float64, reason string) {
 	if i.Points == 0 {
 		i.Example, i.Reason = k, reason
 	}
@@ -133,7 +134,7 @@ func (in *Ingest) goodFloat(k Key, v float64) bool {
 }
 
 func (in *Ingest) reject(i *Issue, k Key, units float64, reason string) {
-	i.add(k, units, reason)
+	i.Add(k, units, reason)
 	in.o.stats.rejectedPoints++
 	in.o.stats.rejectedUnits += units
 }
@@ -191,7 +192,7 @@ func (in *Ingest) customer(tenant string) (string, bool) {
 // it is held, and reported by every collection it occurs in.
 func (in *Ingest) noteInvalid(s *Series, units float64) {
 	if s.invalidKey() {
-		in.Report.InvalidKey.add(s.Key, units, s.problem.reason)
+		in.Report.InvalidKey.Add(s.Key, units, s.problem.reason)
 	}
 }
 
@@ -326,7 +327,7 @@ func (o *Outbox) makeReady(s *Series) {
 // markDirty queues the series for the next commit and wakes the scheduler,
 // which commits (and so releases pending events) whoever made the change.
 func (o *Outbox) markDirty(s *Series) {
-	if o.cfg.Store != nil && !s.dirty {
+	if o.cfg.Store != nil && !s.dirty && !s.gone {
 		s.dirty = true
 		o.dirty = append(o.dirty, s)
 		o.kick()

@@ -90,11 +90,12 @@ type Outbox struct {
 	persistFailed int64 // monotonic time of the last failed commit
 	lastCommit    int64 // monotonic time of the last commit
 
-	ctx    context.Context // cancelled by Close: aborts requests in flight
-	cancel context.CancelFunc
-	wake   chan struct{}
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	ctx       context.Context // cancelled by Close: aborts requests in flight
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	wake      chan struct{}
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // New returns an Outbox; call Restore (optionally) and then Start.
@@ -131,19 +132,23 @@ func (o *Outbox) Start() {
 
 // Close stops delivery: requests in flight are abandoned (their events stay
 // owed), every goroutine has returned when Close does, and the store gets
-// the final state and is closed.
+// the final state and is closed. Only the first call does anything.
 func (o *Outbox) Close() error {
-	o.mu.Lock()
-	o.stopping = true
-	o.work.Broadcast()
-	o.mu.Unlock()
-	o.cancel()
-	close(o.stop)
-	o.wg.Wait()
-	if o.cfg.Store == nil {
-		return nil
-	}
-	return errors.Join(o.Persist(), o.cfg.Store.Close())
+	err := ErrStopped
+	o.closeOnce.Do(func() {
+		o.mu.Lock()
+		o.stopping = true
+		o.work.Broadcast()
+		o.mu.Unlock()
+		o.cancel()
+		close(o.stop)
+		o.wg.Wait()
+		err = nil
+		if o.cfg.Store != nil {
+			err = errors.Join(o.Persist(), o.cfg.Store.Close())
+		}
+	})
+	return err
 }
 
 // Restore loads what a store held at start: events are queued in their
@@ -190,6 +195,7 @@ func (o *Outbox) restored(k Key) *Series {
 	s := o.newSeries(k)
 	if err := o.validate(k); err != nil {
 		s.problem = &problem{reason: err.Error(), invalid: true}
+		o.stats.blockedSeries++
 	}
 	o.series.put(s)
 	return s
@@ -244,7 +250,15 @@ func (o *Outbox) progressed() {
 	}
 }
 
-// waitFor blocks until cond (evaluated under mu) holds or ctx ends.
+// ErrStopped is returned by waits that the outbox's Close cut short.
+var ErrStopped = errors.New("outbox stopped")
+
+// Stopped is closed when Close begins: whoever waits on the outbox must
+// stop waiting then, for nothing will happen any more.
+func (o *Outbox) Stopped() <-chan struct{} { return o.stop }
+
+// waitFor blocks until cond (evaluated under mu) holds, ctx ends or the
+// outbox is closed.
 func (o *Outbox) waitFor(ctx context.Context, cond func() bool) error {
 	for {
 		o.mu.Lock()
@@ -261,6 +275,8 @@ func (o *Outbox) waitFor(ctx context.Context, cond func() bool) error {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-o.stop:
+			return ErrStopped
 		}
 	}
 }

@@ -15,9 +15,11 @@ type written struct {
 // reach the store in the order they were taken. Without a store it does
 // nothing.
 //
-// If the commit fails the events are released all the same (usage must
-// still reach the backend) and their records are retried by the next
-// commit; the error is returned.
+// If the commit fails the events stay pending, unsent, until a commit
+// succeeds: an event sent before its record is stored could, after a
+// restart, be sent again under another key (the store would still hold the
+// open amount it was made of). The error is returned, and the scheduler
+// retries the commit after a pause.
 func (o *Outbox) Persist() error {
 	if o.cfg.Store == nil {
 		return nil
@@ -51,23 +53,23 @@ func (o *Outbox) Persist() error {
 				w.s.event.rewrite = true
 			}
 		}
-		err = fmt.Errorf("spool commit: %w", err)
-	} else {
-		if !ch.Empty() {
-			o.stats.storeCommits++
-		}
-		o.persistFailed = 0
-		for _, w := range done {
-			w.s.storedOpen = w.storedOpen
-			switch {
-			case w.seq == 0:
-			case w.s.hasEvent() && w.s.event.seq == w.seq:
-				w.s.storedEvent = true
-			default:
-				// Acknowledged while its record was being written.
-				o.acked = append(o.acked, w.seq)
-				o.kick()
-			}
+		o.pending = append(release, o.pending...)
+		return fmt.Errorf("spool commit: %w", err)
+	}
+	if !ch.Empty() {
+		o.stats.storeCommits++
+	}
+	o.persistFailed = 0
+	for _, w := range done {
+		w.s.storedOpen = w.storedOpen
+		switch {
+		case w.seq == 0:
+		case w.s.hasEvent() && w.s.event.seq == w.seq:
+			w.s.storedEvent = true
+		default:
+			// Acknowledged while its record was being written.
+			o.acked = append(o.acked, w.seq)
+			o.kick()
 		}
 	}
 	for _, s := range release {
@@ -76,7 +78,7 @@ func (o *Outbox) Persist() error {
 		}
 	}
 	o.progressed()
-	return err
+	return nil
 }
 
 // snapshot turns the pending deletions and the dirty series into one
@@ -87,6 +89,9 @@ func (o *Outbox) snapshot() (*Change, []written, []*Series) {
 	done := make([]written, 0, len(o.dirty))
 	for _, s := range o.dirty {
 		s.dirty = false
+		if s.gone {
+			continue // forgotten since; its deletion is queued in dropped
+		}
 		w := written{s: s, storedOpen: s.storedOpen}
 		if s.hasEvent() && (!s.storedEvent || s.event.rewrite) {
 			if s.event.id.IsZero() {

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -45,7 +46,27 @@ func (m *memStore) Commit(ch *Change) error {
 	return nil
 }
 
-func (m *memStore) Full() bool   { return false }
+func (m *memStore) Full() bool { return false }
+
+func (m *memStore) setFail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = err
+}
+
+// records is what a process starting on the store would find.
+func (m *memStore) records() ([]EventRecord, []OpenRecord) {
+	ev, op := m.snapshot()
+	var events []EventRecord
+	for _, r := range ev {
+		events = append(events, r)
+	}
+	var opens []OpenRecord
+	for _, r := range op {
+		opens = append(opens, r)
+	}
+	return events, opens
+}
 func (m *memStore) Close() error { return nil }
 
 func (m *memStore) snapshot() (map[uint64]EventRecord, map[Key]OpenRecord) {
@@ -64,20 +85,27 @@ func (m *memStore) snapshot() (map[uint64]EventRecord, map[Key]OpenRecord) {
 // An event is in the store before its first attempt.
 func TestStoreHoldsEventsBeforeTheyAreSent(t *testing.T) {
 	st := newMemStore()
+	type seen struct {
+		d      Delivery
+		stored map[uint64]EventRecord
+	}
+	sends := make(chan seen, 1)
 	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
 	b.respond = func(d Delivery) error {
 		ev, _ := st.snapshot()
-		require.Len(t, ev, 1, "stored before the send")
-		for _, r := range ev {
-			assert.Equal(t, d.ID, r.ID)
-			assert.Equal(t, d.Customer, r.Customer)
-		}
+		sends <- seen{d, ev}
 		return nil
 	}
 	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
 	r, _ := ingest(o, map[Key]int64{k1: 3})
 	require.NoError(t, o.Persist())
 	wait(t, r)
+	s := <-sends
+	require.Len(t, s.stored, 1, "stored before the send")
+	for _, rec := range s.stored {
+		assert.Equal(t, s.d.ID, rec.ID)
+		assert.Equal(t, s.d.Customer, rec.Customer)
+	}
 	flush(t, o)
 	require.NoError(t, o.Persist())
 	ev, op := st.snapshot()
@@ -90,10 +118,11 @@ func TestStoreHoldsEventsBeforeTheyAreSent(t *testing.T) {
 // and sent without waiting for another Export.
 func TestStoreReleasesEventsFrozenOnAcknowledgement(t *testing.T) {
 	st := newMemStore()
-	release := make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
 	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
 	b.respond = func(d Delivery) error {
 		if d.Units == 1 {
+			close(entered)
 			<-release
 		}
 		return nil
@@ -101,9 +130,7 @@ func TestStoreReleasesEventsFrozenOnAcknowledgement(t *testing.T) {
 	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
 	r, _ := ingest(o, map[Key]int64{k1: 1})
 	require.NoError(t, o.Persist())
-	for o.Stats().InFlight == 0 {
-		time.Sleep(time.Millisecond) // polls for a state, asserts nothing by timing
-	}
+	<-entered // the first event is in flight
 	ingest(o, map[Key]int64{k1: 4})
 	require.NoError(t, o.Persist())
 	close(release)
@@ -112,28 +139,74 @@ func TestStoreReleasesEventsFrozenOnAcknowledgement(t *testing.T) {
 	assert.Equal(t, int64(5), o.Stats().DeliveredUnits)
 }
 
-// A failing store does not stop delivery: the events are sent all the same,
-// the failure is counted and returned, and the records are written by the
-// next commit that succeeds.
-func TestStoreFailureDoesNotBlockDelivery(t *testing.T) {
+// A failing store holds new events back, unsent, until a commit succeeds:
+// the failure is counted and returned, and once the store works again the
+// events are stored, then sent.
+func TestStoreFailureHoldsEventsUntilStored(t *testing.T) {
 	st := newMemStore()
-	st.fail = errors.New("disk full")
+	st.setFail(errors.New("disk full"))
 	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
-	b.respond = func(Delivery) error { return errors.New("backend down") }
 	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
-	r, _ := ingest(o, map[Key]int64{k1: 2})
-	err := o.Persist()
-	require.ErrorContains(t, err, "disk full")
-	wait(t, r)
-	assert.Equal(t, int64(1), o.Result(r).Deferred, "sent despite the store")
-	assert.GreaterOrEqual(t, o.Stats().StoreErrors, int64(1))
+	ingest(o, map[Key]int64{k1: 2})
+	require.ErrorContains(t, o.Persist(), "disk full")
+	assert.Empty(t, b.delivered(), "not sent before it is stored")
+	assert.Equal(t, int64(1), o.Stats().StoreErrors)
 
-	st.mu.Lock()
-	st.fail = nil
-	st.mu.Unlock()
+	st.setFail(nil)
 	require.NoError(t, o.Persist())
+	flush(t, o)
+	require.Len(t, b.delivered(), 1)
+	require.NoError(t, o.Persist()) // the deletion, batched otherwise
 	ev, _ := st.snapshot()
-	assert.Len(t, ev, 1, "the owed event reaches the store once it works again")
+	assert.Empty(t, ev, "stored, sent, acknowledged and deleted")
+}
+
+// Regression (review): with a failing store, an event frozen from open
+// usage was sent while the store still held that open amount; a restart
+// then sent those units again under a new key. Now the event waits for the
+// store, so across the restart each unit is billed under one key.
+func TestStoreFailureThenRestartBillsOnce(t *testing.T) {
+	st := newMemStore()
+	entered, release := make(chan struct{}), make(chan struct{})
+	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
+	b.respond = func(d Delivery) error {
+		if d.Units == 3 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
+	r1, _ := ingest(o, map[Key]int64{k1: 3})
+	require.NoError(t, o.Persist())
+	<-entered
+	ingest(o, map[Key]int64{k1: 5}) // open while the first event is in flight
+	require.NoError(t, o.Persist())
+	st.setFail(errors.New("ENOSPC"))
+	close(release) // acknowledged: the 5 units become the next event
+	wait(t, r1)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, o.Flush(ctx), context.DeadlineExceeded, "the next event waits for the store")
+	require.ErrorContains(t, o.Close(), "ENOSPC", "the final commit fails too, and says so")
+
+	// The process dies; the next one starts from what the store holds.
+	events, opens := st.records()
+	b2 := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
+	o2 := New(Config{Instance: "next", MaxSeries: 10, Concurrency: 1, IdleTTL: time.Hour, Backend: b2, Classify: classify, Store: newMemStore()})
+	require.NoError(t, o2.Restore(events, opens))
+	o2.Start()
+	defer o2.Close()
+	flush(t, o2)
+	billed := map[ID]int64{}
+	for _, d := range append(b.delivered(), b2.delivered()...) {
+		billed[d.ID] = d.Units
+	}
+	var total int64
+	for _, u := range billed {
+		total += u
+	}
+	assert.Equal(t, int64(8), total, "3 + 5 counted, each unit under one key: %v", billed)
 }
 
 // Restore puts stored events back in their original order with their

@@ -6,9 +6,10 @@ import "time"
 // attempt, so that the Export that handed the usage over can report what
 // became of it: delivered, deferred to a retry, or parked.
 type Round struct {
-	done    chan struct{}
-	pending int
-	res     RoundResult
+	done     chan struct{}
+	pending  int
+	released bool // the Export stopped waiting: later rejections go to OnParked
+	res      RoundResult
 }
 
 // RoundResult is what became of a round's events.
@@ -51,10 +52,13 @@ func (r *Round) settle() {
 	}
 }
 
-// Result returns what is known of the round so far.
-func (o *Outbox) Result(r *Round) RoundResult {
+// Release returns what is known of the round and lets it go: outcomes
+// that come later, which the caller will no longer read, are reported
+// through OnParked instead.
+func (o *Outbox) Release(r *Round) RoundResult {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	r.released = true
 	res := r.res
 	res.Parked = append([]Parked(nil), r.res.Parked...)
 	res.Unfinished = r.pending

@@ -3,6 +3,7 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
 )
@@ -92,19 +94,28 @@ func Open(dir string, opts Options) (*Spool, Contents, error) {
 		return nil, c, err
 	}
 	path := filepath.Join(dir, FileName)
+	// A repair that did not finish left its work beside the original, which
+	// is still in place: start over from the original.
+	if err := os.Remove(path + repairSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, c, fmt.Errorf("removing an unfinished repair: %w", err)
+	}
+	var want uint64 // the transaction validateFile vouched for; 0 for a new file
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
 		v, err := validateFile(path)
-		if err != nil {
+		switch {
+		case errors.Is(err, errStructure):
 			return nil, c, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+		case err != nil:
+			return nil, c, fmt.Errorf("reading spool: %w", err)
 		}
-		c.Recovery.Notes = v.notes
+		c.Recovery.Notes, want = v.notes, v.txid
 	}
 	db, err := openBolt(path)
 	if err != nil {
 		return nil, c, err
 	}
 	s := &Spool{db: db, maxBytes: opts.MaxBytes}
-	dropped, err := s.load(&c)
+	dropped, err := s.load(&c, want)
 	if err != nil {
 		_ = db.Close()
 		return nil, c, err
@@ -128,17 +139,19 @@ func openBolt(path string) (db *bolt.DB, err error) {
 	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
-	case err != nil:
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("opening spool: %w", err)
 	}
 	return db, nil
 }
 
 // load checks the format and the structure, creates the buckets of a new
 // spool, and decodes every record; it returns how many were unreadable.
-func (s *Spool) load(c *Contents) (dropped int, err error) {
+func (s *Spool) load(c *Contents, want uint64) (dropped int, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
@@ -147,6 +160,9 @@ func (s *Spool) load(c *Contents) (dropped int, err error) {
 	}()
 	fresh := false
 	err = s.db.View(func(tx *bolt.Tx) error {
+		if want != 0 && uint64(tx.ID()) != want {
+			return fmt.Errorf("%w: bbolt opened transaction %d, the validated one is %d", ErrCorrupt, tx.ID(), want)
+		}
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			if tx.Bucket(bucketEvents) != nil || tx.Bucket(bucketOpen) != nil {
@@ -212,36 +228,72 @@ func initBuckets(tx *bolt.Tx) error {
 	return err
 }
 
-// repair keeps the damaged file aside and writes the readable records to a
-// new one, so that the damage cannot spread.
+// repairSuffix names the file a repair is built in before it replaces the
+// spool.
+const repairSuffix = ".repair"
+
+// repair keeps a copy of the damaged file and replaces the spool, in one
+// rename, with a new file holding the readable records: whenever the
+// process may die, the spool is either the damaged original (and the next
+// start repairs again) or the repaired file.
 func (s *Spool) repair(path string, c *Contents, dropped int) error {
 	if err := s.db.Close(); err != nil {
 		return err
 	}
 	aside := fmt.Sprintf("%s.damaged-%d", path, time.Now().UnixNano())
-	if err := os.Rename(path, aside); err != nil {
-		return fmt.Errorf("spool repair: %w", err)
+	if err := copyFile(path, aside); err != nil {
+		return fmt.Errorf("spool repair: keeping the damaged file: %w", err)
 	}
-	db, err := openBolt(path)
+	tmp := path + repairSuffix
+	db, err := openBolt(tmp)
 	if err != nil {
 		return fmt.Errorf("spool repair: %w", err)
 	}
-	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
 		if err := initBuckets(tx); err != nil {
 			return err
 		}
 		return write(tx, &outbox.Change{PutEvents: c.Events, PutOpen: c.Opens})
 	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {
-		_ = db.Close()
+		return fmt.Errorf("spool repair: %w", err)
+	}
+	if s.db, err = openBolt(path); err != nil {
 		return fmt.Errorf("spool repair: %w", err)
 	}
 	c.Recovery.Repaired, c.Recovery.Dropped, c.Recovery.MovedTo = true, dropped, aside
 	return nil
+}
+
+// copyFile copies src to a new file dst and syncs it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Commit writes one change in one synced transaction.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -303,7 +304,7 @@ func flipOffsets(size int, short bool) []int {
 
 func isClear(err error) bool {
 	for _, target := range []error{ErrCorrupt, ErrVersion} {
-		if errorsIs(err, target) {
+		if errors.Is(err, target) {
 			return true
 		}
 	}
@@ -348,4 +349,72 @@ func sameState(a, b state) bool {
 	return len(a.events) == len(b.events) && len(a.opens) == len(b.opens) && subset(a, b)
 }
 
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
+// Regression (review): a file whose meta page 1 is torn and which holds a
+// valid-looking meta page further on must be judged by the meta pages
+// bbolt opens, not by the stray one; otherwise bbolt would walk a tree
+// nobody validated and fault.
+func TestValidatorUsesTheMetaPagesBboltUses(t *testing.T) {
+	dir := t.TempDir()
+	build(t, dir, 1)
+	path := filepath.Join(dir, FileName)
+	data := must(os.ReadFile(path))
+	const ps = 4096
+	newest := data[:ps]
+	if readMeta(data[ps:2*ps]).txid > readMeta(newest).txid {
+		newest = data[ps : 2*ps]
+	}
+	good := append([]byte(nil), newest[:pageHeaderSize+64]...)
+	const stray, wild = 16, 17
+	out := make([]byte, (wild+1)*ps)
+	copy(out, data)
+	// A valid meta at page 16, where a scan for meta page 1 would look.
+	copy(out[stray*ps:], good)
+	ne.PutUint64(out[stray*ps+pageHeaderSize+48:], 50)
+	sealMeta(out[stray*ps:])
+	// Meta 0 valid but rooted at a page that points far outside the file.
+	copy(out, good)
+	ne.PutUint64(out[0:], 0)
+	ne.PutUint64(out[pageHeaderSize+16:], wild)
+	ne.PutUint64(out[pageHeaderSize+40:], wild+1)
+	ne.PutUint64(out[pageHeaderSize+48:], 1)
+	sealMeta(out)
+	// Meta 1 torn: the highest txid, a bad checksum.
+	copy(out[ps:], good)
+	ne.PutUint64(out[ps:], 1)
+	ne.PutUint64(out[ps+pageHeaderSize+48:], 100)
+	// Page 17: a branch with a child far beyond the file.
+	br := out[wild*ps:]
+	ne.PutUint64(br, wild)
+	ne.PutUint16(br[8:], branchPage)
+	ne.PutUint16(br[10:], 1)
+	ne.PutUint32(br[pageHeaderSize:], elementSize)
+	ne.PutUint32(br[pageHeaderSize+4:], 1)
+	ne.PutUint64(br[pageHeaderSize+8:], 1<<30)
+	br[pageHeaderSize+elementSize] = 'k'
+	require.NoError(t, os.WriteFile(path, out, 0o600))
+
+	_, _, err := Open(dir, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), "out of range")
+}
+
+// A repair interrupted before its rename leaves the original in place and
+// its work beside it; the next start discards the work and repairs again.
+func TestInterruptedRepairStartsOver(t *testing.T) {
+	dir := t.TempDir()
+	states := build(t, dir, 2)
+	path := filepath.Join(dir, FileName)
+	require.NoError(t, os.WriteFile(path+repairSuffix, []byte("half-written repair"), 0o600))
+	sp, c, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer sp.Close()
+	assert.NoFileExists(t, path+repairSuffix)
+	assert.True(t, sameState(states[len(states)-1], contentsState(c)))
+}
+
+func sealMeta(page []byte) {
+	b := page[pageHeaderSize:]
+	h := fnv.New64a()
+	h.Write(b[:56])
+	ne.PutUint64(b[56:], h.Sum64())
+}

@@ -75,6 +75,7 @@ func readMeta(page []byte) meta {
 // and notes worth reporting.
 type validation struct {
 	notes []string
+	txid  uint64 // of the meta page bbolt will open at
 }
 
 // validateFile checks, without trusting any offset, everything bbolt will
@@ -94,39 +95,46 @@ func validateFile(path string) (validation, error) {
 	}
 	size := st.Size()
 
-	// bbolt reads the page size from meta page 0, or from page 1 if page 0
-	// is invalid; both metas live in the first two pages.
+	// The page size as bbolt's getPageSize finds it: from meta page 0 if
+	// it is valid, else from the first valid meta at 1 KiB << i below the
+	// file's last KiB. Any other choice could validate a tree bbolt does not
+	// open.
+	pageSize := uint32(0)
 	head := make([]byte, 4096)
-	if _, err := f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return v, err
-	}
-	m0 := readMeta(head)
-	pageSize := m0.pageSize
-	if !m0.valid || !validPageSize(pageSize) {
-		pageSize = 0
-	}
-	var m1 meta
-	for _, ps := range []uint32{pageSize, 4096, 8192, 16384, 32768, 65536, 1024, 2048} {
-		if !validPageSize(ps) {
-			continue
+	if n, _ := f.ReadAt(head, 0); n == len(head) {
+		if m := readMeta(head); m.valid {
+			pageSize = m.pageSize
 		}
-		p1 := make([]byte, pageHeaderSize+64)
-		if _, err := f.ReadAt(p1, int64(ps)); err != nil {
-			continue
-		}
-		if m1 = readMeta(p1); m1.valid && (pageSize == 0 || m1.pageSize == pageSize) {
-			pageSize = m1.pageSize
+	}
+	for i := 0; pageSize == 0 && i <= 14; i++ {
+		pos := int64(1024) << i
+		if pos >= size-1024 {
 			break
+		}
+		buf := make([]byte, 4096)
+		n, err := f.ReadAt(buf, pos)
+		if err == nil || errors.Is(err, io.EOF) && int64(n) == size-pos {
+			if m := readMeta(buf[:n]); m.valid {
+				pageSize = m.pageSize
+			}
 		}
 	}
 	if !validPageSize(pageSize) {
-		return v, fmt.Errorf("%w: no valid meta page (meta 0: %s; meta 1: %s)", errStructure, m0.err, m1.err)
+		return v, fmt.Errorf("%w: no valid meta page", errStructure)
+	}
+	metas := [2]meta{}
+	for id := range metas {
+		buf := make([]byte, pageHeaderSize+64)
+		if _, err := f.ReadAt(buf, int64(id)*int64(pageSize)); err != nil && !errors.Is(err, io.EOF) {
+			return v, err
+		}
+		metas[id] = readMeta(buf)
 	}
 	// The same choice as bbolt's db.meta(): the higher txid if valid, else
 	// the other.
-	a, b := m0, m1
-	if m1.txid > m0.txid {
-		a, b = m1, m0
+	a, b := metas[0], metas[1]
+	if b.txid > a.txid {
+		a, b = b, a
 	}
 	chosen := a
 	if !a.valid {
@@ -136,6 +144,7 @@ func validateFile(path string) (validation, error) {
 	if !chosen.valid || chosen.pageSize != pageSize {
 		return v, fmt.Errorf("%w: no usable meta page", errStructure)
 	}
+	v.txid = chosen.txid
 	// bbolt's consistency check reads both meta pages and asserts on their
 	// headers, valid or not.
 	for id := range uint64(2) {

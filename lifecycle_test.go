@@ -1,0 +1,134 @@
+package litewavemetric_test
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/litewavetest"
+)
+
+// within fails the test if the result does not arrive in time: a deadline
+// to detect a hang, not a sleep to synchronise.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still blocked after 10s", what)
+		panic("unreachable")
+	}
+}
+
+// handleErrors routes what the exporter passes to otel.Handle to fn for
+// the rest of the test.
+func handleErrors(t *testing.T, fn func(error)) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(fn))
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) })) })
+}
+
+// An Export waiting for the first attempts of its events returns when a
+// Shutdown stops delivery, even with a context that never ends.
+func TestExportReturnsWhenShutdownStopsDelivery(t *testing.T) {
+	srv := newServer(t, customers(2)...)
+	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
+		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+	})
+	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry,
+		litewavemetric.WithConcurrency(1))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- exp.Export(context.Background(), usage(2)) }() // one stalls, one waits behind it
+	require.Eventually(t, func() bool { return srv.Stats().Posts == 1 }, 10*time.Second, time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var ue *litewavemetric.UndeliveredError
+	require.ErrorAs(t, exp.Shutdown(ctx), &ue)
+	assert.Equal(t, int64(2), ue.Units)
+	assert.ErrorIs(t, within(t, done, "Export"), sdkmetric.ErrExporterShutdown)
+}
+
+// A ForceFlush waiting for an outage to end returns when Shutdown stops
+// delivery.
+func TestForceFlushReturnsWhenShutdownStopsDelivery(t *testing.T) {
+	srv := newServer(t, customers(1)...)
+	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
+	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
+	require.NoError(t, err)
+	require.Error(t, exp.Export(context.Background(), usage(1)))
+	done := make(chan error, 1)
+	go func() { done <- exp.ForceFlush(context.Background()) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	require.Error(t, exp.Shutdown(ctx))
+	err = within(t, done, "ForceFlush")
+	assert.ErrorIs(t, err, sdkmetric.ErrExporterShutdown)
+	var ue *litewavemetric.UndeliveredError
+	if errors.As(err, &ue) {
+		assert.Equal(t, int64(1), ue.Units)
+	}
+}
+
+// Errors are reported outside the exporter's locks: an error handler that
+// asks the exporter for its state does not deadlock it.
+func TestErrorHandlerMayCallTheExporter(t *testing.T) {
+	srv := newServer(t, customers(1)...)
+	srv.Script(
+		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable},
+		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusUnprocessableEntity},
+	)
+	var exp *litewavemetric.Exporter
+	handled := make(chan litewavemetric.Stats, 1)
+	handleErrors(t, func(err error) {
+		var re *litewavemetric.RejectedError
+		if errors.As(err, &re) {
+			handled <- exp.Stats()
+		}
+	})
+	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
+	require.NoError(t, err)
+	defer exp.Shutdown(context.Background())
+	var de *litewavemetric.DeferredError
+	require.ErrorAs(t, exp.Export(context.Background(), usage(1)), &de, "the first attempt fails; the retry is rejected later")
+	st := within(t, handled, "the error handler calling Stats")
+	assert.Equal(t, int64(1), st.ParkedEvents)
+}
+
+// A rejection that arrives after its Export stopped waiting is reported
+// through otel.Handle: no rejection goes unreported.
+func TestLateRejectionIsReported(t *testing.T) {
+	srv := newServer(t, customers(1)...)
+	release := make(chan struct{})
+	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
+		<-release
+		return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusBadRequest}
+	})
+	reported := make(chan *litewavemetric.RejectedError, 1)
+	handleErrors(t, func(err error) {
+		var re *litewavemetric.RejectedError
+		if errors.As(err, &re) {
+			reported <- re
+		}
+	})
+	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
+	require.NoError(t, err)
+	defer exp.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, exp.Export(ctx, usage(1)), context.DeadlineExceeded, "Export stops waiting")
+	close(release)
+	re := within(t, reported, "the late rejection's report")
+	assert.Equal(t, tenantID(0), re.Tenant)
+	assert.Equal(t, http.StatusBadRequest, re.StatusCode)
+}
