@@ -48,7 +48,7 @@ func benchMapper() mapper {
 }
 
 func benchOutbox() *outbox.Outbox {
-	return outbox.New(outbox.Config{Instance: "bench", MaxSeries: 2 * benchPoints, Concurrency: 2,
+	return outbox.New(outbox.Config{Instance: "bench", MaxSeries: 2 * benchPoints, Concurrency: DefaultConcurrency,
 		Retry: retry.Policy{Initial: time.Second, Max: time.Second}, IdleTTL: time.Hour,
 		ValidateID: ValidateID, Backend: instantBackend{}, Classify: classify})
 }

@@ -7,9 +7,12 @@
 //	GET  /api/v1/customer-accounts/tenant/{tenant_id}  customer lookup
 //	POST /api/v1/events                                 usage event
 //
-// It validates events the way the real API does, enforces idempotency keys
-// (replays with the same body are acknowledged but not counted, reuse with a
-// different body is a 422 conflict), and records everything it received so a
+// It checks events more strictly than the documented API (headers present,
+// an integer total_usage, the tenant's own customer id, a 64 KiB body cap),
+// so that a test catches what a lenient backend would let through. It
+// honours idempotency keys, which the documented API does not: a replay
+// with the same body is acknowledged but not counted, and a reuse with a
+// different body is a 422 conflict. It records everything it received so a
 // test can assert exact totals per (tenant, device, meter) series with
 // [Server.Totals].
 //
