@@ -166,9 +166,7 @@ func TestIDsFromResourceAttributes(t *testing.T) {
 // the resource's ids are part of what decides a point's series.
 func TestSameAttributesUnderTwoResources(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("a", "ca"), litewavetest.WithCustomer("b", "cb"))
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
+	exp := newExporter(t, srv)
 	pt := metricdata.DataPoint[int64]{Attributes: attribute.NewSet(attribute.String("region", "eu"))}
 	for i, tenant := range []string{"a", "b", "a"} {
 		rm := sumMetric("pages", metricdata.DeltaTemporality, pt)

@@ -96,9 +96,7 @@ func TestErrorHandlerMayCallTheExporter(t *testing.T) {
 			handled <- exp.Stats()
 		}
 	})
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
+	exp = newExporter(t, srv)
 	var de *litewavemetric.DeferredError
 	require.ErrorAs(t, exp.Export(context.Background(), usage(1)), &de, "the first attempt fails; the retry is rejected later")
 	st := within(t, handled, "the error handler calling Stats")
@@ -121,9 +119,7 @@ func TestLateRejectionIsReported(t *testing.T) {
 			reported <- re
 		}
 	})
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
+	exp := newExporter(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, exp.Export(ctx, usage(1)), context.DeadlineExceeded, "Export stops waiting")

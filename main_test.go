@@ -118,6 +118,19 @@ func customers(n int) []litewavetest.Option {
 
 func tenantID(i int) string { return "tenant-" + strconv.Itoa(i) }
 
+// newExporter is an exporter for srv, shut down when the test ends.
+func newExporter(t testing.TB, srv *litewavetest.Server, opts ...litewavemetric.Option) *litewavemetric.Exporter {
+	t.Helper()
+	exp, err := litewavemetric.New(context.Background(), append([]litewavemetric.Option{litewavemetric.WithEndpoint(srv.URL), fastRetry}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = exp.Shutdown(ctx)
+	})
+	return exp
+}
+
 func newServer(t testing.TB, opts ...litewavetest.Option) *litewavetest.Server {
 	srv := litewavetest.NewServer(opts...)
 	t.Cleanup(srv.Close)

@@ -20,9 +20,7 @@ import (
 // totals; the exporter bills the increases.
 func TestCumulativeReaderIsBilledAsDeltas(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
+	exp := newExporter(t, srv)
 	reader := sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(sdkmetric.CumulativeTemporalitySelector))
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer provider.Shutdown(context.Background())
@@ -69,9 +67,7 @@ func point(start time.Time, v int64) metricdata.DataPoint[int64] {
 // first point: a known start time means the counter began at zero then.
 func TestCumulativeResetsAndStartTimes(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
+	exp := newExporter(t, srv)
 	ctr := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))}
 	t0 := time.Unix(1_700_000_000, 0)
 	t1 := t0.Add(time.Hour)
@@ -98,9 +94,7 @@ func TestCumulativeResetsAndStartTimes(t *testing.T) {
 
 func TestCumulativeWithUnknownStartIsABaseline(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
+	exp := newExporter(t, srv)
 	ctr := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))}
 	require.NoError(t, exp.Export(context.Background(), ctr.rm(point(time.Time{}, 1000))))
 	assert.Zero(t, srv.Total(), "a counter of unknown start may hold usage billed before: only a baseline")
@@ -112,10 +106,8 @@ func TestCumulativeWithUnknownStartIsABaseline(t *testing.T) {
 // point is a new stream.
 func TestCumulativeStateExpires(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry,
+	exp := newExporter(t, srv,
 		litewavemetric.WithStaleness(time.Nanosecond))
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
 	a := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "a"))}
 	b := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "b"))}
 	start := time.Unix(1_700_000_000, 0)
@@ -129,9 +121,7 @@ func TestCumulativeStateExpires(t *testing.T) {
 // the state: the next valid point bills from the last valid one.
 func TestCumulativeRejectsInvalidValues(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)
-	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
+	exp := newExporter(t, srv)
 	attrs := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))
 	start := time.Unix(1_700_000_000, 0)
 	rm := func(v float64) *metricdata.ResourceMetrics {

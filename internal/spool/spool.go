@@ -186,31 +186,28 @@ func (s *Spool) load(c *Contents, want uint64) (dropped int, err error) {
 			return fmt.Errorf("%w: missing bucket", ErrCorrupt)
 		}
 		s.size.Store(tx.Size())
-		if err := events.ForEach(func(k, v []byte) error {
-			r, err := decodeEvent(k, v)
-			if err != nil {
-				dropped++
-				return nil
-			}
-			c.Events = append(c.Events, r)
-			return nil
-		}); err != nil {
+		if err := decodeAll(events, decodeEvent, &c.Events, &dropped); err != nil {
 			return err
 		}
-		return open.ForEach(func(k, v []byte) error {
-			r, err := decodeOpen(k, v)
-			if err != nil {
-				dropped++
-				return nil
-			}
-			c.Opens = append(c.Opens, r)
-			return nil
-		})
+		return decodeAll(open, decodeOpen, &c.Opens, &dropped)
 	})
 	if err == nil && fresh {
 		err = s.db.Update(initBuckets)
 	}
 	return dropped, err
+}
+
+// decodeAll decodes every record of b into out, counting the unreadable
+// ones in dropped.
+func decodeAll[R any](b *bolt.Bucket, decode func(k, v []byte) (R, error), out *[]R, dropped *int) error {
+	return b.ForEach(func(k, v []byte) error {
+		if r, err := decode(k, v); err == nil {
+			*out = append(*out, r)
+		} else {
+			*dropped++
+		}
+		return nil
+	})
 }
 
 func initBuckets(tx *bolt.Tx) error {
