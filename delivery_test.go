@@ -245,11 +245,10 @@ func sum[K comparable](m map[K]int64) int64 {
 // usage stays owed until a good answer comes.
 func TestBadLookupAnswersKeepUsageOwed(t *testing.T) {
 	answers := []string{`<html>proxy error</html>`, `{"name":"acme"}`, `[]`, `{"id":"c1"}`}
-	var n int
+	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
-			fmt.Fprint(w, answers[min(n, len(answers)-1)])
-			n++
+			fmt.Fprint(w, answers[min(int(n.Add(1)-1), len(answers)-1)])
 			return
 		}
 		b, _ := io.ReadAll(r.Body)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,6 +20,7 @@ import (
 // TLS keeps Go's defaults, so a certificate nobody vouches for is refused;
 // WithTLSConfig supplies the roots (or client certificates) to trust.
 func TestTLSVerifiesCertificatesUnlessConfigured(t *testing.T) {
+	var mu sync.Mutex
 	var bodies []string
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
@@ -26,7 +28,9 @@ func TestTLSVerifiesCertificatesUnlessConfigured(t *testing.T) {
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
 		bodies = append(bodies, string(b))
+		mu.Unlock()
 		fmt.Fprint(w, `{"status":"ok"}`)
 	}))
 	defer srv.Close()
@@ -45,5 +49,7 @@ func TestTLSVerifiesCertificatesUnlessConfigured(t *testing.T) {
 	defer c.CloseIdleConnections()
 	_, err = c.PostMeterUsage(context.Background(), "t1", "d1", "pages", 1)
 	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
 	assert.Equal(t, []string{`{"meter_id":"pages","total_usage":1,"customer_id":"c1"}`}, bodies)
 }
