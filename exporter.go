@@ -130,7 +130,11 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 	}
 	errs := e.usageErrors(rep, mrep)
 	if persistErr != nil {
-		errs = append(errs, fmt.Errorf("litewavemetric: usage is held in memory only: %w", persistErr))
+		// Nothing is sent before it is stored: waiting for first attempts
+		// would only wait out ctx.
+		e.box.Release(round)
+		errs = append(errs, fmt.Errorf("litewavemetric: the spool could not be written; this collection's usage is held in memory, unsent, until a write succeeds: %w", persistErr))
+		return errors.Join(errs...)
 	}
 	var cause error
 	select {

@@ -73,8 +73,12 @@ func (o *Outbox) Persist() error {
 		}
 	}
 	for _, s := range release {
-		if s.state == pending {
+		switch {
+		case s.state != pending:
+		case s.storedEvent && !s.event.rewrite:
 			o.makeReady(s)
+		default:
+			o.pending = append(o.pending, s) // not in this commit: the next one
 		}
 	}
 	o.progressed()
