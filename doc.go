@@ -23,8 +23,8 @@
 // Idempotency-Key header, and one open amount that accumulates while the
 // event is in flight or waiting to be retried. Network errors, 408, 409, 429
 // and 5xx are retried with exponential backoff and jitter, honouring
-// Retry-After; other 4xx answers park the event: it is held, reported and
-// counted, never dropped. With WithSpoolDir the outbox is written to disk,
+// Retry-After; any other non-2xx answer, a redirect included, parks the
+// event: it is held, reported and counted, never dropped. With WithSpoolDir the outbox is written to disk,
 // synced, before the first send, and replayed with its original keys on the
 // next start.
 //

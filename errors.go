@@ -96,8 +96,9 @@ func (e *UsageError) Error() string {
 	return msg
 }
 
-// RejectedError reports an event the backend rejected permanently (a 4xx
-// other than 408, 409 and 429). The event is parked: held, counted in
+// RejectedError reports an event the backend rejected permanently: a
+// non-2xx answer other than 408, 409, 429 and 5xx, a redirect included
+// (redirects are never followed). The event is parked: held, counted in
 // Stats, listed by Exporter.Parked, retried by Exporter.RetryParked or by
 // the next start with a spool; never dropped.
 type RejectedError struct {
