@@ -76,7 +76,8 @@ type config struct {
 	maxSpoolBytes   int64
 	instanceID      string
 	logger          *slog.Logger
-	cardinality     int // -1: the series cap
+	cardinality     int
+	cardinalitySet  bool // else the series cap
 	staleness       time.Duration
 	// envErrs are environment variables that did not parse; an option that
 	// sets the same value clears its error.
@@ -241,7 +242,7 @@ func WithLogger(l *slog.Logger) Option {
 // sets into its overflow set before the exporter could hold them. 0 means
 // no limit; a negative limit is refused.
 func WithCardinalityLimit(n int) Option {
-	return optionFunc(func(c *config) { c.cardinality = n })
+	return optionFunc(func(c *config) { c.cardinality, c.cardinalitySet = n, true })
 }
 
 // WithStaleness sets how long the state of a cumulative stream is kept
@@ -266,7 +267,6 @@ func newConfig(opts []Option) (config, error) {
 		missTTL:       time.Minute,
 		maxSeries:     DefaultMaxSeries,
 		maxSpoolBytes: DefaultMaxSpoolBytes,
-		cardinality:   -1,
 		envErrs:       map[string]error{},
 	}
 	c.fromEnv()
@@ -275,7 +275,7 @@ func newConfig(opts []Option) (config, error) {
 			o.apply(&c)
 		}
 	}
-	if c.cardinality == -1 {
+	if !c.cardinalitySet {
 		c.cardinality = c.maxSeries
 	}
 	if c.logger == nil {

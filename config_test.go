@@ -82,6 +82,7 @@ func TestInvalidConfigurationIsRefused(t *testing.T) {
 		"series":          {litewavemetric.WithMaxSeries(0)},
 		"tls with client": {litewavemetric.WithTLSConfig(&tls.Config{}), litewavemetric.WithHTTPClient(http.DefaultClient)},
 		"empty meter id":  {litewavemetric.WithMeterID("pages", "")},
+		"cardinality":     {litewavemetric.WithCardinalityLimit(-1)},
 		"empty attribute": {litewavemetric.WithTenantAttribute("")},
 		"retry order":     {litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: time.Hour, MaxInterval: time.Second})},
 	}

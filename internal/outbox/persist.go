@@ -78,7 +78,10 @@ func (o *Outbox) Persist() error {
 		case s.storedEvent && !s.event.rewrite:
 			o.makeReady(s)
 		default:
-			o.pending = append(o.pending, s) // not in this commit: the next one
+			// Not in this commit: keep it back and make sure the next one
+			// writes it.
+			o.pending = append(o.pending, s)
+			o.markDirty(s)
 		}
 	}
 	o.progressed()
