@@ -11,16 +11,25 @@ import (
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
 	"github.com/aiorch/litewavemetric/internal/retry"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 const benchPoints = 100_000
 
-// instantBackend accepts everything at once: the hot path without a network.
+// instantBackend accepts everything at once, and knows every customer: the
+// hot path without a network.
 type instantBackend struct{}
 
-func (instantBackend) CachedCustomer(string) (string, bool)             { return "cus", true }
-func (instantBackend) Customer(context.Context, string) (string, error) { return "cus", nil }
-func (instantBackend) Deliver(context.Context, outbox.Delivery) error   { return nil }
+func (instantBackend) MaxBatch() int { return 1 }
+func (instantBackend) Send(_ context.Context, _ []usage.Event, out []usage.Outcome) {
+	for i := range out {
+		out[i] = usage.Outcome{Result: usage.Delivered}
+	}
+}
+func (instantBackend) Close() error                                    { return nil }
+func (instantBackend) Cached(string) (string, bool)                    { return "cus", true }
+func (instantBackend) Resolve(context.Context, string) (string, error) { return "cus", nil }
+func (instantBackend) Forget(string)                                   {}
 
 // benchCollection is one collection of n points over n series: 1000 tenants
 // with n/1000 devices each, one counter, as the SDK would hand it over.
@@ -44,13 +53,13 @@ func benchCollection(n int, temporality metricdata.Temporality, start time.Time)
 
 func benchMapper() mapper {
 	return mapper{tenantKey: DefaultTenantAttribute, deviceKey: DefaultDeviceAttribute,
-		deltas: newDeltaTracker(time.Hour, 2*benchPoints), cache: newSeriesCache(2 * benchPoints)}
+		deltas: newDeltaTracker(time.Hour, 2*benchPoints, time.Unix(0, 0), false, nil), cache: newSeriesCache(2 * benchPoints)}
 }
 
 func benchOutbox() *outbox.Outbox {
 	return outbox.New(outbox.Config{Instance: "bench", MaxSeries: 2 * benchPoints, Concurrency: DefaultConcurrency,
 		Retry: retry.Policy{Initial: time.Second, Max: time.Second}, IdleTTL: time.Hour,
-		ValidateID: ValidateID, Backend: instantBackend{}, Classify: classify})
+		Backend: instantBackend{}, Customers: instantBackend{}})
 }
 
 func reportPerPoint(b *testing.B) {

@@ -21,7 +21,7 @@ func newClient(t *testing.T, srv *litewavetest.Server, opts ...litewavemetric.Op
 	t.Helper()
 	c, err := litewavemetric.NewClient(append([]litewavemetric.Option{litewavemetric.WithEndpoint(srv.URL)}, opts...)...)
 	require.NoError(t, err)
-	t.Cleanup(c.CloseIdleConnections)
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -58,7 +58,7 @@ func TestLookupCustomerBadAnswers(t *testing.T) {
 		"empty list":     {200, `[]`, "no customer account"},
 		"no id":          {200, `{"name":"acme"}`, `no "id"`},
 		"garbage":        {200, `<html>gateway</html>`, "bad answer"},
-		"huge":           {200, `{"id":"` + strings.Repeat("x", 100_000) + `"}`, "larger than"},
+		"huge":           {200, `{"id":"` + strings.Repeat("x", 100_000) + `"}`, "longer than 255"},
 		"server error":   {500, `{"detail":"db down"}`, "HTTP 500"},
 		"unauthorized":   {401, `{"detail":"bad key"}`, "HTTP 401"},
 		"truncated json": {200, `{"id":"c1"`, "bad answer"},

@@ -8,38 +8,75 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aiorch/litewavemetric/internal/httpclient"
 )
 
 // Environment variables read by New and NewClient. An explicit Option always
-// beats the variable; the variable beats the default.
+// beats its variable; the variable beats the default. doc.go lists them with
+// their defaults.
 const (
-	EnvEndpoint        = "LITEWAVE_ENDPOINT"         // base URL
-	EnvAPIKey          = "LITEWAVE_API_KEY"          // sent as x-api-key
-	EnvTimeout         = "LITEWAVE_TIMEOUT"          // per request: milliseconds, or a Go duration ("10s")
-	EnvSpoolDir        = "LITEWAVE_SPOOL_DIR"        // crash-safe outbox directory
-	EnvInstanceID      = "LITEWAVE_INSTANCE_ID"      // part of every idempotency key
-	EnvConcurrency     = "LITEWAVE_CONCURRENCY"      // requests in flight
-	EnvTenantAttribute = "LITEWAVE_TENANT_ATTRIBUTE" // attribute key of the tenant id
-	EnvDeviceAttribute = "LITEWAVE_DEVICE_ATTRIBUTE" // attribute key of the device id
+	EnvBackend             = "LITEWAVE_BACKEND"                // events, kafka-rest or kafka
+	EnvEndpoint            = "LITEWAVE_ENDPOINT"               // events API base URL
+	EnvAPIKey              = "LITEWAVE_API_KEY"                // sent as x-api-key
+	EnvPortalURL           = "LITEWAVE_PORTAL_URL"             // customer lookups at the portal
+	EnvKafkaRESTURL        = "LITEWAVE_KAFKA_REST_URL"         // Kafka REST Proxy base URL
+	EnvKafkaTopic          = "LITEWAVE_KAFKA_TOPIC"            // topic of usage records
+	EnvKafkaRESTMaxRecords = "LITEWAVE_KAFKA_REST_MAX_RECORDS" // records per REST Proxy request
+	EnvKafkaRESTMaxBytes   = "LITEWAVE_KAFKA_REST_MAX_BYTES"   // bytes per REST Proxy request
+	EnvTimeout             = "LITEWAVE_TIMEOUT"                // per request: milliseconds, or a Go duration ("10s")
+	EnvConcurrency         = "LITEWAVE_CONCURRENCY"            // requests in flight
+	EnvSpoolDir            = "LITEWAVE_SPOOL_DIR"              // crash-safe outbox directory
+	EnvMaxSpoolBytes       = "LITEWAVE_MAX_SPOOL_BYTES"        // spool size cap
+	EnvInstanceID          = "LITEWAVE_INSTANCE_ID"            // part of every idempotency key
+	EnvTenantAttribute     = "LITEWAVE_TENANT_ATTRIBUTE"       // attribute key of the tenant id
+	EnvDeviceAttribute     = "LITEWAVE_DEVICE_ATTRIBUTE"       // attribute key of the device id
+	EnvMeterIDs            = "LITEWAVE_METER_IDS"              // instrument=meter,... renames
+	EnvInstruments         = "LITEWAVE_INSTRUMENTS"            // comma-separated instruments to bill
+	EnvMaxSeries           = "LITEWAVE_MAX_SERIES"             // series held at once
+	EnvCardinalityLimit    = "LITEWAVE_CARDINALITY_LIMIT"      // per-counter SDK limit of billing readers
+	EnvStaleness           = "LITEWAVE_STALENESS"              // forget cumulative streams unseen this long
+	EnvRetryInitial        = "LITEWAVE_RETRY_INITIAL_INTERVAL"
+	EnvRetryMax            = "LITEWAVE_RETRY_MAX_INTERVAL"
+	EnvRetryMaxRetryAfter  = "LITEWAVE_RETRY_MAX_RETRY_AFTER"
+	EnvCustomerCacheHit    = "LITEWAVE_CUSTOMER_CACHE_HIT"  // how long a customer id is cached
+	EnvCustomerCacheMiss   = "LITEWAVE_CUSTOMER_CACHE_MISS" // how long "no such account" is cached
+	EnvLogLevel            = "LITEWAVE_LOG_LEVEL"           // debug, info, warn or error: log to stderr
 )
+
+// Backends, the values of LITEWAVE_BACKEND and WithBackend.
+const (
+	BackendEvents    = "events"     // Litewave's events API (the default)
+	BackendKafkaREST = "kafka-rest" // records on a topic through a Kafka REST Proxy v2
+)
+
+var backends = []string{BackendEvents, BackendKafkaREST}
 
 // Defaults.
 const (
-	DefaultEndpoint        = "http://metering.metering.svc.cluster.local:8000"
-	DefaultTimeout         = 10 * time.Second
-	DefaultConcurrency     = 64
-	DefaultTenantAttribute = "tenant.id"
-	DefaultDeviceAttribute = "device.id"
-	DefaultMaxSeries       = 100_000
-	DefaultMaxSpoolBytes   = 256 << 20
+	DefaultEndpoint          = "http://metering.metering.svc.cluster.local:8000"
+	DefaultKafkaTopic        = "usage-events"
+	DefaultKafkaRESTRecords  = 500
+	DefaultKafkaRESTBytes    = 1 << 20
+	DefaultTimeout           = 10 * time.Second
+	DefaultConcurrency       = 64
+	DefaultTenantAttribute   = "tenant.id"
+	DefaultDeviceAttribute   = "device.id"
+	DefaultMaxSeries         = 100_000
+	DefaultMaxSpoolBytes     = 256 << 20
+	DefaultCustomerCacheHit  = 10 * time.Minute
+	DefaultCustomerCacheMiss = time.Minute
 )
 
 // RetryConfig sets how failed deliveries are retried. Delivery is retried
-// until it succeeds or is rejected permanently: usage is never given up on
-// because of time; these values only space the attempts.
+// until it succeeds or is rejected: usage is never given up on because of
+// time; these values only space the attempts. During ForceFlush and
+// Shutdown failures are retried within tens to hundreds of milliseconds
+// instead, while their context lasts.
 type RetryConfig struct {
 	// InitialInterval is the wait after the first failure (default 1s);
 	// each further failure doubles it, with jitter, up to MaxInterval.
@@ -47,7 +84,7 @@ type RetryConfig struct {
 	// MaxInterval bounds the wait between attempts (default 2m).
 	MaxInterval time.Duration
 	// MaxRetryAfter caps how long a server's Retry-After is honoured
-	// (default 10m).
+	// (default 10m). A server's wait replaces the backoff.
 	MaxRetryAfter time.Duration
 }
 
@@ -59,8 +96,14 @@ var DefaultRetryConfig = RetryConfig{
 }
 
 type config struct {
+	backend         string
 	endpoint        string
-	apiKey          secret
+	portalURL       string
+	kafkaRESTURL    string
+	kafkaTopic      string
+	restRecords     int
+	restBytes       int
+	apiKey          httpclient.Secret
 	timeout         time.Duration
 	httpClient      *http.Client
 	tlsConfig       *tls.Config
@@ -77,10 +120,13 @@ type config struct {
 	instanceID      string
 	logger          *slog.Logger
 	cardinality     int
-	cardinalitySet  bool // else the series cap
 	staleness       time.Duration
-	// envErrs are environment variables that did not parse; an option that
-	// sets the same value clears its error.
+
+	// source says where each setting came from, by its variable's name, for
+	// errors: `LITEWAVE_TIMEOUT="0"` or "WithTimeout(0s)".
+	source map[string]string
+	// envErrs are variables that did not parse; an option that sets the
+	// same value clears its error.
 	envErrs map[string]error
 }
 
@@ -90,65 +136,111 @@ const idleTTL = time.Hour
 
 // Option configures an Exporter or a Client. NewClient takes the same
 // options; those about metrics and the outbox (attributes, meters, spool,
-// retries, instance id) have no effect on a Client, while concurrency sizes
-// its pool of idle connections and the series cap its customer cache.
+// retries, instance id) have no effect on a Client.
 type Option interface {
 	apply(*config)
 }
 
-type optionFunc func(*config)
+// option sets one setting; env is its variable, whose value (or parse
+// error) it overrides, and desc how errors name it.
+type option struct {
+	env, desc string
+	set       func(*config)
+}
 
-func (f optionFunc) apply(c *config) { f(c) }
+func (o option) apply(c *config) {
+	delete(c.envErrs, o.env)
+	c.source[o.env] = o.desc
+	o.set(c)
+}
 
-// WithEndpoint sets the base URL of the Litewave metering API.
-// Env: LITEWAVE_ENDPOINT. Default: DefaultEndpoint.
+func opt(env, desc string, set func(*config)) Option { return option{env: env, desc: desc, set: set} }
+
+// WithBackend selects the billing backend: BackendEvents (the default) or
+// BackendKafkaREST. Env: LITEWAVE_BACKEND.
+func WithBackend(name string) Option {
+	return opt(EnvBackend, fmt.Sprintf("WithBackend(%q)", name), func(c *config) { c.backend = name })
+}
+
+// WithEndpoint sets the base URL of the Litewave events API, where events
+// are posted (backend events) and customers looked up (unless
+// WithPortalURL). Env: LITEWAVE_ENDPOINT. Default: DefaultEndpoint.
 func WithEndpoint(baseURL string) Option {
-	return optionFunc(func(c *config) { c.endpoint = baseURL })
+	return opt(EnvEndpoint, fmt.Sprintf("WithEndpoint(%q)", redact(baseURL)), func(c *config) { c.endpoint = baseURL })
+}
+
+// WithPortalURL makes customer lookups go to the portal:
+// {portal}/metering/v1alpha1/customer-accounts/tenant/{tenant}, with the
+// API key, whatever the backend. Env: LITEWAVE_PORTAL_URL.
+func WithPortalURL(portal string) Option {
+	return opt(EnvPortalURL, fmt.Sprintf("WithPortalURL(%q)", redact(portal)), func(c *config) { c.portalURL = portal })
+}
+
+// WithKafkaRESTURL sets the base URL of the Kafka REST Proxy (v2) that
+// backend kafka-rest produces to. Env: LITEWAVE_KAFKA_REST_URL.
+func WithKafkaRESTURL(baseURL string) Option {
+	return opt(EnvKafkaRESTURL, fmt.Sprintf("WithKafkaRESTURL(%q)", redact(baseURL)), func(c *config) { c.kafkaRESTURL = baseURL })
+}
+
+// WithKafkaTopic sets the topic usage records are produced to, on the
+// Kafka backends. Env: LITEWAVE_KAFKA_TOPIC. Default "usage-events".
+func WithKafkaTopic(topic string) Option {
+	return opt(EnvKafkaTopic, fmt.Sprintf("WithKafkaTopic(%q)", topic), func(c *config) { c.kafkaTopic = topic })
+}
+
+// WithKafkaRESTBatch bounds one REST Proxy request: at most records
+// records and bytes bytes of body. Env: LITEWAVE_KAFKA_REST_MAX_RECORDS,
+// LITEWAVE_KAFKA_REST_MAX_BYTES. Defaults 500 and 1 MiB, which a stock
+// proxy takes.
+func WithKafkaRESTBatch(records, bytes int) Option {
+	return multi(
+		opt(EnvKafkaRESTMaxRecords, fmt.Sprintf("WithKafkaRESTBatch(%d, _)", records), func(c *config) { c.restRecords = records }),
+		opt(EnvKafkaRESTMaxBytes, fmt.Sprintf("WithKafkaRESTBatch(_, %d)", bytes), func(c *config) { c.restBytes = bytes }),
+	)
 }
 
 // WithAPIKey sets the key sent as the x-api-key header. It is never
 // printed: not in errors, logs, nor a %v of the exporter. Env: LITEWAVE_API_KEY.
 func WithAPIKey(key string) Option {
-	return optionFunc(func(c *config) { c.apiKey = newSecret(key) })
+	return opt(EnvAPIKey, "WithAPIKey", func(c *config) { c.apiKey = httpclient.NewSecret(key) })
 }
 
 // WithTimeout bounds each HTTP request. Env: LITEWAVE_TIMEOUT. Default 10s.
 func WithTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		c.timeout = d
-		delete(c.envErrs, EnvTimeout)
-	})
+	return opt(EnvTimeout, fmt.Sprintf("WithTimeout(%v)", d), func(c *config) { c.timeout = d })
 }
 
 // WithHTTPClient sets the HTTP client. Its redirect policy is replaced by
 // one that follows no redirect (a redirect would forward the API key and
-// the usage to another URL); the client itself is not modified.
+// the usage to another URL); the client itself is not modified, nor are
+// its connections closed.
 func WithHTTPClient(hc *http.Client) Option {
-	return optionFunc(func(c *config) { c.httpClient = hc })
+	return opt("WithHTTPClient", "WithHTTPClient", func(c *config) { c.httpClient = hc })
 }
 
 // WithTLSConfig sets the TLS configuration of the default transport. It
 // cannot be combined with WithHTTPClient (configure that client instead).
 func WithTLSConfig(tc *tls.Config) Option {
-	return optionFunc(func(c *config) { c.tlsConfig = tc })
+	return opt("WithTLSConfig", "WithTLSConfig", func(c *config) { c.tlsConfig = tc })
 }
 
 // WithTenantAttribute sets the attribute key that carries the tenant id.
 // Env: LITEWAVE_TENANT_ATTRIBUTE. Default "tenant.id".
 func WithTenantAttribute(key string) Option {
-	return optionFunc(func(c *config) { c.tenantAttr = key })
+	return opt(EnvTenantAttribute, fmt.Sprintf("WithTenantAttribute(%q)", key), func(c *config) { c.tenantAttr = key })
 }
 
 // WithDeviceAttribute sets the attribute key that carries the device id.
 // Env: LITEWAVE_DEVICE_ATTRIBUTE. Default "device.id".
 func WithDeviceAttribute(key string) Option {
-	return optionFunc(func(c *config) { c.deviceAttr = key })
+	return opt(EnvDeviceAttribute, fmt.Sprintf("WithDeviceAttribute(%q)", key), func(c *config) { c.deviceAttr = key })
 }
 
 // WithMeterID bills the instrument named instrument under meterID instead
-// of its own name. It may be given once per instrument.
+// of its own name. It may be given once per instrument. Env:
+// LITEWAVE_METER_IDS, as instrument=meter pairs separated by commas.
 func WithMeterID(instrument, meterID string) Option {
-	return optionFunc(func(c *config) {
+	return opt(EnvMeterIDs, fmt.Sprintf("WithMeterID(%q, %q)", instrument, meterID), func(c *config) {
 		if c.meterIDs == nil {
 			c.meterIDs = map[string]string{}
 		}
@@ -158,8 +250,9 @@ func WithMeterID(instrument, meterID string) Option {
 
 // WithInstruments restricts billing to the named instruments; the usage of
 // any other instrument is ignored. By default every counter is billed.
+// Env: LITEWAVE_INSTRUMENTS, separated by commas.
 func WithInstruments(names ...string) Option {
-	return optionFunc(func(c *config) {
+	return opt(EnvInstruments, fmt.Sprintf("WithInstruments(%q)", names), func(c *config) {
 		if c.instruments == nil {
 			c.instruments = map[string]bool{}
 		}
@@ -172,32 +265,38 @@ func WithInstruments(names ...string) Option {
 // WithConcurrency bounds the requests in flight. Env: LITEWAVE_CONCURRENCY.
 // Default 64 (see the README's Performance section for why).
 func WithConcurrency(n int) Option {
-	return optionFunc(func(c *config) {
-		c.concurrency = n
-		delete(c.envErrs, EnvConcurrency)
-	})
+	return opt(EnvConcurrency, fmt.Sprintf("WithConcurrency(%d)", n), func(c *config) { c.concurrency = n })
 }
 
-// WithRetry sets the retry policy; zero fields keep their defaults.
+// WithRetry sets the retry policy; zero fields keep their values. Env:
+// LITEWAVE_RETRY_INITIAL_INTERVAL, LITEWAVE_RETRY_MAX_INTERVAL,
+// LITEWAVE_RETRY_MAX_RETRY_AFTER.
 func WithRetry(rc RetryConfig) Option {
-	return optionFunc(func(c *config) {
-		if rc.InitialInterval > 0 {
-			c.retry.InitialInterval = rc.InitialInterval
-		}
-		if rc.MaxInterval > 0 {
-			c.retry.MaxInterval = rc.MaxInterval
-		}
-		if rc.MaxRetryAfter > 0 {
-			c.retry.MaxRetryAfter = rc.MaxRetryAfter
-		}
-	})
+	var opts []Option
+	if rc.InitialInterval > 0 {
+		opts = append(opts, opt(EnvRetryInitial, fmt.Sprintf("WithRetry(InitialInterval: %v)", rc.InitialInterval),
+			func(c *config) { c.retry.InitialInterval = rc.InitialInterval }))
+	}
+	if rc.MaxInterval > 0 {
+		opts = append(opts, opt(EnvRetryMax, fmt.Sprintf("WithRetry(MaxInterval: %v)", rc.MaxInterval),
+			func(c *config) { c.retry.MaxInterval = rc.MaxInterval }))
+	}
+	if rc.MaxRetryAfter > 0 {
+		opts = append(opts, opt(EnvRetryMaxRetryAfter, fmt.Sprintf("WithRetry(MaxRetryAfter: %v)", rc.MaxRetryAfter),
+			func(c *config) { c.retry.MaxRetryAfter = rc.MaxRetryAfter }))
+	}
+	return multi(opts...)
 }
 
 // WithCustomerCache sets how long a tenant's customer id is cached (hit,
 // default 10m) and how long "this tenant has no customer account" is
-// cached (miss, default 1m). Lookup failures are not cached.
+// cached (miss, default 1m). Lookup failures are not cached. Env:
+// LITEWAVE_CUSTOMER_CACHE_HIT, LITEWAVE_CUSTOMER_CACHE_MISS.
 func WithCustomerCache(hit, miss time.Duration) Option {
-	return optionFunc(func(c *config) { c.hitTTL, c.missTTL = hit, miss })
+	return multi(
+		opt(EnvCustomerCacheHit, fmt.Sprintf("WithCustomerCache(%v, _)", hit), func(c *config) { c.hitTTL = hit }),
+		opt(EnvCustomerCacheMiss, fmt.Sprintf("WithCustomerCache(_, %v)", miss), func(c *config) { c.missTTL = miss }),
+	)
 }
 
 // WithSpoolDir makes the outbox crash-safe: usage accepted by Export is
@@ -205,68 +304,90 @@ func WithCustomerCache(hit, miss time.Duration) Option {
 // acknowledged by the backend is sent again, with the same idempotency keys,
 // when an exporter next starts on the same dir. Env: LITEWAVE_SPOOL_DIR.
 func WithSpoolDir(dir string) Option {
-	return optionFunc(func(c *config) { c.spoolDir = dir })
+	return opt(EnvSpoolDir, fmt.Sprintf("WithSpoolDir(%q)", dir), func(c *config) { c.spoolDir = dir })
 }
 
 // WithMaxSeries bounds the series (tenant, device, meter) held in memory;
 // once reached, usage of new series is refused with an error that counts
-// it. Default 100 000.
+// it. Env: LITEWAVE_MAX_SERIES. Default 100 000.
 func WithMaxSeries(n int) Option {
-	return optionFunc(func(c *config) { c.maxSeries = n })
+	return opt(EnvMaxSeries, fmt.Sprintf("WithMaxSeries(%d)", n), func(c *config) { c.maxSeries = n })
 }
 
-// WithMaxSpoolBytes bounds the spool file; once reached, usage of new series
-// is refused with an error that counts it. Default 256 MiB.
+// WithMaxSpoolBytes bounds what the spool holds (its records, not the
+// file's size, which bbolt never shrinks); once reached, usage of new
+// series is refused with an error that counts it. Env:
+// LITEWAVE_MAX_SPOOL_BYTES. Default 256 MiB.
 func WithMaxSpoolBytes(n int64) Option {
-	return optionFunc(func(c *config) { c.maxSpoolBytes = n })
+	return opt(EnvMaxSpoolBytes, fmt.Sprintf("WithMaxSpoolBytes(%d)", n), func(c *config) { c.maxSpoolBytes = n })
 }
 
-// WithInstanceID sets the instance id that is part of every idempotency key,
-// so that two processes never produce the same key. Default: random per
-// exporter. Env: LITEWAVE_INSTANCE_ID. If you set it (a pod name, say),
-// make sure no two live processes share it.
+// WithInstanceID sets a name for this exporter that is part of every
+// idempotency key (a pod name, say), which helps to trace an event to its
+// producer. Keys are unique without it: a random value drawn at every start
+// is part of them too. Env: LITEWAVE_INSTANCE_ID. Default: random.
 func WithInstanceID(id string) Option {
-	return optionFunc(func(c *config) { c.instanceID = id })
+	return opt(EnvInstanceID, fmt.Sprintf("WithInstanceID(%q)", id), func(c *config) { c.instanceID = id })
 }
 
-// WithLogger sets a logger for delivery details: retries (debug),
-// permanent rejections and spool repairs (error). Errors are also returned
-// to the caller where there is one, and otherwise passed to otel.Handle.
+// WithLogger sets a logger for delivery details: retries (debug), outages
+// and configuration problems (warn), rejections and spool repairs (error).
+// Errors are also returned to the caller where there is one, and otherwise
+// passed to otel.Handle. Env: LITEWAVE_LOG_LEVEL logs to stderr at that
+// level.
 func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(c *config) { c.logger = l })
+	return opt(EnvLogLevel, "WithLogger", func(c *config) { c.logger = l })
 }
 
 // WithCardinalityLimit sets the per-instrument cardinality limit that
-// CardinalityLimit (and so NewPeriodicReader) applies to counters.
-// Default: the series cap, so that the SDK never merges billable attribute
-// sets into its overflow set before the exporter could hold them. 0 means
-// no limit; a negative limit is refused.
+// CardinalityLimit (and so NewPeriodicReader) applies to counters. By
+// default there is none: the SDK then never merges billable attribute sets
+// into its overflow set, and the exporter's series cap (WithMaxSeries) is
+// the bound. Overflow, if a limit makes it happen, is reported. 0 means no
+// limit; a negative limit is refused. Env: LITEWAVE_CARDINALITY_LIMIT.
 func WithCardinalityLimit(n int) Option {
-	return optionFunc(func(c *config) { c.cardinality, c.cardinalitySet = n, true })
+	return opt(EnvCardinalityLimit, fmt.Sprintf("WithCardinalityLimit(%d)", n), func(c *config) { c.cardinality = n })
 }
 
 // WithStaleness sets how long the state of a cumulative stream is kept
 // after it was last seen. By default, as in the Collector's
 // cumulativetodelta processor, it is kept for ever (up to one stream per
 // series cap; points of streams beyond it are refused and counted). A
-// forgotten stream that comes back with the same start time is billed
-// again from zero, so set it above the longest pause of your producers.
+// forgotten stream that comes back with the same start time is billed as
+// a baseline again, so set it above the longest pause of your producers.
+// Env: LITEWAVE_STALENESS.
 func WithStaleness(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.staleness = d })
+	return opt(EnvStaleness, fmt.Sprintf("WithStaleness(%v)", d), func(c *config) { c.staleness = d })
 }
+
+// multi is several options given as one.
+type multiOption []Option
+
+func (m multiOption) apply(c *config) {
+	for _, o := range m {
+		o.apply(c)
+	}
+}
+
+func multi(opts ...Option) Option { return multiOption(opts) }
 
 func newConfig(opts []Option) (config, error) {
 	c := config{
+		backend:       BackendEvents,
 		endpoint:      DefaultEndpoint,
+		kafkaTopic:    DefaultKafkaTopic,
+		restRecords:   DefaultKafkaRESTRecords,
+		restBytes:     DefaultKafkaRESTBytes,
 		timeout:       DefaultTimeout,
 		tenantAttr:    DefaultTenantAttribute,
 		deviceAttr:    DefaultDeviceAttribute,
 		concurrency:   DefaultConcurrency,
 		retry:         DefaultRetryConfig,
-		hitTTL:        10 * time.Minute,
-		missTTL:       time.Minute,
+		hitTTL:        DefaultCustomerCacheHit,
+		missTTL:       DefaultCustomerCacheMiss,
 		maxSeries:     DefaultMaxSeries,
 		maxSpoolBytes: DefaultMaxSpoolBytes,
+		source:        map[string]string{},
 		envErrs:       map[string]error{},
 	}
 	c.fromEnv()
@@ -275,43 +396,116 @@ func newConfig(opts []Option) (config, error) {
 			o.apply(&c)
 		}
 	}
-	if !c.cardinalitySet {
-		c.cardinality = c.maxSeries
-	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 	return c, c.validate()
 }
 
+// envSetting parses one variable into the config.
+type envSetting struct {
+	name  string
+	parse func(c *config, v string) error
+}
+
+var envSettings = []envSetting{
+	{EnvBackend, func(c *config, v string) error { c.backend = v; return nil }},
+	{EnvEndpoint, func(c *config, v string) error { c.endpoint = v; return nil }},
+	{EnvAPIKey, func(c *config, v string) error { c.apiKey = httpclient.NewSecret(v); return nil }},
+	{EnvPortalURL, func(c *config, v string) error { c.portalURL = v; return nil }},
+	{EnvKafkaRESTURL, func(c *config, v string) error { c.kafkaRESTURL = v; return nil }},
+	{EnvKafkaTopic, func(c *config, v string) error { c.kafkaTopic = v; return nil }},
+	{EnvKafkaRESTMaxRecords, intInto(func(c *config) *int { return &c.restRecords })},
+	{EnvKafkaRESTMaxBytes, intInto(func(c *config) *int { return &c.restBytes })},
+	{EnvTimeout, durationInto(func(c *config) *time.Duration { return &c.timeout })},
+	{EnvConcurrency, intInto(func(c *config) *int { return &c.concurrency })},
+	{EnvSpoolDir, func(c *config, v string) error { c.spoolDir = v; return nil }},
+	{EnvMaxSpoolBytes, func(c *config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return errors.New("not an integer")
+		}
+		c.maxSpoolBytes = n
+		return nil
+	}},
+	{EnvInstanceID, func(c *config, v string) error { c.instanceID = v; return nil }},
+	{EnvTenantAttribute, func(c *config, v string) error { c.tenantAttr = v; return nil }},
+	{EnvDeviceAttribute, func(c *config, v string) error { c.deviceAttr = v; return nil }},
+	{EnvMeterIDs, func(c *config, v string) error {
+		c.meterIDs = map[string]string{}
+		for _, pair := range strings.Split(v, ",") {
+			inst, meter, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || inst == "" {
+				return fmt.Errorf("%q is not instrument=meter", pair)
+			}
+			c.meterIDs[inst] = meter
+		}
+		return nil
+	}},
+	{EnvInstruments, func(c *config, v string) error {
+		c.instruments = map[string]bool{}
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				c.instruments[n] = true
+			}
+		}
+		return nil
+	}},
+	{EnvMaxSeries, intInto(func(c *config) *int { return &c.maxSeries })},
+	{EnvCardinalityLimit, intInto(func(c *config) *int { return &c.cardinality })},
+	{EnvStaleness, durationInto(func(c *config) *time.Duration { return &c.staleness })},
+	{EnvRetryInitial, durationInto(func(c *config) *time.Duration { return &c.retry.InitialInterval })},
+	{EnvRetryMax, durationInto(func(c *config) *time.Duration { return &c.retry.MaxInterval })},
+	{EnvRetryMaxRetryAfter, durationInto(func(c *config) *time.Duration { return &c.retry.MaxRetryAfter })},
+	{EnvCustomerCacheHit, durationInto(func(c *config) *time.Duration { return &c.hitTTL })},
+	{EnvCustomerCacheMiss, durationInto(func(c *config) *time.Duration { return &c.missTTL })},
+	{EnvLogLevel, func(c *config, v string) error {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return errors.New("want debug, info, warn or error")
+		}
+		c.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		return nil
+	}},
+}
+
+func intInto(field func(*config) *int) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not an integer")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func durationInto(field func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := parseDuration(v)
+		if err != nil {
+			return err
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
 // fromEnv applies the environment variables; the ones that do not parse
 // are kept in envErrs, to fail validation unless an option overrides them.
 func (c *config) fromEnv() {
-	str := func(name string, dst *string) {
-		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-			*dst = v
+	for _, s := range envSettings {
+		v := strings.TrimSpace(os.Getenv(s.name))
+		if v == "" {
+			continue
 		}
-	}
-	str(EnvEndpoint, &c.endpoint)
-	str(EnvSpoolDir, &c.spoolDir)
-	str(EnvInstanceID, &c.instanceID)
-	str(EnvTenantAttribute, &c.tenantAttr)
-	str(EnvDeviceAttribute, &c.deviceAttr)
-	if v := os.Getenv(EnvAPIKey); v != "" {
-		c.apiKey = newSecret(strings.TrimSpace(v))
-	}
-	if v := strings.TrimSpace(os.Getenv(EnvTimeout)); v != "" {
-		if d, err := parseDuration(v); err != nil {
-			c.envErrs[EnvTimeout] = fmt.Errorf("%s=%q: %w", EnvTimeout, v, err)
-		} else {
-			c.timeout = d
+		shown := strconv.Quote(v)
+		if s.name == EnvAPIKey {
+			shown = "[REDACTED]"
 		}
-	}
-	if v := strings.TrimSpace(os.Getenv(EnvConcurrency)); v != "" {
-		if n, err := strconv.Atoi(v); err != nil {
-			c.envErrs[EnvConcurrency] = fmt.Errorf("%s=%q: not an integer", EnvConcurrency, v)
-		} else {
-			c.concurrency = n
+		c.source[s.name] = s.name + "=" + shown
+		if err := s.parse(c, v); err != nil {
+			c.envErrs[s.name] = fmt.Errorf("%s=%s: %w", s.name, shown, err)
 		}
 	}
 }
@@ -329,49 +523,87 @@ func parseDuration(v string) (time.Duration, error) {
 	return d, nil
 }
 
+// from names where the setting of variable env came from, for an error.
+func (c *config) from(env, what string) string {
+	if s, ok := c.source[env]; ok {
+		return s
+	}
+	return what
+}
+
 func (c *config) validate() error {
 	var errs []error
-	for _, name := range []string{EnvTimeout, EnvConcurrency} {
-		if err := c.envErrs[name]; err != nil {
+	for _, s := range envSettings {
+		if err := c.envErrs[s.name]; err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if _, err := parseEndpoint(c.endpoint); err != nil {
-		errs = append(errs, err)
+	bad := func(env, what, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", c.from(env, what), fmt.Sprintf(format, args...)))
+	}
+	if !slices.Contains(backends, c.backend) {
+		bad(EnvBackend, "the backend", "unknown backend %q; valid: %s", c.backend, strings.Join(backends, ", "))
+	}
+	if err := checkURL(c.endpoint); err != nil {
+		bad(EnvEndpoint, "the endpoint", "%v", err)
+	}
+	if c.portalURL != "" {
+		if err := checkURL(c.portalURL); err != nil {
+			bad(EnvPortalURL, "the portal URL", "%v", err)
+		}
+	}
+	if c.backend == BackendKafkaREST {
+		if c.kafkaRESTURL == "" {
+			bad(EnvKafkaRESTURL, EnvKafkaRESTURL, "backend %s needs the REST Proxy's URL: set %s or WithKafkaRESTURL", c.backend, EnvKafkaRESTURL)
+		} else if err := checkURL(c.kafkaRESTURL); err != nil {
+			bad(EnvKafkaRESTURL, "the REST Proxy URL", "%v", err)
+		}
+	}
+	if c.kafkaTopic == "" || strings.ContainsAny(c.kafkaTopic, "/?# ") {
+		bad(EnvKafkaTopic, "the topic", "topic %q is not a valid topic name", c.kafkaTopic)
+	}
+	if c.restRecords < 1 || c.restBytes < 1024 {
+		bad(EnvKafkaRESTMaxRecords, "the REST Proxy batch", "want at least 1 record and 1024 bytes per request")
 	}
 	if c.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("timeout %v must be positive", c.timeout))
+		bad(EnvTimeout, "the timeout", "must be positive")
 	}
 	if c.concurrency < 1 {
-		errs = append(errs, fmt.Errorf("concurrency %d must be at least 1", c.concurrency))
+		bad(EnvConcurrency, "the concurrency", "must be at least 1")
 	}
 	if c.maxSeries < 1 {
-		errs = append(errs, fmt.Errorf("max series %d must be at least 1", c.maxSeries))
+		bad(EnvMaxSeries, "the series cap", "must be at least 1")
 	}
 	if c.maxSpoolBytes < 1 {
-		errs = append(errs, fmt.Errorf("max spool bytes %d must be positive", c.maxSpoolBytes))
+		bad(EnvMaxSpoolBytes, "the spool cap", "must be positive")
 	}
 	if c.staleness < 0 {
-		errs = append(errs, fmt.Errorf("staleness %v must not be negative", c.staleness))
+		bad(EnvStaleness, "the staleness", "must not be negative")
 	}
 	if c.cardinality < 0 {
-		errs = append(errs, fmt.Errorf("cardinality limit %d must not be negative", c.cardinality))
+		bad(EnvCardinalityLimit, "the cardinality limit", "must not be negative")
 	}
-	if c.tenantAttr == "" || c.deviceAttr == "" {
-		errs = append(errs, errors.New("tenant and device attribute keys must not be empty"))
+	if c.tenantAttr == "" {
+		bad(EnvTenantAttribute, "the tenant attribute", "must not be empty")
 	}
-	if c.hitTTL <= 0 || c.missTTL <= 0 {
-		errs = append(errs, errors.New("customer cache lifetimes must be positive"))
+	if c.deviceAttr == "" {
+		bad(EnvDeviceAttribute, "the device attribute", "must not be empty")
+	}
+	if c.hitTTL <= 0 {
+		bad(EnvCustomerCacheHit, "the customer cache", "lifetimes must be positive")
+	}
+	if c.missTTL <= 0 {
+		bad(EnvCustomerCacheMiss, "the customer cache", "lifetimes must be positive")
 	}
 	if c.tlsConfig != nil && c.httpClient != nil {
 		errs = append(errs, errors.New("WithTLSConfig and WithHTTPClient cannot be combined: set TLS on your client's transport"))
 	}
 	if c.retry.InitialInterval > c.retry.MaxInterval {
-		errs = append(errs, fmt.Errorf("retry initial interval %v exceeds max interval %v", c.retry.InitialInterval, c.retry.MaxInterval))
+		bad(EnvRetryInitial, "the retry policy", "initial interval %v exceeds the max interval %v", c.retry.InitialInterval, c.retry.MaxInterval)
 	}
 	for inst, id := range c.meterIDs {
-		if id == "" {
-			errs = append(errs, fmt.Errorf("meter id for instrument %q is empty", inst))
+		if err := checkMeterID(id); err != nil {
+			errs = append(errs, fmt.Errorf("%s: instrument %q: %w", c.from(EnvMeterIDs, "a meter id"), inst, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -380,22 +612,32 @@ func (c *config) validate() error {
 	return nil
 }
 
-// parseEndpoint checks the base URL. Credentials in it are refused: they
-// would be printed with every network error.
-func parseEndpoint(raw string) (*url.URL, error) {
+// checkURL checks a base URL. Credentials in it are refused: they would be
+// printed with every network error.
+func checkURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint: %w", err)
-	}
 	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL", redact(raw))
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("endpoint %q: scheme must be http or https", u.Redacted())
+		return fmt.Errorf("%q: scheme must be http or https", u.Redacted())
 	case u.Host == "":
-		return nil, fmt.Errorf("endpoint %q: no host", u.Redacted())
+		return fmt.Errorf("%q: no host", u.Redacted())
 	case u.User != nil:
-		return nil, fmt.Errorf("endpoint %q: credentials in the URL are not allowed; use WithAPIKey", u.Redacted())
+		return fmt.Errorf("%q: credentials in the URL are not allowed; use WithAPIKey", u.Redacted())
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("endpoint %q: must not have a query or fragment", u.Redacted())
+		return fmt.Errorf("%q: must not have a query or fragment", u.Redacted())
 	}
-	return u, nil
+	return nil
+}
+
+// baseURL is raw, checked, without a trailing slash.
+func baseURL(raw string) string { return strings.TrimSuffix(raw, "/") }
+
+// redact hides the credentials of a URL that is printed.
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/stretchr/testify/assert"
@@ -38,7 +39,7 @@ func TestEnvironmentConfiguresAndOptionsWin(t *testing.T) {
 
 	exp, err := litewavemetric.New(context.Background(), fastRetry)
 	require.NoError(t, err)
-	exp.Export(context.Background(), sumMetric("pages", metricdata.DeltaTemporality, metricdata.DataPoint[int64]{
+	_ = exp.Export(context.Background(), sumMetric("pages", metricdata.DeltaTemporality, metricdata.DataPoint[int64]{
 		Value: 2, Attributes: attribute.NewSet(attribute.String("org", "acme"), attribute.String("node", "n1"))}))
 	assert.Equal(t, map[litewavetest.Series]int64{series("acme", "n1", "pages"): 2}, srv.Totals(),
 		"endpoint, key, tenant and device attributes from the environment")
@@ -54,8 +55,7 @@ func TestEnvironmentConfiguresAndOptionsWin(t *testing.T) {
 		metricdata.DataPoint[int64]{Value: 1, Attributes: attribute.NewSet(attribute.String("org", "acme"), attribute.String("node", "n2"))},
 		metricdata.DataPoint[int64]{Value: 1, Attributes: attribute.NewSet(attribute.String("org", "acme"), attribute.String("node", "n3"))}))
 	elapsed := time.Since(start)
-	var de *litewavemetric.DeferredError
-	require.ErrorAs(t, err, &de)
+	require.NoError(t, err, "owed, not failed")
 	assert.GreaterOrEqual(t, elapsed, 300*time.Millisecond, "one request at a time, 150ms each")
 	assert.Less(t, elapsed, 5*time.Second, "not the 10s default timeout")
 	srv.SetFaultFunc(nil)
@@ -102,21 +102,71 @@ func TestInvalidConfigurationIsRefused(t *testing.T) {
 	c.CloseIdleConnections()
 }
 
-// The instance id is part of every key: two exporters with the same id
-// derive the same key for the same event, with different ids different
-// keys.
-func TestInstanceIDIsPartOfTheKey(t *testing.T) {
-	keys := map[string][]string{}
-	for _, id := range []string{"pod-a", "pod-a", "pod-b"} {
-		srv := newServer(t, customers(1)...)
-		exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), litewavemetric.WithInstanceID(id))
-		require.NoError(t, err)
-		require.NoError(t, exp.Export(context.Background(), usage(1)))
-		require.NoError(t, exp.Shutdown(context.Background()))
-		keys[id] = append(keys[id], srv.Events()[0].IdempotencyKey)
+// An unknown backend is refused by New with the valid ones listed, and
+// every configuration error names the variable or option it came from.
+func TestConfigurationErrorsNameTheirSource(t *testing.T) {
+	_, err := litewavemetric.New(context.Background(), litewavemetric.WithBackend("carrier-pigeon"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `WithBackend("carrier-pigeon")`)
+	assert.Contains(t, err.Error(), "valid: events, kafka-rest")
+
+	t.Setenv(litewavemetric.EnvBackend, "smtp")
+	_, err = litewavemetric.New(context.Background())
+	assert.ErrorContains(t, err, `LITEWAVE_BACKEND="smtp": unknown backend "smtp"`)
+	t.Setenv(litewavemetric.EnvBackend, "")
+
+	t.Setenv(litewavemetric.EnvTimeout, "0")
+	_, err = litewavemetric.New(context.Background())
+	assert.ErrorContains(t, err, `LITEWAVE_TIMEOUT="0": must be positive`)
+	_, err = litewavemetric.New(context.Background(), litewavemetric.WithTimeout(0))
+	assert.ErrorContains(t, err, "WithTimeout(0s): must be positive")
+	t.Setenv(litewavemetric.EnvTimeout, "")
+
+	t.Setenv(litewavemetric.EnvMaxSeries, "many")
+	_, err = litewavemetric.New(context.Background())
+	assert.ErrorContains(t, err, `LITEWAVE_MAX_SERIES="many": not an integer`)
+	t.Setenv(litewavemetric.EnvMaxSeries, "")
+
+	t.Setenv(litewavemetric.EnvAPIKey, "sk-secret")
+	t.Setenv(litewavemetric.EnvEndpoint, "ftp://host")
+	_, err = litewavemetric.New(context.Background())
+	assert.ErrorContains(t, err, `LITEWAVE_ENDPOINT="ftp://host"`)
+	assert.NotContains(t, err.Error(), "sk-secret")
+}
+
+// Every setting has its variable: a program configured by the environment
+// alone (autoexport's factory has only a context) reaches all of them.
+func TestEverySettingHasAVariable(t *testing.T) {
+	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
+	for k, v := range map[string]string{
+		litewavemetric.EnvEndpoint:           srv.URL,
+		litewavemetric.EnvMeterIDs:           "pages=pages.processed.rate.hourly",
+		litewavemetric.EnvInstruments:        "pages",
+		litewavemetric.EnvMaxSeries:          "10",
+		litewavemetric.EnvMaxSpoolBytes:      "1048576",
+		litewavemetric.EnvCardinalityLimit:   "50",
+		litewavemetric.EnvStaleness:          "1h",
+		litewavemetric.EnvRetryInitial:       "10ms",
+		litewavemetric.EnvRetryMax:           "20ms",
+		litewavemetric.EnvRetryMaxRetryAfter: "1s",
+		litewavemetric.EnvCustomerCacheHit:   "1m",
+		litewavemetric.EnvCustomerCacheMiss:  "1s",
+		litewavemetric.EnvLogLevel:           "error",
+	} {
+		t.Setenv(k, v)
 	}
-	assert.NotEqual(t, keys["pod-a"][0], keys["pod-b"][0])
-	assert.NotEqual(t, keys["pod-a"][0], keys["pod-a"][1], "two events of one series never share a key: the window differs")
+	exp, err := litewavemetric.New(context.Background())
+	require.NoError(t, err)
+	defer exp.Shutdown(context.Background())
+	limit, _ := exp.CardinalityLimit(sdkmetric.InstrumentKindCounter)
+	assert.Equal(t, 50, limit)
+	pt := func(name string) *metricdata.ResourceMetrics {
+		return sumMetric(name, metricdata.DeltaTemporality, metricdata.DataPoint[int64]{
+			Value: 2, Attributes: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d"))})
+	}
+	require.NoError(t, exp.Export(context.Background(), pt("pages")))
+	require.NoError(t, exp.Export(context.Background(), pt("not-listed")))
+	assert.Equal(t, map[litewavetest.Series]int64{series("t1", "d", "pages.processed.rate.hourly"): 2}, srv.Totals())
 }
 
 // A caller's client is used as given, but never follows redirects, and its
@@ -155,20 +205,18 @@ func TestAPIKeyNeverPrinted(t *testing.T) {
 	srv.Script(litewavetest.Fault{Target: litewavetest.Events, Status: 503}, litewavetest.Fault{Target: litewavetest.Events, Status: 400})
 	p := newPipeline(t, srv, litewavemetric.WithAPIKey(key), litewavemetric.WithLogger(logger))
 	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
-	exportErr := p.collect()
 	flushErr := p.flush()
-	require.Error(t, exportErr)
 	require.Error(t, flushErr)
 	require.Equal(t, int64(1), srv.Stats().Accepted+srv.Stats().Rejected+int64(len(p.exp.Parked())), "the key was sent")
 	// Rejections are logged outside the exporter's locks, so possibly just
 	// after the flush returns.
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "rejected permanently") },
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "rejected by the billing backend") },
 		10*time.Second, time.Millisecond, "the logger did receive the failures")
 
 	printed := []string{
 		fmt.Sprintf("%v", p.exp), fmt.Sprintf("%+v", p.exp), fmt.Sprintf("%#v", p.exp),
 		fmt.Sprintf("%v", p.exp.Client()), fmt.Sprintf("%+v", *p.exp.Client()),
-		exportErr.Error(), flushErr.Error(), logs.String(),
+		flushErr.Error(), logs.String(),
 	}
 	for _, s := range printed {
 		assert.NotContains(t, s, key)

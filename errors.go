@@ -4,20 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/aiorch/litewavemetric/internal/retry"
+	"github.com/aiorch/litewavemetric/internal/accounts"
+	"github.com/aiorch/litewavemetric/internal/httpclient"
+	"github.com/aiorch/litewavemetric/internal/outbox"
 	"github.com/aiorch/litewavemetric/internal/spool"
 )
 
 // ErrNoCustomer means the backend has no customer account for a tenant
-// (404, or an empty list). The exporter keeps such usage owed and retries
-// it; it is never dropped.
+// (404, or an empty list). The exporter keeps such usage owed, retries it
+// and reports it as a configuration problem; it is never dropped.
 var ErrNoCustomer = errors.New("no customer account for tenant")
 
-// HTTPError is a non-2xx answer from the backend.
+// Errors opening a spool (see WithSpoolDir), wrapped by New's error.
+var (
+	// ErrSpoolCorrupt: the spool file is damaged in a way that cannot be
+	// repaired without risking double billing, or is not a spool at all. It
+	// is left untouched; move it aside to start afresh. (Damage confined to
+	// records is repaired at start: the unreadable records are dropped and
+	// counted in Stats, and the damaged file is kept beside the new one.)
+	ErrSpoolCorrupt = errors.New("spool file is damaged")
+	// ErrSpoolVersion: the spool was written by an incompatible version.
+	ErrSpoolVersion = errors.New("spool file has another format")
+	// ErrSpoolLocked: another exporter, in this or another process, has the
+	// spool open.
+	ErrSpoolLocked = errors.New("spool is in use by another process")
+)
+
+// HTTPError is a non-2xx answer from an HTTP backend or lookup.
 type HTTPError struct {
-	Op         string // "customer lookup" or "usage post"
+	Op         string // what was asked: "customer lookup", "usage post", "kafka-rest produce"
 	StatusCode int
 	Body       string        // the start of the answer body
 	RetryAfter time.Duration // from a Retry-After header, if any
@@ -35,8 +53,67 @@ func (e *HTTPError) Error() string {
 	return msg
 }
 
-// Temporary reports whether retrying may succeed: 408, 409, 429 and 5xx.
-func (e *HTTPError) Temporary() bool { return retry.RetryableStatus(e.StatusCode) }
+// Temporary reports whether sending the request again may succeed: 408,
+// 409, 429 and 5xx.
+func (e *HTTPError) Temporary() bool { return httpclient.RetryableStatus(e.StatusCode) }
+
+// exposed carries an error of the delivery layers out of the package, so
+// that errors.Is and errors.As reach the public identities for the layers'
+// own: ErrNoCustomer, *HTTPError, the spool errors. The network and context
+// errors underneath are reached as they are.
+type exposed struct{ err error }
+
+// expose wraps err for the caller; nil stays nil.
+func expose(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *exposed
+	if errors.As(err, &e) {
+		return err
+	}
+	return &exposed{err}
+}
+
+func (e *exposed) Error() string { return "litewavemetric: " + e.err.Error() }
+
+func (e *exposed) Unwrap() error { return e.err }
+
+func (e *exposed) Is(target error) bool {
+	switch target {
+	case ErrNoCustomer:
+		return errors.Is(e.err, accounts.ErrNoAccount)
+	case ErrSpoolCorrupt:
+		return errors.Is(e.err, spool.ErrCorrupt)
+	case ErrSpoolVersion:
+		return errors.Is(e.err, spool.ErrVersion)
+	case ErrSpoolLocked:
+		return errors.Is(e.err, spool.ErrLocked)
+	}
+	return false
+}
+
+func (e *exposed) As(target any) bool {
+	t, ok := target.(**HTTPError)
+	if !ok {
+		return false
+	}
+	var se *httpclient.StatusError
+	if !errors.As(e.err, &se) {
+		return false
+	}
+	*t = &HTTPError{Op: se.Op, StatusCode: se.StatusCode, Body: se.Body, RetryAfter: se.RetryAfter, Location: se.Location}
+	return true
+}
+
+// statusOf is the HTTP status an error carries, or 0.
+func statusOf(err error) int {
+	var se *httpclient.StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode
+	}
+	return 0
+}
 
 // Problem names a kind of usage that could not be billed as counted.
 type Problem int
@@ -47,11 +124,11 @@ const (
 	// in the resource. It cannot be billed to anyone.
 	Unattributed Problem = iota + 1
 	// CardinalityOverflow usage was merged by the SDK into its overflow
-	// attribute set: it lost its tenant. Raise the reader's cardinality
-	// limit (NewPeriodicReader does).
+	// attribute set: it lost its tenant. Lift the reader's cardinality
+	// limit (NewPeriodicReader sets none for counters).
 	CardinalityOverflow
-	// InvalidID usage has a tenant or device id that fails ValidateID. It is
-	// held (see Exporter.Parked) but never sent.
+	// InvalidID usage has a tenant or device id that fails ValidateID, or a
+	// meter id longer than 255 bytes. It cannot be sent and is not billed.
 	InvalidID
 	// BadValue usage is negative or not finite.
 	BadValue
@@ -64,8 +141,8 @@ const (
 
 var problemText = map[Problem]string{
 	Unattributed:        "has no tenant or device id; not billed",
-	CardinalityOverflow: "was merged by the SDK's cardinality limit into otel.metric.overflow and lost its tenant; not billed (raise the reader's cardinality limit)",
-	InvalidID:           "has an invalid tenant or device id; held, not sent",
+	CardinalityOverflow: "was merged by the SDK's cardinality limit into otel.metric.overflow and lost its tenant; not billed (lift the reader's cardinality limit)",
+	InvalidID:           "has an invalid tenant, device or meter id; not billed",
 	BadValue:            "is negative or not finite; not billed",
 	Overflow:            "would overflow an int64 total; not billed",
 	OverCapacity:        "belongs to a new series beyond the exporter's capacity; not billed",
@@ -86,7 +163,7 @@ type UsageError struct {
 }
 
 func (e *UsageError) Error() string {
-	msg := fmt.Sprintf("litewavemetric: %d points (%s units) of usage %s; e.g. meter %q", e.Points, formatUnits(e.Units), e.Problem, e.Meter)
+	msg := fmt.Sprintf("litewavemetric: %d points (%s units) of usage %s; e.g. meter %s", e.Points, formatUnits(e.Units), e.Problem, e.Meter)
 	if e.Tenant != "" || e.Device != "" {
 		msg += fmt.Sprintf(" tenant %s device %s", e.Tenant, e.Device)
 	}
@@ -96,76 +173,119 @@ func (e *UsageError) Error() string {
 	return msg
 }
 
-// RejectedError reports an event the backend rejected permanently: a
-// non-2xx answer other than 408, 409, 429 and 5xx, a redirect included
-// (redirects are never followed). The event is parked: held, counted in
-// Stats, listed by Exporter.Parked, retried by Exporter.RetryParked or by
-// the next start with a spool; never dropped.
+func formatUnits(u float64) string { return strconv.FormatFloat(u, 'f', -1, 64) }
+
+// RejectedError reports usage the backend refused and that sending again
+// cannot help: an HTTP 4xx other than 401, 403, 408, 409 and 429, or a
+// record the Kafka path calls not retriable. The usage is held aside
+// (Exporter.Parked, Stats.ParkedUnits) and never dropped; later usage of
+// the series goes on. Exporter.RetryParked or the next start with a spool
+// sends it again, under a new key, since the backend recorded none of it.
 type RejectedError struct {
-	Tenant, Device, Meter string
-	Units                 int64
-	StatusCode            int
-	Message               string // the backend's answer, as reported
+	ParkedUsage       // the rejected event: its series, units and reason
+	Cause       error // the backend's answer
 }
 
 func (e *RejectedError) Error() string {
-	return fmt.Sprintf("litewavemetric: backend rejected %d units of tenant %s device %s meter %q (parked): %s",
-		e.Units, e.Tenant, e.Device, e.Meter, e.Message)
+	return fmt.Sprintf("litewavemetric: billing backend rejected %d units of tenant %s device %s meter %s (held aside): %s",
+		e.Units, e.Tenant, e.Device, e.Meter, e.Reason)
 }
 
-// DeferredError reports usage that is owed but not delivered yet because
-// the backend or the customer lookup failed. The usage is kept and retried.
+func (e *RejectedError) Unwrap() error { return e.Cause }
+
+// Failure says why owed usage is not delivered yet.
+type Failure int
+
+const (
+	// Outage: network errors, timeouts, 408, 429, 5xx.
+	Outage Failure = iota + 1
+	// Misconfiguration: a redirect, a refused API key (401, 403), a tenant
+	// without a customer account, a host that does not resolve, a missing
+	// topic. Retrying alone will not fix it; the report says what will.
+	Misconfiguration
+	// SpoolFailure: the spool cannot be written; events wait, unsent.
+	SpoolFailure
+)
+
+// DeferredError reports, through otel.Handle and the logger, usage that is
+// owed but not delivered yet, and why. The usage is kept and retried. It is
+// reported when such a failure begins (unless the same kind was reported
+// within ten minutes), once it has lasted a minute, every ten minutes while
+// it lasts, and when it ends (Resolved); never once per event.
 type DeferredError struct {
-	Events, Units int64 // of this collection, whose first attempt failed
-	OwedUnits     int64 // owed in total
-	Reason        string
+	Failure   Failure
+	Resolved  bool          // the failure is over: delivery goes on
+	Since     time.Time     // when it began
+	Lasted    time.Duration // how long it had lasted when reported
+	Events    int64         // events whose last attempt failed this way (held, for SpoolFailure)
+	OwedUnits int64         // owed in all
+	Cause     error         // the latest failure
 }
 
 func (e *DeferredError) Error() string {
-	return fmt.Sprintf("litewavemetric: %d events (%d units) of this collection not delivered yet, %d units owed in all; kept and retrying: %s",
-		e.Events, e.Units, e.OwedUnits, e.Reason)
+	since := e.Since.Format(time.TimeOnly)
+	lasted := e.Lasted.Round(time.Millisecond)
+	var what string
+	switch e.Failure {
+	case Outage:
+		what = "billing backend unavailable"
+	case Misconfiguration:
+		what = "configuration problem"
+	case SpoolFailure:
+		what = "spool cannot be written"
+	}
+	if e.Resolved {
+		return fmt.Sprintf("litewavemetric: resolved after %v: %s since %s; %d units owed, delivery goes on", lasted, what, since, e.OwedUnits)
+	}
+	kept := "kept and retrying"
+	if e.Failure == SpoolFailure {
+		kept = "held unsent until the spool can be written"
+	}
+	msg := fmt.Sprintf("litewavemetric: %s since %s (%v): %d events failing, %d units owed in all, %s", what, since, lasted, e.Events, e.OwedUnits, kept)
+	if e.Cause != nil {
+		msg += ": " + strings.TrimPrefix(e.Cause.Error(), "litewavemetric: ")
+	}
+	return msg
 }
 
+func (e *DeferredError) Unwrap() error { return e.Cause }
+
 // UndeliveredError reports, from ForceFlush or Shutdown, usage still owed
-// when the context ended, and parked usage.
+// when the context ended, and usage held aside after a rejection.
 type UndeliveredError struct {
 	Events, Units int64 // owed and deliverable
 	ParkedEvents  int64
-	ParkedUnits   int64 // held: rejected or invalid ids
-	// Spooled says the usage is safe in the spool for the next start; if
-	// false, usage held in memory is lost when the process exits.
+	ParkedUnits   int64 // held aside after rejections
+	// Spooled says the usage is on disk, in the spool, for the next start;
+	// if false, usage held in memory is lost when the process exits.
 	Spooled bool
-	Cause   error
+	// Cause joins why: the context's error, the latest failures, the
+	// rejections.
+	Cause error
 }
 
 func (e *UndeliveredError) Error() string {
-	where := "held in memory only"
+	where := "held in memory only: lost when the process exits"
 	if e.Spooled {
 		where = "kept in the spool for the next start"
 	}
-	msg := fmt.Sprintf("litewavemetric: %d units in %d events not delivered, %d units in %d events parked; %s",
+	msg := fmt.Sprintf("litewavemetric: %d units in %d events not delivered, %d units of %d rejected events held aside; %s",
 		e.Units, e.Events, e.ParkedUnits, e.ParkedEvents, where)
 	if e.Cause != nil {
-		msg += ": " + e.Cause.Error()
+		msg += ": " + strings.ReplaceAll(e.Cause.Error(), "\n", "; ")
 	}
 	return msg
 }
 
 func (e *UndeliveredError) Unwrap() error { return e.Cause }
 
-func formatUnits(u float64) string { return strconv.FormatFloat(u, 'f', -1, 64) }
-
-// Errors opening a spool (see WithSpoolDir), wrapped by New's error.
-var (
-	// ErrSpoolCorrupt: the spool file is damaged in a way that cannot be
-	// repaired without risking double billing, or is not a spool at all. It
-	// is left untouched; move it aside to start afresh. (Damage confined to
-	// records is repaired at start: the unreadable records are dropped and
-	// counted in Stats, and the damaged file is kept beside the new one.)
-	ErrSpoolCorrupt = spool.ErrCorrupt
-	// ErrSpoolVersion: the spool was written by an incompatible version.
-	ErrSpoolVersion = spool.ErrVersion
-	// ErrSpoolLocked: another exporter, in this or another process, has the
-	// spool open.
-	ErrSpoolLocked = spool.ErrLocked
-)
+// failureOf is the public name of an outbox failure class.
+func failureOf(c outbox.Class) Failure {
+	switch c {
+	case outbox.Configuration:
+		return Misconfiguration
+	case outbox.Spool:
+		return SpoolFailure
+	}
+	return Outage
+}

@@ -3,6 +3,7 @@ package litewavemetric_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -30,7 +31,11 @@ func ExampleNew() {
 		attribute.String("tenant.id", "acme"),
 		attribute.String("device.id", "scanner-1")))
 
-	if err := provider.Shutdown(ctx); err != nil { // exports and delivers
+	// Shutdown exports the last collection and delivers what is owed;
+	// delivery is retried until it succeeds, so give it a deadline.
+	shutdownCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := provider.Shutdown(shutdownCtx); err != nil {
 		panic(err)
 	}
 	for series, total := range backend.Totals() {
@@ -49,7 +54,7 @@ func ExampleClient_PostMeterUsage() {
 	if err != nil {
 		panic(err)
 	}
-	defer client.CloseIdleConnections()
+	defer client.Close()
 	answer, err := client.PostMeterUsage(context.Background(), "tenant_123", "device_456", "pages.processed.rate.hourly", 24)
 	if err != nil {
 		fmt.Println("failed:", err)
@@ -61,7 +66,7 @@ func ExampleClient_PostMeterUsage() {
 	fmt.Println(err)
 	// Output:
 	// event accepted: accepted
-	// litewavemetric: tenant tenant_404: no customer account for tenant
+	// litewavemetric: tenant tenant_404: no customer account for tenant; create the tenant's customer account in Litewave, or check the tenant id the application counts with
 }
 
 // Bill an instrument under another meter id, and only the listed
@@ -70,17 +75,24 @@ func ExampleWithMeterID() {
 	backend := litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
 	defer backend.Close()
 	ctx := context.Background()
-	exp, _ := litewavemetric.New(ctx,
+	exp, err := litewavemetric.New(ctx,
 		litewavemetric.WithEndpoint(backend.URL),
 		litewavemetric.WithInstruments("pages"),
 		litewavemetric.WithMeterID("pages", "pages.processed.rate.hourly"))
+	if err != nil {
+		panic(err)
+	}
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp)))
 	attrs := metric.WithAttributes(attribute.String("tenant.id", "acme"), attribute.String("device.id", "d1"))
 	pages, _ := provider.Meter("m").Int64Counter("pages")
 	retries, _ := provider.Meter("m").Int64Counter("retries")
 	pages.Add(ctx, 3, attrs)
 	retries.Add(ctx, 7, attrs) // not billed
-	_ = provider.Shutdown(ctx)
+	shutdownCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := provider.Shutdown(shutdownCtx); err != nil {
+		panic(err)
+	}
 	for series, total := range backend.Totals() {
 		fmt.Println(series.Meter, total)
 	}

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -20,37 +19,47 @@ import (
 	"github.com/aiorch/litewavemetric/internal/spool"
 )
 
-// maxReportedRejections bounds the RejectedErrors one Export lists
-// individually; the rest are summed in one more error.
-const maxReportedRejections = 5
+// maxReported bounds the errors one Export or flush lists individually;
+// the rest are summed in one more error.
+const maxReported = 5
 
 // Exporter is an sdkmetric.Exporter that bills counters to Litewave.
 type Exporter struct {
 	cfg    config
 	client *Client
 	box    *outbox.Outbox
+	spool  *spool.Spool // nil without WithSpoolDir
 	mapper mapper
 
 	exportMu     sync.Mutex // serialises taking usage in, and shutting down
 	closed       atomic.Bool
 	shutdownOnce sync.Once
 
-	spooled  bool
 	recovery spool.Recovery
 	counts   struct {
 		sync.Mutex
-		exports                                          int64
-		unattributedPoints, overflowPts, untrackedPoints int64
-		unattributedUnits, overflowUnits                 float64
+		exports                                       int64
+		unattributed, overflow, untracked, invalidIDs issueCount
 	}
+}
+
+type issueCount struct {
+	points int64
+	units  float64
+}
+
+func (c *issueCount) add(i outbox.Issue) {
+	c.points += int64(i.Points)
+	c.units += i.Units
 }
 
 var _ sdkmetric.Exporter = (*Exporter)(nil)
 
 // New returns an Exporter configured by opts and the environment variables
-// (see the Env constants). With a spool directory, usage left undelivered
-// by a previous exporter on that directory is sent again first. The context
-// is not used; it is there for the otel-go exporter convention.
+// (see the Env constants and the package documentation). With a spool
+// directory, usage left undelivered by a previous exporter on that directory
+// is sent again first. The context is not used; it is there for the otel-go
+// exporter convention.
 func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -61,17 +70,34 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		_, _ = rand.Read(b[:])
 		cfg.instanceID = hex.EncodeToString(b[:])
 	}
-	e := &Exporter{
-		cfg:    cfg,
-		client: newClient(cfg),
-		mapper: mapper{
-			tenantKey:   attribute.Key(cfg.tenantAttr),
-			deviceKey:   attribute.Key(cfg.deviceAttr),
-			meterIDs:    cfg.meterIDs,
-			instruments: cfg.instruments,
-			deltas:      newDeltaTracker(cfg.staleness, cfg.maxSeries),
-			cache:       newSeriesCache(2 * cfg.maxSeries),
-		},
+	if cfg.endpoint == DefaultEndpoint && (cfg.backend == BackendEvents || cfg.portalURL == "") {
+		cfg.logger.Warn("litewavemetric: using the built-in in-cluster endpoint; set LITEWAVE_ENDPOINT (WithEndpoint) outside the cluster",
+			"endpoint", DefaultEndpoint)
+	}
+	client, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Exporter{cfg: cfg, client: client}
+	var contents spool.Contents
+	if cfg.spoolDir != "" {
+		sp, c, err := spool.Open(cfg.spoolDir, spool.Options{MaxBytes: cfg.maxSpoolBytes})
+		if err != nil {
+			_ = client.Close()
+			return nil, fmt.Errorf("litewavemetric: spool %s: %w", cfg.spoolDir, expose(err))
+		}
+		e.spool, contents, e.recovery = sp, c, c.Recovery
+		if c.Recovery.Repaired {
+			e.reportError(fmt.Errorf("litewavemetric: spool %s was damaged and repaired: %s", cfg.spoolDir, c.Recovery))
+		}
+	}
+	e.mapper = mapper{
+		tenantKey:   attribute.Key(cfg.tenantAttr),
+		deviceKey:   attribute.Key(cfg.deviceAttr),
+		meterIDs:    cfg.meterIDs,
+		instruments: cfg.instruments,
+		deltas:      newDeltaTracker(cfg.staleness, cfg.maxSeries, time.Now(), e.spool != nil, contents.Streams),
+		cache:       newSeriesCache(2 * cfg.maxSeries),
 	}
 	ocfg := outbox.Config{
 		Instance:    cfg.instanceID,
@@ -82,47 +108,75 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 			Max:           cfg.retry.MaxInterval,
 			MaxRetryAfter: cfg.retry.MaxRetryAfter,
 		},
-		IdleTTL:    idleTTL,
-		ValidateID: ValidateID,
-		Backend:    litewaveBackend{e.client},
-		Classify:   classify,
-		OnParked:   func(p outbox.Parked) { otel.Handle(rejected(p)) },
-		OnStoreError: func(err error) {
-			otel.Handle(fmt.Errorf("litewavemetric: spool: %w", err))
+		IdleTTL:   idleTTL,
+		Backend:   client.backend,
+		Customers: client.accounts,
+		OnHealth:  e.reportHealth,
+		OnParked:  func(p outbox.Parked) { e.reportError(rejected(p)) },
+		OnStoreLost: func(err error) {
+			e.reportError(fmt.Errorf("litewavemetric: %w; everything owed was written to it again", err))
 		},
 		Logger: cfg.logger,
 	}
-	var contents spool.Contents
-	if cfg.spoolDir != "" {
-		sp, c, err := spool.Open(cfg.spoolDir, spool.Options{MaxBytes: cfg.maxSpoolBytes})
-		if err != nil {
-			return nil, fmt.Errorf("litewavemetric: spool %s: %w", cfg.spoolDir, err)
-		}
-		ocfg.Store, contents, e.spooled, e.recovery = sp, c, true, c.Recovery
-		if c.Recovery.Repaired {
-			err := fmt.Errorf("litewavemetric: spool %s was damaged and repaired: %s", cfg.spoolDir, c.Recovery)
-			cfg.logger.Error(err.Error())
-			otel.Handle(err)
-		}
+	if e.spool != nil {
+		ocfg.Store = e.spool
 	}
 	e.box = outbox.New(ocfg)
-	if err := e.box.Restore(contents.Events, contents.Opens); err != nil {
+	if err := e.box.Restore(contents.Contents); err != nil {
 		_ = e.box.Close()
+		_ = client.Close()
 		return nil, fmt.Errorf("litewavemetric: spool %s: %w", cfg.spoolDir, err)
 	}
 	e.box.Start()
 	return e, nil
 }
 
+// Temporality asks the SDK for deltas for counters: each collection then
+// carries exactly the usage since the previous one. Other kinds are dropped
+// (see Aggregation) and get the SDK's default.
+func (e *Exporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
+	if billable(k) {
+		return metricdata.DeltaTemporality
+	}
+	return sdkmetric.DefaultTemporalitySelector(k)
+}
+
+// Aggregation sums counters and drops every other kind of instrument:
+// histograms, gauges and up-down counters are never billed, so they should
+// cost nothing.
+func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	if billable(k) {
+		return sdkmetric.AggregationSum{}
+	}
+	return sdkmetric.AggregationDrop{}
+}
+
+// CardinalityLimit is an sdkmetric.CardinalityLimitSelector for billing
+// readers: counters get the exporter's limit (WithCardinalityLimit; none by
+// default, so that the SDK never merges a tenant's usage into its overflow
+// set while the exporter has room), other kinds the provider's.
+func (e *Exporter) CardinalityLimit(k sdkmetric.InstrumentKind) (int, bool) {
+	if billable(k) {
+		return e.cfg.cardinality, false
+	}
+	return 0, true
+}
+
+func billable(k sdkmetric.InstrumentKind) bool {
+	return k == sdkmetric.InstrumentKindCounter || k == sdkmetric.InstrumentKindObservableCounter
+}
+
 // Export takes the collection's usage into the outbox (and the spool) and
 // sends it. It always takes the usage, whatever the network or ctx; then it
-// waits, within ctx, for the first attempt of each event it froze, so that
-// it can report what became of them. Usage that is not yet delivered stays
-// owed and is retried in the background.
+// waits, within ctx, for the first attempt of each event it made, so that
+// it can report rejections. Usage not delivered yet stays owed and is
+// retried in the background: that is the exporter's job, not a failed
+// export, and is reported through otel.Handle when an outage or a
+// configuration problem begins, persists and ends (see DeferredError).
 //
-// The error, if any, joins: UsageErrors for usage that cannot be billed as
-// counted, RejectedErrors for events the backend refused permanently, and a
-// DeferredError while usage is owed but undelivered.
+// The error, if any, joins: a UsageError per kind of usage that cannot be
+// billed as counted, a RejectedError per event the backend refused, and
+// the spool's error if the usage could not be written to it.
 func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	round, rep, mrep, persistErr, err := e.take(rm)
 	if err != nil {
@@ -133,26 +187,16 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		// Nothing is sent before it is stored: waiting for first attempts
 		// would only wait out ctx.
 		e.box.Release(round)
-		errs = append(errs, fmt.Errorf("litewavemetric: the spool could not be written; this collection's usage is held in memory, unsent, until a write succeeds: %w", persistErr))
+		errs = append(errs, fmt.Errorf("litewavemetric: the spool could not be written; this collection's usage is held in memory, unsent, until a write succeeds: %w", expose(persistErr)))
 		return errors.Join(errs...)
 	}
-	var cause error
 	select {
 	case <-round.Done():
 	case <-ctx.Done():
-		cause = context.Cause(ctx)
 	case <-e.box.Stopped():
-		cause = sdkmetric.ErrExporterShutdown
 	}
 	res := e.box.Release(round)
-	errs = append(errs, rejections(res.Parked)...)
-	if res.Unfinished > 0 {
-		errs = append(errs, fmt.Errorf("litewavemetric: %d events of this collection still being delivered when the export ended; kept: %w",
-			res.Unfinished, cause))
-	}
-	if st := e.box.Stats(); res.Deferred > 0 || st.Waiting > 0 {
-		errs = append(errs, &DeferredError{Events: res.Deferred, Units: res.DeferredUnits, OwedUnits: st.OwedUnits, Reason: deferReason(res, st)})
-	}
+	errs = append(errs, rejections(res.Rejected)...)
 	return errors.Join(errs...)
 }
 
@@ -170,20 +214,12 @@ func (e *Exporter) take(rm *metricdata.ResourceMetrics) (*outbox.Round, outbox.I
 
 	e.counts.Lock()
 	e.counts.exports++
-	e.counts.unattributedPoints += int64(mrep.unattributed.Points)
-	e.counts.unattributedUnits += mrep.unattributed.Units
-	e.counts.overflowPts += int64(mrep.overflow.Points)
-	e.counts.overflowUnits += mrep.overflow.Units
-	e.counts.untrackedPoints += int64(mrep.untracked.Points)
+	e.counts.unattributed.add(mrep.unattributed)
+	e.counts.overflow.add(mrep.overflow)
+	e.counts.untracked.add(mrep.untracked)
+	e.counts.invalidIDs.add(mrep.invalid)
 	e.counts.Unlock()
 	return round, rep, mrep, persistErr, nil
-}
-
-func deferReason(res outbox.RoundResult, st outbox.Stats) string {
-	if res.DeferReason != "" {
-		return res.DeferReason
-	}
-	return "earlier usage is waiting for a retry after: " + st.LastFailure
 }
 
 // usageErrors turns the ingest's problems into one UsageError each.
@@ -198,19 +234,19 @@ func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport) []error 
 	}
 	add(Unattributed, mrep.unattributed)
 	add(CardinalityOverflow, mrep.overflow)
+	add(InvalidID, mrep.invalid)
 	add(OverCapacity, mrep.untracked) // cumulative points beyond the stream cap: their deltas are unknown
 	add(OverCapacity, rep.OverCapacity)
-	add(InvalidID, rep.InvalidKey)
 	add(BadValue, rep.BadValue)
 	add(Overflow, rep.Overflow)
 	return errs
 }
 
-func rejections(parked []outbox.Parked) []error {
+func rejections(rs []outbox.Parked) []error {
 	var errs []error
 	var moreEvents, moreUnits int64
-	for i, p := range parked {
-		if i < maxReportedRejections {
+	for i, p := range rs {
+		if i < maxReported {
 			errs = append(errs, rejected(p))
 			continue
 		}
@@ -218,20 +254,26 @@ func rejections(parked []outbox.Parked) []error {
 		moreUnits += p.Units
 	}
 	if moreEvents > 0 {
-		errs = append(errs, fmt.Errorf("litewavemetric: and %d more events (%d units) rejected and parked; see Exporter.Parked", moreEvents, moreUnits))
+		errs = append(errs, fmt.Errorf("litewavemetric: and %d more events (%d units) rejected and held aside; see Exporter.Parked", moreEvents, moreUnits))
 	}
 	return errs
 }
 
 func rejected(p outbox.Parked) *RejectedError {
-	return &RejectedError{Tenant: p.Key.Tenant, Device: p.Key.Device, Meter: p.Key.Meter,
-		Units: p.Units, StatusCode: p.Status, Message: p.Reason}
+	return &RejectedError{ParkedUsage: parkedUsage(p), Cause: expose(p.Err)}
 }
 
-// ForceFlush sends everything owed and returns once it is delivered, or
-// ctx ends. Events waiting on a backoff are retried at once; those waiting
-// on a server's Retry-After keep waiting. The error is an UndeliveredError
-// if usage is still owed when ctx ends or if usage is parked.
+func parkedUsage(p outbox.Parked) ParkedUsage {
+	return ParkedUsage{Tenant: p.Key.Tenant, Device: p.Key.Device, Meter: p.Key.Meter, Units: p.Units, Events: p.Events,
+		StatusCode: statusOf(p.Err), Reason: p.Reason, Since: p.Since}
+}
+
+// ForceFlush delivers everything owed now and returns once it is
+// delivered, or ctx ends: every owed event is attempted at once, and
+// failures are retried within tens to hundreds of milliseconds while ctx
+// lasts (a server's Retry-After is waited for). The error is an
+// UndeliveredError if usage is still owed when ctx ends, or held aside
+// after a rejection.
 func (e *Exporter) ForceFlush(ctx context.Context) error {
 	if e.closed.Load() {
 		return fmt.Errorf("litewavemetric: force flush: %w", sdkmetric.ErrExporterShutdown)
@@ -240,13 +282,14 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 	if errors.Is(err, outbox.ErrStopped) {
 		err = fmt.Errorf("force flush interrupted by shutdown: %w", sdkmetric.ErrExporterShutdown)
 	}
-	return e.undelivered(err, e.spooled)
+	return e.undelivered(err, e.spool != nil && e.box.Stored())
 }
 
-// Shutdown stops taking usage, delivers what is owed within ctx, stops
-// every goroutine and, with a spool, leaves what is still owed in it for
-// the next start. It reports usage it could not deliver as an
-// UndeliveredError. Calling it again returns ErrExporterShutdown.
+// Shutdown stops taking usage, delivers what is owed within ctx as
+// ForceFlush does, stops every goroutine and, with a spool, leaves what is
+// still owed in it for the next start. It returns nil when everything was
+// delivered, else an UndeliveredError that says what is owed and whether it
+// is on disk. Calling it again returns sdkmetric.ErrExporterShutdown.
 //
 // Delivery is retried until it succeeds, so Shutdown waits as long as ctx
 // allows while the backend is down: give it a deadline. (A PeriodicReader
@@ -260,58 +303,92 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 		e.exportMu.Unlock()
 		flushErr := e.box.Flush(ctx)
 		closeErr := e.box.Close()
-		e.client.closeOwnConnections()
+		if cerr := e.client.Close(); closeErr == nil {
+			closeErr = cerr
+		}
 		if closeErr != nil {
-			closeErr = fmt.Errorf("litewavemetric: shutdown: %w", closeErr)
+			closeErr = fmt.Errorf("litewavemetric: shutdown: %w", expose(closeErr))
 		}
 		// What is owed is safe only if the final commit succeeded.
-		err = errors.Join(e.undelivered(flushErr, e.spooled && closeErr == nil), closeErr)
+		err = errors.Join(e.undelivered(flushErr, e.spool != nil && closeErr == nil), closeErr)
 	})
 	return err
 }
 
+// undelivered reports what is owed or held aside, or nil; cause is why a
+// flush ended early.
 func (e *Exporter) undelivered(cause error, spooled bool) error {
 	st := e.box.Stats()
 	if cause == nil && st.OwedUnits == 0 && st.ParkedUnits == 0 {
 		return nil
 	}
+	causes := []error{cause}
+	for _, err := range e.box.Failures() {
+		causes = append(causes, expose(err))
+	}
+	parked := e.box.Parked()
+	for i, p := range parked {
+		if i == maxReported {
+			causes = append(causes, fmt.Errorf("and %d more series with rejected usage; see Exporter.Parked", len(parked)-i))
+			break
+		}
+		causes = append(causes, rejected(p))
+	}
 	return &UndeliveredError{Events: st.OwedEvents, Units: st.OwedUnits,
-		ParkedEvents: st.ParkedEvents, ParkedUnits: st.ParkedUnits, Spooled: spooled, Cause: cause}
+		ParkedEvents: st.ParkedEvents, ParkedUnits: st.ParkedUnits, Spooled: spooled, Cause: errors.Join(causes...)}
 }
 
-// Client returns the client the exporter delivers through.
+// Stats returns the exporter's counters, for tests and operators.
+func (e *Exporter) Stats() Stats {
+	o := e.box.Stats()
+	s := Stats{
+		Series: o.Series, OwedEvents: o.OwedEvents, OwedUnits: o.OwedUnits, InFlight: o.InFlight, Waiting: o.Waiting,
+		ParkedEvents: o.ParkedEvents, ParkedUnits: o.ParkedUnits, ParkedSeries: o.ParkedSeries,
+		AcceptedUnits: o.AcceptedUnits, DeliveredEvents: o.DeliveredEvents, DeliveredUnits: o.DeliveredUnits,
+		Retries: o.Retries, Rejections: o.Rejections, RejectedPoints: o.RejectedPoints, RejectedUnits: o.RejectedUnits,
+		FractionsDropped: o.FractionsDropped, Lookups: LookupStats(e.client.accounts.Stats()),
+		SpoolCommits: o.StoreCommits, SpoolErrors: o.StoreErrors, SpoolRecordsDropped: e.recovery.Dropped,
+	}
+	if e.spool != nil {
+		s.SpoolBytes = e.spool.HeldBytes()
+	}
+	e.counts.Lock()
+	s.Exports = e.counts.exports
+	s.RejectedPoints += e.counts.untracked.points
+	s.UnattributedPoints, s.UnattributedUnits = e.counts.unattributed.points, e.counts.unattributed.units
+	s.OverflowPoints, s.OverflowUnits = e.counts.overflow.points, e.counts.overflow.units
+	s.InvalidPoints, s.InvalidUnits = e.counts.invalidIDs.points, e.counts.invalidIDs.units
+	e.counts.Unlock()
+	return s
+}
+
+// Parked lists the usage the backend rejected, held aside, per series.
+func (e *Exporter) Parked() []ParkedUsage {
+	ps := e.box.Parked()
+	out := make([]ParkedUsage, len(ps))
+	for i, p := range ps {
+		out[i] = parkedUsage(p)
+	}
+	return out
+}
+
+// RetryParked sends all usage held aside again, once the cause of the
+// rejections is fixed, and returns how many series it concerned. The usage
+// joins the series' next event under a new key (the backend recorded none
+// of it), bound to a customer looked up afresh. A restart with a spool
+// does the same.
+func (e *Exporter) RetryParked() int { return e.box.RetryParked() }
+
+// Client returns the client the exporter delivers through. The exporter's
+// Shutdown closes it.
 func (e *Exporter) Client() *Client { return e.client }
 
 // MarshalLog describes the exporter for otel-go's logging.
 func (e *Exporter) MarshalLog() any {
 	return struct {
 		Type     string
+		Backend  string
 		Endpoint string
 		Spool    string
-	}{"litewave", e.client.eventsURL, e.cfg.spoolDir}
-}
-
-// classify tells the outbox how to treat a delivery error: HTTP answers by
-// status, everything else (refused, reset, EOF, timeout) is retried.
-func classify(err error) outbox.Failure {
-	var he *HTTPError
-	if errors.As(err, &he) {
-		return outbox.Failure{Permanent: !he.Temporary(), RetryAfter: he.RetryAfter, Status: he.StatusCode}
-	}
-	return outbox.Failure{}
-}
-
-// litewaveBackend delivers outbox events through a Client.
-type litewaveBackend struct{ c *Client }
-
-func (b litewaveBackend) CachedCustomer(tenant string) (string, bool) {
-	return b.c.customers.cached(tenant)
-}
-
-func (b litewaveBackend) Customer(ctx context.Context, tenant string) (string, error) {
-	return b.c.customer(ctx, tenant)
-}
-
-func (b litewaveBackend) Deliver(ctx context.Context, d outbox.Delivery) error {
-	return b.c.deliver(ctx, d)
+	}{"litewave", e.cfg.backend, redact(e.cfg.endpoint), e.cfg.spoolDir}
 }

@@ -26,31 +26,28 @@ var hostileIDs = []string{
 
 // Ids written by whoever calls Add reach neither a header nor a path
 // unless they pass the allow-list: no request goes anywhere but the two
-// API paths, the usage of invalid series is held and reported, and every
-// valid series beside them is billed.
+// API paths, the usage of invalid series is refused, counted and reported
+// every collection, and every valid series beside them is billed.
 func TestHostileIDsNeverReachTheBackend(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"), litewavetest.WithCustomer("..", "c-evil"))
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
 	ctx := context.Background()
-	for _, id := range hostileIDs {
-		c.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant.id", id), attribute.String("device.id", "d1")))
-		c.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant.id", "t1"), attribute.String("device.id", id)))
+	for round := range 2 {
+		for _, id := range hostileIDs {
+			c.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant.id", id), attribute.String("device.id", "d1")))
+			c.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant.id", "t1"), attribute.String("device.id", id)))
+		}
+		c.Add(ctx, 5, at("t1", "d1"))
+		err := p.flush()
+		var ue *litewavemetric.UsageError
+		require.ErrorAs(t, err, &ue, "round %d", round)
+		assert.Equal(t, litewavemetric.InvalidID, ue.Problem)
+		assert.Equal(t, 2*len(hostileIDs), ue.Points)
+		assert.Less(t, len(err.Error()), 2000, "the report quotes ids, truncated")
+		assert.True(t, utf8.ValidString(err.Error()))
 	}
-	c.Add(ctx, 5, at("t1", "d1"))
-	err := p.collect()
-	var ue *litewavemetric.UsageError
-	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.InvalidID, ue.Problem)
-	assert.Equal(t, 2*len(hostileIDs), ue.Points)
-	assert.Less(t, len(err.Error()), 2000, "the report quotes ids, truncated")
-	assert.True(t, utf8.ValidString(err.Error()))
-	var und *litewavemetric.UndeliveredError
-	require.ErrorAs(t, p.flush(), &und, "the held usage is reported by every flush")
-	assert.Zero(t, und.Units, "only the valid series was owed, and it was delivered")
-	assert.Equal(t, int64(2*len(hostileIDs)), und.ParkedUnits)
-
-	assert.Equal(t, map[litewavetest.Series]int64{series("t1", "d1", "pages"): 5}, srv.Totals())
+	assert.Equal(t, map[litewavetest.Series]int64{series("t1", "d1", "pages"): 10}, srv.Totals())
 	for _, r := range srv.Requests() {
 		switch r.Method {
 		case http.MethodGet:
@@ -63,16 +60,11 @@ func TestHostileIDsNeverReachTheBackend(t *testing.T) {
 			t.Errorf("unexpected %s %s", r.Method, r.RequestURI)
 		}
 	}
-	parked := p.exp.Parked()
-	assert.Len(t, parked, 2*len(hostileIDs))
-	for _, pu := range parked {
-		assert.True(t, pu.InvalidID)
-		assert.Equal(t, int64(1), pu.Held, "held, not dropped")
-		assert.Less(t, len(pu.Tenant)+len(pu.Device), 300)
-	}
 	st := p.exp.Stats()
-	assert.Equal(t, int64(2*len(hostileIDs)), st.ParkedUnits)
+	assert.Equal(t, int64(4*len(hostileIDs)), st.InvalidPoints)
+	assert.Equal(t, float64(4*len(hostileIDs)), st.InvalidUnits)
 	assert.Zero(t, st.OwedUnits)
+	assert.Equal(t, 1, st.Series, "invalid ids take no room")
 }
 
 func TestValidateID(t *testing.T) {

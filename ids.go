@@ -3,13 +3,21 @@ package litewavemetric
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 // MaxIDLength is the longest tenant or device id accepted.
-const MaxIDLength = 128
+const MaxIDLength = usage.MaxIDLength
 
-// ErrInvalidID is wrapped by every error about a tenant or device id that
-// fails ValidateID.
+// MaxMeterIDLength is the longest meter id accepted, as OpenTelemetry
+// bounds instrument names.
+const MaxMeterIDLength = usage.MaxMeterLength
+
+// ErrInvalidID is wrapped by every error about a tenant, device or meter id
+// that cannot be sent.
 var ErrInvalidID = errors.New("invalid id")
 
 // ValidateID reports whether id may be used as a tenant or device id.
@@ -38,6 +46,18 @@ func ValidateID(id string) error {
 	return nil
 }
 
+// checkMeterID reports whether id may be used as a meter id: it travels in
+// JSON bodies only, so any text of 1 to MaxMeterIDLength bytes is fine.
+func checkMeterID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty meter id", ErrInvalidID)
+	case len(id) > MaxMeterIDLength:
+		return fmt.Errorf("%w: meter id of %d bytes, longer than %d", ErrInvalidID, len(id), MaxMeterIDLength)
+	}
+	return nil
+}
+
 func alnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
@@ -48,4 +68,17 @@ func punct(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// printable returns id quoted and, if long, truncated with a hash of the
+// whole: an invalid id may be huge or hold control characters, and must
+// never reach a header, a path or a log line as it is.
+func printable(id string) string {
+	const keep = 32
+	if len(id) <= keep {
+		return strconv.Quote(id)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("%s…(%d bytes, fnv %016x)", strconv.Quote(id[:keep]), len(id), h.Sum64())
 }

@@ -2,12 +2,15 @@ package litewavemetric_test
 
 import (
 	"context"
+	"log"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -33,33 +36,39 @@ var fastRetry = litewavemetric.WithRetry(litewavemetric.RetryConfig{
 	MaxRetryAfter:   3 * time.Second,
 })
 
-// pipeline is an app's view: a MeterProvider whose ManualReader feeds the
-// exporter on demand, so each collection is deterministic.
+// pipeline is an app's view: a MeterProvider whose PeriodicReader feeds the
+// exporter, as users build it. Its interval is long: each collection is one
+// provider ForceFlush, so each is deterministic.
 type pipeline struct {
 	t        testing.TB
 	exp      *litewavemetric.Exporter
-	reader   *sdkmetric.ManualReader
+	reader   *sdkmetric.PeriodicReader
 	provider *sdkmetric.MeterProvider
 	meter    metric.Meter
 }
 
-func newPipeline(t testing.TB, srv *litewavetest.Server, opts ...litewavemetric.Option) *pipeline {
-	return newPipelineWith(t, srv, nil, opts...)
+type pipelineOpts struct {
+	res       *resource.Resource
+	producers []sdkmetric.Producer
 }
 
-func newPipelineWith(t testing.TB, srv *litewavetest.Server, res *resource.Resource, opts ...litewavemetric.Option) *pipeline {
+func newPipeline(t testing.TB, srv *litewavetest.Server, opts ...litewavemetric.Option) *pipeline {
+	return newPipelineWith(t, srv, pipelineOpts{}, opts...)
+}
+
+func newPipelineWith(t testing.TB, srv *litewavetest.Server, po pipelineOpts, opts ...litewavemetric.Option) *pipeline {
 	t.Helper()
 	all := append([]litewavemetric.Option{litewavemetric.WithEndpoint(srv.URL), fastRetry}, opts...)
 	exp, err := litewavemetric.New(context.Background(), all...)
 	require.NoError(t, err)
-	reader := sdkmetric.NewManualReader(
-		sdkmetric.WithTemporalitySelector(exp.Temporality),
-		sdkmetric.WithAggregationSelector(exp.Aggregation),
-		sdkmetric.WithCardinalityLimitSelector(exp.CardinalityLimit),
-	)
+	ropts := []sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(time.Hour)}
+	for _, pr := range po.producers {
+		ropts = append(ropts, sdkmetric.WithProducer(pr))
+	}
+	reader := litewavemetric.NewPeriodicReader(exp, ropts...)
 	popts := []sdkmetric.Option{sdkmetric.WithReader(reader)}
-	if res != nil {
-		popts = append(popts, sdkmetric.WithResource(res))
+	if po.res != nil {
+		popts = append(popts, sdkmetric.WithResource(po.res))
 	}
 	provider := sdkmetric.NewMeterProvider(popts...)
 	p := &pipeline{t: t, exp: exp, reader: reader, provider: provider, meter: provider.Meter("test")}
@@ -69,21 +78,26 @@ func newPipelineWith(t testing.TB, srv *litewavetest.Server, res *resource.Resou
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = provider.Shutdown(ctx)
-		_ = exp.Shutdown(ctx)
 	})
 	return p
 }
 
-// collect runs one collection and exports it, as a PeriodicReader would.
-func (p *pipeline) collect() error {
-	p.t.Helper()
-	return p.exp.Export(context.Background(), collectOnly(p.t, p))
+// flush is a collection and a flush, through the provider, as users call
+// them: it returns once everything is delivered.
+func (p *pipeline) flush() error { return p.flushWithin(10 * time.Second) }
+
+// flushWithin flushes with a deadline: for a backend that stays down.
+func (p *pipeline) flushWithin(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return p.provider.ForceFlush(ctx)
 }
 
-func (p *pipeline) flush() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// shutdownWithin shuts the provider down with a deadline.
+func (p *pipeline) shutdownWithin(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	return p.exp.ForceFlush(ctx)
+	return p.provider.Shutdown(ctx)
 }
 
 func (p *pipeline) counter(name string) metric.Int64Counter {
@@ -118,7 +132,8 @@ func customers(n int) []litewavetest.Option {
 
 func tenantID(i int) string { return "tenant-" + strconv.Itoa(i) }
 
-// newExporter is an exporter for srv, shut down when the test ends.
+// newExporter is an exporter for srv, shut down when the test ends, for
+// tests of the exporter's own methods.
 func newExporter(t testing.TB, srv *litewavetest.Server, opts ...litewavemetric.Option) *litewavemetric.Exporter {
 	t.Helper()
 	exp, err := litewavemetric.New(context.Background(), append([]litewavemetric.Option{litewavemetric.WithEndpoint(srv.URL), fastRetry}, opts...)...)
@@ -155,10 +170,63 @@ func usage(n int) *metricdata.ResourceMetrics {
 	return sumMetric("pages", metricdata.DeltaTemporality, pts...)
 }
 
-// collectOnly runs a collection without exporting it.
-func collectOnly(t testing.TB, p *pipeline) *metricdata.ResourceMetrics {
+// handled collects what reaches otel.Handle for the rest of the test.
+type handled struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func handleErrors(t *testing.T) *handled {
+	h := &handled{}
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		h.mu.Lock()
+		h.errs = append(h.errs, err)
+		h.mu.Unlock()
+	}))
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) })) })
+	return h
+}
+
+func (h *handled) all() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.errs...)
+}
+
+// within fails the test if the result does not arrive in time: a deadline
+// to detect a hang, not a sleep to synchronise.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, p.reader.Collect(context.Background(), &rm))
-	return &rm
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still blocked after 10s", what)
+		panic("unreachable")
+	}
+}
+
+func sum[K comparable](m map[K]int64) int64 {
+	var s int64
+	for _, v := range m {
+		s += v
+	}
+	return s
+}
+
+// mismatches lists the series whose totals differ, as [want, got]: a
+// readable failure for large maps.
+func mismatches[K comparable](want, got map[K]int64) map[K][2]int64 {
+	out := map[K][2]int64{}
+	for k, w := range want {
+		if got[k] != w {
+			out[k] = [2]int64{w, got[k]}
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			out[k] = [2]int64{0, g}
+		}
+	}
+	return out
 }

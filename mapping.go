@@ -1,28 +1,25 @@
 package litewavemetric
 
 import (
+	"strings"
+
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 // overflowKey marks the attribute set into which the SDK merges measurements
 // past an instrument's cardinality limit.
 const overflowKey = attribute.Key("otel.metric.overflow")
 
-// Aggregation sums counters and drops every other kind of instrument:
-// histograms, gauges and up-down counters are never billed, so they should
-// cost nothing.
-func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
-	switch k {
-	case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindObservableCounter:
-		return sdkmetric.AggregationSum{}
-	}
-	return sdkmetric.AggregationDrop{}
-}
+// ScopeName is the instrumentation scope of the exporter's own metrics
+// (see WithMeterProvider). Its metrics are never billed, nor are
+// OpenTelemetry's own (named otel.sdk.*).
+const ScopeName = "github.com/aiorch/litewavemetric"
 
 // mapper turns data points into usage per (tenant, device, meter).
 type mapper struct {
@@ -35,7 +32,7 @@ type mapper struct {
 
 // mapReport counts what mapping could not attribute.
 type mapReport struct {
-	unattributed, overflow, untracked outbox.Issue
+	unattributed, overflow, untracked, invalid outbox.Issue
 }
 
 // ids of the resource, the fallback for points without their own.
@@ -77,6 +74,12 @@ func (m *mapper) meterID(instrument string) (string, bool) {
 	return instrument, true
 }
 
+// billed reports whether a metric may be billed at all: OpenTelemetry's own
+// metrics and the exporter's never are, whatever provider carries them.
+func billed(scope, name string) bool {
+	return scope != ScopeName && !strings.HasPrefix(name, "otel.sdk.")
+}
+
 // ingest adds every monotonic sum point of rm to in. Points of one series
 // that differ in other attributes add up in the series.
 func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now int64) mapReport {
@@ -88,6 +91,9 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 		scopeSet := false
 		for mi := range sm.Metrics {
 			met := &sm.Metrics[mi]
+			if !billed(sm.Scope.Name, met.Name) {
+				continue
+			}
 			meter, ok := m.meterID(met.Name)
 			if !ok {
 				continue
@@ -107,11 +113,21 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 			default:
 				continue
 			}
+			if err := checkMeterID(meter); err != nil {
+				n, units := pointsOf(met.Data)
+				rep.invalid.Points += n
+				rep.invalid.Units += units
+				if rep.invalid.Example.Meter == "" {
+					rep.invalid.Example.Meter, rep.invalid.Reason = printable(meter), err.Error()
+				}
+				continue
+			}
 			if cumulative && !scopeSet {
 				scope = scopeKey{sm.Scope.Name, sm.Scope.Version, sm.Scope.SchemaURL, sm.Scope.Attributes.Equivalent()}
 				scopeSet = true
 			}
 			p := points{meter: meter, name: met.Name, cumulative: cumulative, res: res, scope: scope, now: now,
+				resource: rm.Resource, instScope: &sm.Scope,
 				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device})}
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
@@ -122,10 +138,29 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 		}
 	}
 	if len(m.deltas.streams) > 0 {
-		m.deltas.sweep(now, false)
+		m.deltas.sweep(in, now, false)
 	}
 	m.cache.endExport()
 	return rep
+}
+
+// pointsOf counts the points of a sum and their usage, for a report.
+func pointsOf(data metricdata.Aggregation) (int, float64) {
+	switch d := data.(type) {
+	case metricdata.Sum[int64]:
+		var u float64
+		for _, p := range d.DataPoints {
+			u += float64(max(p.Value, 0))
+		}
+		return len(d.DataPoints), u
+	case metricdata.Sum[float64]:
+		var u float64
+		for _, p := range d.DataPoints {
+			u += max(p.Value, 0)
+		}
+		return len(d.DataPoints), u
+	}
+	return 0, 0
 }
 
 // points is what the points of one metric share.
@@ -135,6 +170,8 @@ type points struct {
 	res         ids
 	scope       scopeKey
 	now         int64
+	resource    *resource.Resource
+	instScope   *instrumentation.Scope
 	cached      map[attribute.Distinct]cachedSeries
 }
 
@@ -142,21 +179,22 @@ type points struct {
 // when the point's attribute set was seen before (the steady state), else
 // by reading its ids and looking the series up.
 func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapReport, pts []metricdata.DataPoint[N], p points,
-	add func(*outbox.Ingest, outbox.Key, N) *outbox.Series, addTo func(*outbox.Ingest, *outbox.Series, N)) {
+	add func(*outbox.Ingest, usage.Key, N) *outbox.Series, addTo func(*outbox.Ingest, *outbox.Series, N)) {
 	for i := range pts {
 		dp := &pts[i]
 		v := dp.Value
-		if v == 0 {
+		if v == 0 && !p.cumulative {
 			continue
 		}
 		if p.cumulative {
-			sk := streamKey{resource: p.res.res, scope: p.scope, name: p.name, attrs: dp.Attributes.Equivalent()}
-			d, status := delta(m.deltas, sk, dp.StartTime, v, p.now)
+			st := stream{key: streamKey{resource: p.res.res, scope: p.scope, name: p.name, attrs: dp.Attributes.Equivalent()},
+				res: p.resource, scope: p.instScope, attrs: &dp.Attributes}
+			d, status := delta(m.deltas, in, st, dp.StartTime, v, p.now)
 			switch status {
 			case baseline:
 				continue
 			case untracked:
-				rep.untracked.Add(outbox.Key{Meter: p.meter}, 0, "cumulative stream cap reached: its delta cannot be known")
+				rep.untracked.Add(usage.Key{Meter: p.meter}, 0, "cumulative stream cap reached: its delta cannot be known")
 				continue
 			}
 			if v = d; v == 0 {
@@ -174,8 +212,12 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 				issue = &rep.overflow
 			}
 			issue.Points++
-			issue.Units += float64(v)
+			issue.Units += max(float64(v), 0)
 			issue.Example.Meter = p.meter
+			continue
+		}
+		if err := validKey(k); err != nil {
+			rep.invalid.Add(usage.Key{Tenant: printable(k.Tenant), Device: printable(k.Device), Meter: p.meter}, max(float64(v), 0), err.Error())
 			continue
 		}
 		if s := add(in, k, v); s != nil {
@@ -184,9 +226,17 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 	}
 }
 
+// validKey checks the ids of a new series before they enter the outbox.
+func validKey(k usage.Key) error {
+	if err := ValidateID(k.Tenant); err != nil {
+		return err
+	}
+	return ValidateID(k.Device)
+}
+
 // key returns the series of a point: ids from its attributes, else from
 // the resource; ok is false when either id is missing.
-func (m *mapper) key(attrs *attribute.Set, res ids, meter string) (outbox.Key, bool) {
+func (m *mapper) key(attrs *attribute.Set, res ids, meter string) (usage.Key, bool) {
 	tenant := attrString(attrs, m.tenantKey)
 	if tenant == "" {
 		tenant = res.tenant
@@ -195,5 +245,5 @@ func (m *mapper) key(attrs *attribute.Set, res ids, meter string) (outbox.Key, b
 	if device == "" {
 		device = res.device
 	}
-	return outbox.Key{Tenant: tenant, Device: device, Meter: meter}, tenant != "" && device != ""
+	return usage.Key{Tenant: tenant, Device: device, Meter: meter}, tenant != "" && device != ""
 }

@@ -1,24 +1,70 @@
 package litewavemetric
 
-import sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+import (
+	"context"
+	"errors"
+	"sync"
 
-// CardinalityLimit is an sdkmetric.CardinalityLimitSelector for billing
-// readers: counters get the exporter's limit (WithCardinalityLimit; by
-// default the series cap), other kinds the provider's. The SDK's default of
-// 2000 attribute sets per instrument would merge the usage of the 2001st
-// tenant into an overflow set with no tenant at all.
-func (e *Exporter) CardinalityLimit(k sdkmetric.InstrumentKind) (int, bool) {
-	switch k {
-	case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindObservableCounter:
-		return e.cfg.cardinality, false
-	}
-	return 0, true
-}
+	"go.opentelemetry.io/otel"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
 
-// NewPeriodicReader returns a PeriodicReader that exports to exp with a
-// cardinality limit that fits billing (see CardinalityLimit). Further
-// options, such as sdkmetric.WithInterval, apply after it.
+// NewPeriodicReader returns a PeriodicReader that exports to exp: the
+// reader to use, with the MeterProvider's ForceFlush and Shutdown.
+//
+// It sets no SDK cardinality limit on counters (see CardinalityLimit), so
+// that the SDK never merges a tenant's usage into its overflow set, and it
+// adapts the exporter to the reader's handling of errors: a PeriodicReader
+// skips the exporter's ForceFlush when the collection's Export failed, and
+// keeps the final Export's error over the exporter's Shutdown error. So
+// Export's errors (usage that cannot be billed as counted, rejections) are
+// passed to otel.Handle at once, as the reader would for a periodic
+// collection, and returned by the provider's ForceFlush and Shutdown
+// joined with the exporter's own; the flush always runs, and Shutdown's
+// UndeliveredError always arrives.
+//
+// The reader exports every OTEL_METRIC_EXPORT_INTERVAL milliseconds
+// (default 60000), each within OTEL_METRIC_EXPORT_TIMEOUT (default 30000);
+// options such as sdkmetric.WithInterval apply after these settings.
 func NewPeriodicReader(exp *Exporter, opts ...sdkmetric.PeriodicReaderOption) *sdkmetric.PeriodicReader {
 	all := append([]sdkmetric.PeriodicReaderOption{sdkmetric.WithCardinalityLimitSelector(exp.CardinalityLimit)}, opts...)
-	return sdkmetric.NewPeriodicReader(exp, all...)
+	return sdkmetric.NewPeriodicReader(&readerExporter{Exporter: exp}, all...)
+}
+
+// readerExporter is the exporter as a PeriodicReader drives it.
+type readerExporter struct {
+	*Exporter
+	mu      sync.Mutex
+	pending error // the latest collection's errors, not yet returned
+}
+
+func (r *readerExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	err := r.Exporter.Export(ctx, rm)
+	if errors.Is(err, sdkmetric.ErrExporterShutdown) {
+		return err
+	}
+	if err != nil {
+		otel.Handle(err)
+	}
+	r.mu.Lock()
+	r.pending = err
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *readerExporter) ForceFlush(ctx context.Context) error {
+	return errors.Join(r.take(), r.Exporter.ForceFlush(ctx))
+}
+
+func (r *readerExporter) Shutdown(ctx context.Context) error {
+	return errors.Join(r.take(), r.Exporter.Shutdown(ctx))
+}
+
+func (r *readerExporter) take() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.pending
+	r.pending = nil
+	return err
 }

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,11 +33,7 @@ func TestSpoolCarriesUsageAcrossRestart(t *testing.T) {
 	})
 	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir))
 	p.counter("pages").Add(context.Background(), 12, at("t1", "d1"))
-	var de *litewavemetric.DeferredError
-	require.ErrorAs(t, p.collect(), &de)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	err := p.exp.Shutdown(ctx)
+	err := p.shutdownWithin(200 * time.Millisecond)
 	var ue *litewavemetric.UndeliveredError
 	require.ErrorAs(t, err, &ue)
 	assert.True(t, ue.Spooled)
@@ -77,16 +76,12 @@ func TestSpoolInUseIsAClearError(t *testing.T) {
 func TestSpoolSizeCapRefusesNewSeries(t *testing.T) {
 	srv := newServer(t, customers(400)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
-	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(t.TempDir()), litewavemetric.WithMaxSpoolBytes(64<<10))
+	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(t.TempDir()), litewavemetric.WithMaxSpoolBytes(16<<10))
 	c := p.counter("pages")
 	for i := range 400 {
 		c.Add(context.Background(), 1, at(tenantID(i), "d"))
 	}
-	_ = p.collect()
-	for i := range 400 {
-		c.Add(context.Background(), 1, at(tenantID(i), "other-device"))
-	}
-	err := p.collect()
+	err := p.flushWithin(time.Second)
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, litewavemetric.OverCapacity, ue.Problem)
@@ -94,16 +89,57 @@ func TestSpoolSizeCapRefusesNewSeries(t *testing.T) {
 	assert.Positive(t, p.exp.Stats().RejectedPoints)
 }
 
+// The spool cap bounds what is held, not the file's history: after an
+// outage filled it and everything was delivered, new tenants are billed
+// again, and a restart on the delivered spool bills everything.
+func TestSpoolCapIsNotAHighWaterMark(t *testing.T) {
+	dir := t.TempDir()
+	srv := newServer(t, customers(600)...)
+	var down atomic.Bool
+	down.Store(true)
+	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
+		if down.Load() {
+			return litewavetest.Fault{Status: 503}
+		}
+		return litewavetest.Fault{}
+	})
+	capOpt := litewavemetric.WithMaxSpoolBytes(16 << 10)
+	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir), capOpt)
+	c := p.counter("pages")
+	for i := range 300 {
+		c.Add(context.Background(), 1, at(tenantID(i), "d"))
+	}
+	var ue *litewavemetric.UsageError
+	require.ErrorAs(t, p.flushWithin(time.Second), &ue, "the outage fills the cap")
+	accepted := p.exp.Stats().AcceptedUnits
+	down.Store(false)
+	require.NoError(t, p.flush())
+	for i := 300; i < 400; i++ {
+		c.Add(context.Background(), 1, at(tenantID(i), "d"))
+	}
+	require.NoError(t, p.flush(), "new tenants are taken again once the spool drained")
+	assert.Equal(t, accepted+100, srv.Total())
+	require.NoError(t, p.shutdownWithin(5*time.Second))
+
+	p2 := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir), capOpt)
+	c2 := p2.counter("pages")
+	for i := 400; i < 500; i++ {
+		c2.Add(context.Background(), 1, at(tenantID(i), "d"))
+	}
+	require.NoError(t, p2.flush(), "after a restart on the delivered spool, all usage is billed")
+	assert.Equal(t, accepted+200, srv.Total())
+}
+
 // Past the series cap, the same.
 func TestSeriesCapRefusesNewSeries(t *testing.T) {
 	srv := newServer(t, customers(5)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
-	p := newPipeline(t, srv, litewavemetric.WithMaxSeries(3), litewavemetric.WithCardinalityLimit(0))
+	p := newPipeline(t, srv, litewavemetric.WithMaxSeries(3))
 	c := p.counter("pages")
 	for i := range 5 {
 		c.Add(context.Background(), 10, at(tenantID(i), "d"))
 	}
-	err := p.collect()
+	err := p.flushWithin(100 * time.Millisecond)
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, litewavemetric.OverCapacity, ue.Problem)
@@ -113,6 +149,80 @@ func TestSeriesCapRefusesNewSeries(t *testing.T) {
 	assert.Equal(t, 3, st.Series)
 	assert.Equal(t, int64(30), st.OwedUnits)
 	assert.Equal(t, 20.0, st.RejectedUnits)
+}
+
+// The spool file removed under a running exporter (a tmp cleaner) is
+// noticed at the next commit and reported, everything held is written to a
+// fresh file, and a restart on it bills everything: Spooled claims only
+// what is on disk.
+func TestRemovedSpoolIsNoticedAndWrittenAgain(t *testing.T) {
+	reports := handleErrors(t)
+	dir := t.TempDir()
+	srv := newServer(t, customers(3)...)
+	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
+	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir))
+	c := p.counter("pages")
+	c.Add(context.Background(), 5, at(tenantID(0), "d"))
+	require.Error(t, p.flushWithin(100*time.Millisecond))
+	require.NoError(t, os.Remove(filepath.Join(dir, "outbox.db")))
+	c.Add(context.Background(), 7, at(tenantID(1), "d"))
+	err := p.shutdownWithin(200 * time.Millisecond)
+	var ue *litewavemetric.UndeliveredError
+	require.ErrorAs(t, err, &ue)
+	assert.True(t, ue.Spooled)
+	var lost bool
+	for _, e := range reports.all() {
+		lost = lost || containsAll(e.Error(), "removed", "written to it again")
+	}
+	assert.True(t, lost, "the loss was reported: %v", reports.all())
+
+	srv.SetFaultFunc(nil)
+	p2 := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir))
+	require.NoError(t, p2.flush())
+	assert.Equal(t, int64(12), srv.Total(), "everything counted before and after the removal")
+}
+
+// Keys are unique however instance ids are configured: four exporters in
+// one process sharing LITEWAVE_INSTANCE_ID bill the same series at the same
+// moment, and an idempotent backend counts every unit.
+func TestExportersSharingAnInstanceIDNeverShareAKey(t *testing.T) {
+	t.Setenv(litewavemetric.EnvInstanceID, "pod-7")
+	srv := newServer(t, customers(1)...)
+	exps := make([]*litewavemetric.Exporter, 4)
+	for i := range exps {
+		exps[i] = newExporter(t, srv)
+	}
+	var wg sync.WaitGroup
+	for _, exp := range exps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				assert.NoError(t, exp.Export(context.Background(), usage(1)))
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(12), srv.Total(), "every unit counted")
+	assert.Zero(t, srv.Stats().Duplicates)
+	assert.Empty(t, srv.Conflicts())
+}
+
+// Two starts on one spool never reuse a key.
+func TestTwoStartsOnOneSpoolNeverReuseAKey(t *testing.T) {
+	dir := t.TempDir()
+	srv := newServer(t, customers(1)...)
+	for range 2 {
+		exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), litewavemetric.WithSpoolDir(dir),
+			litewavemetric.WithInstanceID("same"))
+		require.NoError(t, err)
+		require.NoError(t, exp.Export(context.Background(), usage(1)))
+		require.NoError(t, exp.Shutdown(context.Background()))
+	}
+	events := srv.Events()
+	require.Len(t, events, 2)
+	assert.NotEqual(t, events[0].IdempotencyKey, events[1].IdempotencyKey)
+	assert.Equal(t, int64(2), srv.Total())
 }
 
 // No goroutine outlives Shutdown: workers, scheduler, lookups, requests in
@@ -134,4 +244,13 @@ func TestNoGoroutineSurvivesShutdown(t *testing.T) {
 	_ = exp.Shutdown(ctx) // one request is stalled: Shutdown abandons it
 	srv.Close()
 	goleak.VerifyNone(t)
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

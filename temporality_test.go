@@ -3,6 +3,7 @@ package litewavemetric_test
 import (
 	"context"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,75 +47,127 @@ func TestCumulativeReaderIsBilledAsDeltas(t *testing.T) {
 	assert.Equal(t, int64(4), srv.Totals()[series("t1", "d1", "tokens")], "2.5, 2.5, 4.0 bill floor(4.0)")
 }
 
-// cumulative is a producer's view of one counter over time.
-type cumulative struct {
+// producer is a bridge reporting one cumulative counter, as a Producer
+// hands it to a billing reader.
+type producer struct {
+	mu    sync.Mutex
 	name  string
 	attrs attribute.Set
+	point *metricdata.DataPoint[int64]
 }
 
-func (c cumulative) rm(points ...metricdata.DataPoint[int64]) *metricdata.ResourceMetrics {
-	for i := range points {
-		points[i].Attributes = c.attrs
+func newProducer(name, tenant, device string) *producer {
+	return &producer{name: name, attrs: attribute.NewSet(attribute.String("tenant.id", tenant), attribute.String("device.id", device))}
+}
+
+func (p *producer) report(start time.Time, v int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.point = &metricdata.DataPoint[int64]{Attributes: p.attrs, StartTime: start, Time: time.Now(), Value: v}
+}
+
+func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.point == nil {
+		return nil, nil
 	}
-	return sumMetric(c.name, metricdata.CumulativeTemporality, points...)
-}
-
-func point(start time.Time, v int64) metricdata.DataPoint[int64] {
-	return metricdata.DataPoint[int64]{StartTime: start, Time: time.Now(), Value: v}
+	return []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{{Name: p.name, Data: metricdata.Sum[int64]{
+		Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: []metricdata.DataPoint[int64]{*p.point}}}}}}, nil
 }
 
 // The Collector's cumulativetodelta rules, with the billing reading of the
-// first point: a known start time means the counter began at zero then.
+// first point: a start time known, and not before the exporter's start,
+// means the counter began at zero then.
 func TestCumulativeResetsAndStartTimes(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp := newExporter(t, srv)
-	ctr := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))}
-	t0 := time.Unix(1_700_000_000, 0)
+	prod := newProducer("pages", "t1", "d1")
+	p := newPipelineWith(t, srv, pipelineOpts{producers: []sdkmetric.Producer{prod}})
+	t0 := time.Now()
 	t1 := t0.Add(time.Hour)
 	steps := []struct {
 		what  string
-		point metricdata.DataPoint[int64]
+		start time.Time
+		value int64
 		bill  int64
 	}{
-		{"first point, known start: all new", point(t0, 10), 10},
-		{"increase", point(t0, 14), 4},
-		{"no change", point(t0, 14), 0},
-		{"lower value: reset, counted from zero", point(t0, 3), 3},
-		{"increase after reset", point(t0, 9), 6},
-		{"new start time: a new stream", point(t1, 2), 2},
-		{"increase on the new stream", point(t1, 5), 3},
+		{"first point, started after the exporter: all new", t0, 10, 10},
+		{"increase", t0, 14, 4},
+		{"no change", t0, 14, 0},
+		{"lower value: reset, counted from zero", t0, 3, 3},
+		{"increase after reset", t0, 9, 6},
+		{"new start time: a new stream", t1, 2, 2},
+		{"increase on the new stream", t1, 5, 3},
 	}
 	var billed int64
 	for _, s := range steps {
-		require.NoError(t, exp.Export(context.Background(), ctr.rm(s.point)), s.what)
+		prod.report(s.start, s.value)
+		require.NoError(t, p.flush(), s.what)
 		billed += s.bill
 		assert.Equal(t, billed, srv.Total(), s.what)
 	}
 }
 
-func TestCumulativeWithUnknownStartIsABaseline(t *testing.T) {
+// A counter of unknown start, or one that started before the exporter did,
+// may hold usage an earlier process billed: its first point is only a
+// baseline, as with the Collector's initial_value "auto".
+func TestCumulativeFirstPointOfAnOlderStreamIsABaseline(t *testing.T) {
+	for name, start := range map[string]time.Time{"unknown start": {}, "started an hour ago": time.Now().Add(-time.Hour)} {
+		t.Run(name, func(t *testing.T) {
+			srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
+			prod := newProducer("pages", "t1", "d1")
+			p := newPipelineWith(t, srv, pipelineOpts{producers: []sdkmetric.Producer{prod}})
+			prod.report(start, 1000)
+			require.NoError(t, p.flush())
+			assert.Zero(t, srv.Total(), "only a baseline")
+			prod.report(start, 1004)
+			require.NoError(t, p.flush())
+			assert.Equal(t, int64(4), srv.Total())
+		})
+	}
+}
+
+// With a spool, a cumulative stream's state survives a restart: the next
+// process bills only its growth, never its whole value again. A stream
+// that restarted while no exporter ran is billed from zero.
+func TestCumulativeStreamAcrossRestartBillsOnlyGrowth(t *testing.T) {
+	dir := t.TempDir()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp := newExporter(t, srv)
-	ctr := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))}
-	require.NoError(t, exp.Export(context.Background(), ctr.rm(point(time.Time{}, 1000))))
-	assert.Zero(t, srv.Total(), "a counter of unknown start may hold usage billed before: only a baseline")
-	require.NoError(t, exp.Export(context.Background(), ctr.rm(point(time.Time{}, 1004))))
-	assert.Equal(t, int64(4), srv.Total())
+	started := time.Now().Add(-time.Hour)
+	prod := newProducer("pages", "t1", "d1")
+	run := func(reports ...int64) {
+		p := newPipelineWith(t, srv, pipelineOpts{producers: []sdkmetric.Producer{prod}}, litewavemetric.WithSpoolDir(dir))
+		for _, v := range reports {
+			prod.report(started, v)
+			require.NoError(t, p.flush())
+		}
+		require.NoError(t, p.shutdownWithin(5*time.Second))
+	}
+	run(1000, 1010)
+	assert.Equal(t, int64(10), srv.Total(), "a baseline of 1000, then 10")
+	run(1015, 1030)
+	assert.Equal(t, int64(30), srv.Total(), "after the restart only the growth: 5, then 15")
+
+	started = time.Now() // the producer restarted while no exporter ran
+	run(7)
+	assert.Equal(t, int64(37), srv.Total(), "a new stream is billed from zero")
 }
 
 // A stream not seen for longer than the staleness is forgotten: its next
-// point is a new stream.
+// point is a stream's first point again.
 func TestCumulativeStateExpires(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	exp := newExporter(t, srv,
-		litewavemetric.WithStaleness(time.Nanosecond))
-	a := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "a"))}
-	b := cumulative{name: "pages", attrs: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "b"))}
-	start := time.Unix(1_700_000_000, 0)
-	require.NoError(t, exp.Export(context.Background(), a.rm(point(start, 10))))
-	require.NoError(t, exp.Export(context.Background(), b.rm(point(start, 1)))) // sweeps a
-	require.NoError(t, exp.Export(context.Background(), a.rm(point(start, 12))))
-	assert.Equal(t, int64(10+1+12), srv.Total(), "a's state was expired, so 12 is a new stream's first point")
+	exp := newExporter(t, srv, litewavemetric.WithStaleness(time.Nanosecond))
+	a := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "a"))
+	b := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "b"))
+	start := time.Now()
+	pt := func(attrs attribute.Set, v int64) *metricdata.ResourceMetrics {
+		return sumMetric("pages", metricdata.CumulativeTemporality, metricdata.DataPoint[int64]{Attributes: attrs, StartTime: start, Value: v})
+	}
+	require.NoError(t, exp.Export(context.Background(), pt(a, 10)))
+	require.NoError(t, exp.Export(context.Background(), pt(b, 1))) // sweeps a
+	require.NoError(t, exp.Export(context.Background(), pt(a, 12)))
+	assert.Equal(t, int64(10+1+12), srv.Total(), "a's state was expired, so 12 is a first point again")
 }
 
 // Invalid cumulative values are rejected and reported, and do not poison
@@ -123,7 +176,7 @@ func TestCumulativeRejectsInvalidValues(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	exp := newExporter(t, srv)
 	attrs := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))
-	start := time.Unix(1_700_000_000, 0)
+	start := time.Now()
 	rm := func(v float64) *metricdata.ResourceMetrics {
 		return sumMetric("tokens", metricdata.CumulativeTemporality,
 			metricdata.DataPoint[float64]{Attributes: attrs, StartTime: start, Value: v})

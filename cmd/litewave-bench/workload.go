@@ -6,7 +6,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/aiorch/litewavemetric/internal/wire"
+	"github.com/aiorch/litewavemetric/internal/events"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 // collection is one collection of n series spread over tenants, as the SDK
@@ -42,7 +43,7 @@ func requests(n, tenants int) []request {
 		out[i] = request{
 			tenant: tenant(i, tenants), device: device(i, tenants),
 			key:  fmt.Sprintf("00000000-0000-8000-8000-%012d", i),
-			body: wire.AppendEvent(nil, "pages.processed", int64(1+i%9), "cus_bench"),
+			body: events.AppendBody(nil, &usage.Event{Key: usage.Key{Meter: "pages.processed"}, Units: int64(1 + i%9), Customer: "cus_bench"}),
 		}
 	}
 	return out

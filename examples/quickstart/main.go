@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -88,7 +89,10 @@ func run() error {
 		t, d := tenants[rng.IntN(len(tenants))], devices[rng.IntN(len(devices))]
 		attrs := metric.WithAttributes(attribute.String("tenant.id", t), attribute.String("device.id", d))
 		n := int64(1 + rng.IntN(5))
-		k := 0.1 * float64(1+rng.IntN(9))
+		// Thousands of tokens, in eighths: binary floats add eighths
+		// exactly, so the floor of the total is the same however the
+		// additions are grouped.
+		k := float64(1+rng.IntN(8)) / 8
 		pages.Add(ctx, n, attrs)
 		tokens.Add(ctx, k, attrs)
 		counted[seriesKey{t, d, "pages.processed"}] += float64(n)
@@ -125,7 +129,7 @@ func (l *errorLog) print() {
 	if len(l.errs) == 0 {
 		return
 	}
-	fmt.Printf("\nthe exporter reported %d times while requests failed (usage kept and retried), e.g.:\n", len(l.errs))
+	fmt.Printf("\nthe exporter reported %d times while requests failed (usage kept and retried):\n", len(l.errs))
 	for _, err := range l.errs[:min(3, len(l.errs))] {
 		fmt.Println("  -", err)
 	}
@@ -171,7 +175,7 @@ func report(counted map[seriesKey]float64, backend *litewavetest.Server, st lite
 	fmt.Fprintln(w, "tenant\tdevice\tmeter\tcounted\tbillable\treceived\t\t")
 	allMatch := true
 	for _, k := range keys {
-		billable := int64(math.Floor(counted[k] + 1e-9))
+		billable := int64(math.Floor(counted[k]))
 		received, match := "n/a", ""
 		if totals != nil {
 			got := totals[litewavetest.Series{Tenant: k.tenant, Device: k.device, Meter: k.meter}]
@@ -184,7 +188,7 @@ func report(counted map[seriesKey]float64, backend *litewavetest.Server, st lite
 	}
 	w.Flush()
 	fmt.Printf("\nexporter: %d events delivered (%d units), %d retries, %d customer lookups, %d units owed, %d parked\n",
-		st.DeliveredEvents, st.DeliveredUnits, st.Retries, st.Lookups.Lookups, st.OwedUnits, st.ParkedUnits)
+		st.DeliveredEvents, st.DeliveredUnits, st.Retries, st.Lookups.Requests, st.OwedUnits, st.ParkedUnits)
 	if backend != nil {
 		bs := backend.Stats()
 		fmt.Printf("backend:  %d requests, %d faults injected, %d events accepted, %d duplicates suppressed by idempotency key\n",
@@ -201,5 +205,5 @@ func formatCount(v float64) string {
 	if v == math.Trunc(v) {
 		return fmt.Sprint(int64(v))
 	}
-	return fmt.Sprintf("%.1f", v)
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }

@@ -4,106 +4,177 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/aiorch/litewavemetric/internal/retry"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-// worker sends events, one at a time, until the outbox stops.
-func (o *Outbox) worker() {
-	defer o.wg.Done()
-	for {
-		s, d, ok := o.take()
-		if !ok {
-			return
-		}
-		o.attempt(s, d)
+// batch is a worker's buffers for one Send, reused from batch to batch.
+type batch struct {
+	series  []*Series
+	events  []usage.Event // events[i] is series[i]'s event, as sent
+	seqs    []uint64
+	failed  []error // a lookup failure of events[i]
+	rebind  []bool  // events[i] was just bound: store it before sending
+	send    []usage.Event
+	sendIdx []int
+	outs    []usage.Outcome
+	tenants map[string]lookup
+	reports []func()
+}
+
+type lookup struct {
+	customer string
+	err      error
+}
+
+func newBatch(n int) *batch {
+	return &batch{
+		series: make([]*Series, 0, n), events: make([]usage.Event, 0, n), seqs: make([]uint64, 0, n),
+		failed: make([]error, n), rebind: make([]bool, n), send: make([]usage.Event, 0, n),
+		sendIdx: make([]int, 0, n), outs: make([]usage.Outcome, n), tenants: map[string]lookup{},
 	}
 }
 
-// take waits for a ready event and hands it to the caller, which owns the
-// event until it calls finish or rebind.
-func (o *Outbox) take() (*Series, Delivery, bool) {
+// worker delivers batches until the outbox stops.
+func (o *Outbox) worker() {
+	defer o.wg.Done()
+	b := newBatch(max(1, o.cfg.Backend.MaxBatch()))
+	for o.take(b) {
+		o.deliver(b)
+	}
+}
+
+// take waits for ready events and hands up to a batch of them to the
+// worker, which owns them until it settles them.
+func (o *Outbox) take(b *batch) bool {
+	b.series, b.events, b.seqs = b.series[:0], b.events[:0], b.seqs[:0]
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for o.ready.len() == 0 && !o.stopping {
 		o.work.Wait()
 	}
 	if o.stopping {
-		return nil, Delivery{}, false
+		return false
 	}
-	s := o.ready.pop()
-	s.state = inFlight
-	o.stats.inFlight++
-	ev := &s.event
-	ev.attempts++
-	return s, Delivery{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Attempt: int(ev.attempts)}, true
-}
-
-func (o *Outbox) attempt(s *Series, d Delivery) {
-	if d.ID.IsZero() {
-		// Derived outside the lock, or a SHA-256 per event would serialise
-		// the workers; the worker owns the event, whose window end never
-		// changes once frozen. finish records it.
-		d.ID = DeriveID(o.cfg.Instance, s.Key, s.event.end)
-	}
-	if d.Customer == "" {
-		c, err := o.cfg.Backend.Customer(o.ctx, s.Tenant)
-		if err != nil {
-			o.finish(s, d, err, true)
-			return
+	for len(b.series) < cap(b.series) {
+		s := o.ready.pop()
+		if s == nil {
+			break
 		}
-		if o.cfg.Store != nil {
-			// The customer is part of the bytes: store it before the first
-			// send, so that a replay after a crash sends the same bytes.
-			o.rebind(s, d.ID, c)
-			return
-		}
-		d.Customer = c
+		s.state = inFlight
+		o.stats.InFlight++
+		ev := &s.event
+		ev.attempts++
+		b.series = append(b.series, s)
+		b.seqs = append(b.seqs, ev.seq)
+		b.events = append(b.events, usage.Event{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Start: ev.start, End: ev.end})
 	}
-	o.finish(s, d, o.cfg.Backend.Deliver(o.ctx, d), false)
+	return true
 }
 
-func (o *Outbox) rebind(s *Series, id ID, customer string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.stats.inFlight--
-	s.event.id, s.event.customer = id, customer
-	s.event.attempts-- // the lookup was not a delivery attempt
-	o.rewriteEvent(s)
-	o.enqueue(s)
-}
+// deliver binds the batch's events to customers, sends those it can and
+// settles every one. Lookups, ids (a SHA-256 each) and the send run
+// without the lock.
+func (o *Outbox) deliver(b *batch) {
+	clear(b.tenants)
+	b.send, b.sendIdx = b.send[:0], b.sendIdx[:0]
+	for i := range b.events {
+		ev := &b.events[i]
+		b.failed[i], b.rebind[i] = nil, false
+		if ev.Customer == "" {
+			l, ok := b.tenants[ev.Key.Tenant]
+			if !ok {
+				l.customer, l.err = o.cfg.Customers.Resolve(o.ctx, ev.Key.Tenant)
+				b.tenants[ev.Key.Tenant] = l
+			}
+			if l.err != nil {
+				b.failed[i] = l.err
+				continue
+			}
+			ev.Customer = l.customer
+			if o.cfg.Store != nil {
+				// The customer is part of the bytes: store it before the
+				// first send, so that a replay sends the same bytes.
+				b.rebind[i] = true
+				continue
+			}
+		}
+		if ev.ID.IsZero() {
+			ev.ID = usage.DeriveID(o.cfg.Instance, o.session, ev.Key, b.seqs[i])
+		}
+		b.send = append(b.send, *ev)
+		b.sendIdx = append(b.sendIdx, i)
+	}
+	outs := b.outs[:len(b.send)]
+	if len(b.send) > 0 {
+		clear(outs)
+		o.cfg.Backend.Send(o.ctx, b.send, outs)
+	}
 
-// finish records the outcome of an attempt made with d. What it reports
-// (logs, OnParked) it reports after releasing the lock: a handler that
-// calls back into the exporter must not deadlock it.
-func (o *Outbox) finish(s *Series, d Delivery, err error, lookup bool) {
+	b.reports = b.reports[:0]
 	o.mu.Lock()
-	report := o.settle(s, d, err, lookup)
+	j := 0
+	for i, s := range b.series {
+		var report func()
+		switch {
+		case b.failed[i] != nil:
+			report = o.settle(s, &b.events[i], usage.Outcome{Result: usage.Retry, Err: b.failed[i]}, true)
+		case b.rebind[i]:
+			report = o.rebind(s, &b.events[i])
+		default:
+			report = o.settle(s, &b.events[i], outs[j], false)
+			j++
+		}
+		if report != nil {
+			b.reports = append(b.reports, report)
+		}
+	}
+	o.progressed()
 	o.mu.Unlock()
-	if report != nil {
-		report()
+	// What is reported (logs, OnHealth, OnParked) is reported without the
+	// lock: a handler that calls back into the exporter must not deadlock it.
+	for _, r := range b.reports {
+		r()
 	}
+	clear(b.reports)
+	clear(b.events)
+	clear(b.send)
 }
 
-// settle applies an attempt's outcome and returns what to report, if
-// anything. mu must be held.
-func (o *Outbox) settle(s *Series, d Delivery, err error, lookup bool) (report func()) {
-	defer o.progressed()
-	o.stats.inFlight--
-	before := s.contrib()
-	ev := &s.event
-	ev.id, ev.customer = d.ID, d.Customer
-	r := ev.round
-	ev.round = nil
-	if err == nil {
-		units := ev.units
-		o.stats.deliveredEvents++
-		o.stats.deliveredUnits += units
+// rebind stores the customer just bound to s's event and sends the event
+// once the store holds it. mu must be held.
+func (o *Outbox) rebind(s *Series, ev *usage.Event) func() {
+	o.stats.InFlight--
+	s.event.id, s.event.customer = ev.ID, ev.Customer
+	s.event.attempts-- // the lookup was not a delivery attempt
+	s.event.rewrite = true
+	report := o.cleared(s)
+	o.enqueue(s)
+	return report
+}
+
+// settle applies the outcome of an attempt of s's event, sent as ev, and
+// returns what to report, if anything. lookup marks a failed customer
+// lookup: it is retried whatever it says. mu must be held.
+func (o *Outbox) settle(s *Series, ev *usage.Event, out usage.Outcome, lookup bool) func() {
+	o.stats.InFlight--
+	e := &s.event
+	e.id, e.customer = ev.ID, ev.Customer
+	r := e.round
+	switch {
+	case out.Result == usage.Delivered:
+		before := s.contrib()
+		units := e.units
+		o.stats.DeliveredEvents++
+		o.stats.DeliveredUnits += units
 		if s.storedEvent {
-			o.acked = append(o.acked, ev.seq)
+			o.acked = append(o.acked, e.seq)
 			s.storedEvent = false
+			o.kick()
 		}
-		s.event = event{}
-		s.state = idle
-		o.markDirty(s)
+		report := o.cleared(s)
+		o.clearEvent(s)
 		o.stats.account(before, s.contrib())
 		if r != nil {
 			r.res.Delivered++
@@ -111,77 +182,87 @@ func (o *Outbox) settle(s *Series, d Delivery, err error, lookup bool) (report f
 			r.settle()
 		}
 		if s.open > 0 {
-			o.freeze(s, o.wallNow(), nil, o.cfg.Backend.CachedCustomer)
+			o.freeze(s, o.wallNow(), nil, o.cfg.Customers.Cached)
 		}
-		return nil
-	}
-	f := o.cfg.Classify(err)
-	if f.Permanent && !lookup {
-		report = o.park(s, err.Error(), f.Status, r)
-		o.stats.account(before, s.contrib())
 		return report
+	case out.Result == usage.Rejected && !lookup:
+		return both(o.cleared(s), o.park(s, out, r))
 	}
-	o.stats.retries++
-	wait := o.cfg.Retry.Wait(int(ev.attempts), f.RetryAfter)
-	ev.retryAfter = f.RetryAfter > 0
-	ev.next = o.mono() + int64(wait)
-	// One reason for the whole outbox, not one per event: in an outage
-	// every owed event would hold a copy of the same message.
-	o.lastFailure = err.Error()
+	e.round = nil
+	o.stats.Retries++
+	wait := o.retryWait(int(e.attempts), out.Wait)
+	e.serverWait = out.Wait > 0
+	e.next = o.mono() + int64(wait)
 	s.state = waiting
 	o.retries.add(s)
 	o.kick()
 	if r != nil {
 		r.res.Deferred++
-		r.res.DeferredUnits += ev.units
-		if r.res.DeferReason == "" {
-			r.res.DeferReason = err.Error()
-		}
+		r.res.DeferredUnits += e.units
 		r.settle()
 	}
-	if errors.Is(err, context.Canceled) {
-		return nil
+	if errors.Is(out.Err, context.Canceled) && o.ctx.Err() != nil {
+		return nil // abandoned by Close: not a failure of the backend
 	}
-	k, attempt := s.Key, ev.attempts
-	return func() {
+	class := Outage
+	if usage.IsConfig(out.Err) {
+		class = Configuration
+	}
+	k, attempt, err := s.Key, e.attempts, out.Err
+	return both(o.failed(s, class, err), func() {
 		o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
 			"tenant", k.Tenant, "device", k.Device, "meter", k.Meter, "attempt", attempt, "wait", wait, "err", err)
-	}
+	})
 }
 
-// park keeps a permanently rejected event aside: held, counted, and
-// reported, through the Export that froze it if that Export still waits
-// for it, else through OnParked. mu must be held; the report is run
-// without it.
-func (o *Outbox) park(s *Series, reason string, status int, r *Round) (report func()) {
-	s.state = parked
-	s.problem = &problem{reason: reason, status: status, since: time.Now().UnixNano()}
-	o.stats.parkedTotal++
-	p := s.parkedInfo()
-	notify := r == nil || r.released
-	if r != nil {
-		r.res.Parked = append(r.res.Parked, p)
-		r.settle()
-	}
-	return func() {
-		if notify && o.cfg.OnParked != nil {
-			o.cfg.OnParked(p)
-		}
-		o.cfg.Logger.Error("litewavemetric: usage event rejected permanently; parked",
-			"tenant", p.Key.Tenant, "device", p.Key.Device, "meter", p.Key.Meter,
-			"units", p.Units, "status", status, "reason", reason)
-	}
+func (o *Outbox) clearEvent(s *Series) {
+	s.event = event{}
+	s.state = idle
 }
 
-func (s *Series) parkedInfo() Parked {
-	p := Parked{Key: s.Key, Units: s.event.units, Held: s.open}
-	if pr := s.problem; pr != nil {
-		p.Reason, p.Status, p.InvalidKey = pr.reason, pr.status, pr.invalid
-		if pr.since != 0 {
-			p.Since = time.Unix(0, pr.since)
+// retryWait is the wait before the next attempt: the server's, if it gave
+// one; else the flush backoff while a Flush is under way, the normal one
+// otherwise. mu must be held.
+func (o *Outbox) retryWait(attempts int, server time.Duration) time.Duration {
+	if o.flushing > 0 && server == 0 {
+		return retry.Flush.Backoff(attempts)
+	}
+	return o.cfg.Retry.Wait(attempts, server)
+}
+
+// Flush delivers everything owed now and waits until nothing deliverable is
+// owed and the store holds the final state, or ctx ends, or the outbox is
+// closed (ErrStopped). Every event waiting on its backoff is attempted at
+// once (those waiting on a server's Retry-After wait for it), and while the
+// flush lasts failures are retried on the short flush backoff: events in
+// flight at the call, events whose attempt fails, and events that arrive
+// during the flush.
+func (o *Outbox) Flush(ctx context.Context) error {
+	o.mu.Lock()
+	o.flushing++
+	now := o.mono()
+	for _, s := range o.retries {
+		if !s.event.serverWait {
+			s.event.next = now
 		}
 	}
-	return p
+	if len(o.retries) > 0 {
+		o.retries.reorder()
+		o.kick()
+	}
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.flushing--
+		o.mu.Unlock()
+	}()
+	return o.waitFor(ctx, o.settled)
+}
+
+// settled reports whether nothing deliverable is owed and the store holds
+// the current state. mu must be held.
+func (o *Outbox) settled() bool {
+	return o.stats.OwedUnits == 0 && (o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0)
 }
 
 // schedule moves events whose retry time has come to the ready queue and
@@ -196,9 +277,7 @@ func (o *Outbox) schedule() {
 		commit, later := o.commitDue()
 		o.mu.Unlock()
 		if commit {
-			if err := o.Persist(); err != nil && o.cfg.OnStoreError != nil {
-				o.cfg.OnStoreError(err)
-			}
+			_ = o.Persist() // its failures are reported through OnHealth
 			o.mu.Lock()
 			_, later = o.commitDue()
 			o.mu.Unlock()
@@ -251,7 +330,7 @@ const (
 // long (0: nothing to commit). Events waiting to be sent are committed at
 // once. mu must be held.
 func (o *Outbox) commitDue() (bool, time.Duration) {
-	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked) == 0 {
+	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0 {
 		return false, 0
 	}
 	pause := commitPause
@@ -265,57 +344,4 @@ func (o *Outbox) commitDue() (bool, time.Duration) {
 		return false, wait
 	}
 	return true, 0
-}
-
-// Flush brings every event waiting on its backoff forward (not those waiting
-// on a server's Retry-After) and waits until no deliverable usage is owed,
-// or ctx ends, or the outbox is closed (ErrStopped).
-func (o *Outbox) Flush(ctx context.Context) error {
-	o.mu.Lock()
-	now := o.mono()
-	for _, s := range o.retries {
-		if !s.event.retryAfter {
-			s.event.next = now
-		}
-	}
-	if len(o.retries) > 0 {
-		o.retries.reorder()
-		o.kick()
-	}
-	o.mu.Unlock()
-	return o.waitFor(ctx, func() bool { return o.stats.owedUnits == 0 })
-}
-
-// Parked lists the usage that is held but not delivered.
-func (o *Outbox) Parked() []Parked {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var out []Parked
-	o.series.all(func(s *Series) {
-		if s.blocked() {
-			out = append(out, s.parkedInfo())
-		}
-	})
-	return out
-}
-
-// RetryParked queues every parked event for another attempt, for use once
-// the cause of the rejection has been fixed. It returns how many it queued.
-func (o *Outbox) RetryParked() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := 0
-	o.series.all(func(s *Series) {
-		if s.state != parked {
-			return
-		}
-		before := s.contrib()
-		s.event.attempts = 0
-		s.problem = nil
-		o.makeReady(s)
-		o.stats.account(before, s.contrib())
-		n++
-	})
-	o.progressed()
-	return n
 }

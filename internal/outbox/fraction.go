@@ -2,21 +2,15 @@ package outbox
 
 import "math"
 
-// snap is how close below an integer a float total may fall and still count
-// as that integer. Float counters accumulate representation error
-// (0.1 added ten times is 0.9999999999999999); without it such usage would
-// wait for the next collection to be billed.
-const snap = 1e-9
-
 // maxFloatUsage bounds one float delta so that its whole part fits an int64
 // with room to accumulate.
 const maxFloatUsage = 1 << 62
 
 // Remainder carries the fractional part of float usage from one collection
 // to the next, so that the whole units billed for a series always equal the
-// floor of the float total counted. It is an unevaluated sum Hi+Lo kept with
-// compensated (TwoSum) arithmetic, so the carry does not drift however many
-// collections it spans.
+// floor of the float total counted, and never exceed it. It is an
+// unevaluated sum Hi+Lo kept with compensated (TwoSum) arithmetic, exact
+// enough that the carry does not drift however many collections it spans.
 type Remainder struct {
 	Hi, Lo float64
 }
@@ -31,8 +25,13 @@ func (r Remainder) Value() float64 { return r.Hi + r.Lo }
 // that became due; what is left stays carried.
 func (r *Remainder) Add(v float64) int64 {
 	r.Hi, r.Lo = twoSum(r.Hi, v, r.Lo)
-	total := r.Hi + r.Lo
-	whole := math.Floor(total + snap)
+	whole := math.Floor(r.Hi + r.Lo)
+	// The floor of the exact sum Hi+Lo: the rounded sum may reach an
+	// integer the exact one falls short of. Hi-whole is exact (Sterbenz),
+	// and the sign of a rounded sum is the sign of the exact one.
+	if (r.Hi-whole)+r.Lo < 0 {
+		whole--
+	}
 	if whole < 1 {
 		return 0
 	}

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math"
 	"strconv"
 )
@@ -12,9 +11,9 @@ import (
 // and persisted as one change.
 type Ingest struct {
 	o      *Outbox
-	wall   int64
-	mono   int64
-	secs   int32 // mono in seconds
+	wall   int64 // the collection's time: where its window ends
+	start  int64 // where its window starts: the previous collection's time
+	secs   int32 // monotonic seconds
 	round  *Round
 	roomed bool // a scan for room at the series cap was already made
 	Report IngestReport
@@ -24,7 +23,6 @@ type Ingest struct {
 type IngestReport struct {
 	Units        int64 // whole units accepted
 	OverCapacity Issue // new series refused: series cap or store full
-	InvalidKey   Issue // usage held for a series whose key is invalid
 	BadValue     Issue // negative or non-finite usage
 	Overflow     Issue // would overflow the series' int64 total
 }
@@ -51,7 +49,7 @@ func (i *Issue) Add(k Key, units float64, reason string) {
 func (o *Outbox) BeginIngest() *Ingest {
 	o.mu.Lock()
 	clear(o.memo)
-	return &Ingest{o: o, wall: o.wallNow(), mono: o.mono(), secs: o.monoSeconds(), round: newRound()}
+	return &Ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), round: newRound()}
 }
 
 // Int adds integer usage to series k and returns the series (nil if it
@@ -79,13 +77,15 @@ func (in *Ingest) IntTo(s *Series, v int64) {
 		in.reject(&in.Report.Overflow, s.Key, float64(v), "total would overflow int64")
 		return
 	}
-	in.noteInvalid(s, float64(v))
 	in.add(s, v)
 }
 
+// badInt refuses a negative value. Its units are not counted as rejected:
+// a negative delta (an SDK sum that wrapped, say) has no meaningful amount,
+// and counters must never run backwards.
 func (in *Ingest) badInt(k Key, v int64) {
 	if v < 0 {
-		in.reject(&in.Report.BadValue, k, float64(v), "negative usage "+strconv.FormatInt(v, 10))
+		in.reject(&in.Report.BadValue, k, 0, "negative usage "+strconv.FormatInt(v, 10))
 	}
 }
 
@@ -111,7 +111,6 @@ func (in *Ingest) FloatTo(s *Series, v float64) {
 		in.reject(&in.Report.Overflow, s.Key, v, "total would overflow int64")
 		return
 	}
-	in.noteInvalid(s, v)
 	in.touch(s)
 	if whole := s.rem.Add(v); whole > 0 {
 		in.add(s, whole)
@@ -135,8 +134,8 @@ func (in *Ingest) goodFloat(k Key, v float64) bool {
 
 func (in *Ingest) reject(i *Issue, k Key, units float64, reason string) {
 	i.Add(k, units, reason)
-	in.o.stats.rejectedPoints++
-	in.o.stats.rejectedUnits += units
+	in.o.stats.RejectedPoints++
+	in.o.stats.RejectedUnits += units
 }
 
 // target is where the next whole units of s go: the event this ingest
@@ -154,46 +153,36 @@ func (in *Ingest) target(s *Series) *int64 {
 func (in *Ingest) add(s *Series, v int64) {
 	o := in.o
 	in.touch(s)
-	switch t := in.target(s); {
-	case t == &s.event.units:
+	if t := in.target(s); t == &s.event.units {
 		*t += v
 		in.round.res.Units += v
-	default:
+	} else {
+		if s.open == 0 {
+			s.openStart = in.start
+		}
 		s.open += v
 	}
-	if s.blocked() {
-		o.stats.parkedUnits += v
-	} else {
-		o.stats.owedUnits += v
-	}
-	o.stats.acceptedUnits += v
+	o.stats.OwedUnits += v
+	o.stats.AcceptedUnits += v
 	in.Report.Units += v
-	if s.state == idle && !s.invalidKey() {
+	if s.state == idle {
 		o.freeze(s, in.wall, in.round, in.customer)
 	}
 }
 
-// customer is Backend.CachedCustomer memoised for the ingest: a collection
+// customer is Customers.Cached memoised for the ingest: a collection
 // freezes many events of few tenants.
 func (in *Ingest) customer(tenant string) (string, bool) {
 	o := in.o
 	if c, ok := o.memo[tenant]; ok {
 		return c, c != ""
 	}
-	c, ok := o.cfg.Backend.CachedCustomer(tenant)
+	c, ok := o.cfg.Customers.Cached(tenant)
 	if !ok {
 		c = ""
 	}
 	o.memo[tenant] = c
 	return c, ok
-}
-
-// noteInvalid reports usage that arrives for a series with an invalid key:
-// it is held, and reported by every collection it occurs in.
-func (in *Ingest) noteInvalid(s *Series, units float64) {
-	if s.invalidKey() {
-		in.Report.InvalidKey.Add(s.Key, units, s.problem.reason)
-	}
 }
 
 // touch records that the series changed: it is active, and its stored
@@ -209,48 +198,25 @@ func (in *Ingest) series(k Key, units float64) *Series {
 	if s := o.series.get(k); s != nil {
 		return s
 	}
-	var invalid *problem
-	if err := o.validate(k); err != nil {
-		// Hold the usage under a bounded, printable form of the key: the raw
-		// one may be huge or hold control characters, and must never reach
-		// a header, a path or a log line.
-		k = Key{Tenant: sanitize(k.Tenant, o.cfg.ValidateID), Device: sanitize(k.Device, o.cfg.ValidateID), Meter: k.Meter}
-		if s := o.series.get(k); s != nil {
-			return s
-		}
-		invalid = &problem{reason: err.Error(), invalid: true}
-	}
 	if o.series.len() >= o.cfg.MaxSeries && !in.makeRoom() {
 		in.reject(&in.Report.OverCapacity, k, units, fmt.Sprintf("series cap %d reached", o.cfg.MaxSeries))
 		return nil
 	}
-	if o.cfg.Store != nil && o.cfg.Store.Full() {
-		in.reject(&in.Report.OverCapacity, k, units, "spool size cap reached")
-		return nil
+	if o.cfg.Store != nil {
+		if o.cfg.Store.Full(o.uncommitted) {
+			in.reject(&in.Report.OverCapacity, k, units, "spool size cap reached")
+			return nil
+		}
+		o.uncommitted += recordEstimate(k)
 	}
 	s := o.newSeries(k)
-	s.problem = invalid
-	if invalid != nil {
-		o.stats.blockedSeries++
-	}
 	o.series.put(s)
 	return s
 }
 
-// sanitize returns id unchanged if it is valid, else a quoted, truncated
-// form with a hash of the whole, which can never itself be valid.
-func sanitize(id string, validate func(string) error) string {
-	if validate(id) == nil {
-		return id
-	}
-	const keep = 32
-	if len(id) <= keep {
-		return strconv.Quote(id)
-	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return fmt.Sprintf("%s…(%d bytes, fnv %016x)", strconv.Quote(id[:keep]), len(id), h.Sum64())
-}
+// recordEstimate is about what a new series' records take in the store,
+// before they are committed and counted exactly.
+func recordEstimate(k Key) int64 { return int64(96 + 2*(len(k.Tenant)+len(k.Device)+len(k.Meter))) }
 
 // makeRoom evicts series that hold nothing, then idle series that carry
 // only a fraction (counting the fraction as dropped), at most once per ingest.
@@ -266,7 +232,7 @@ func (in *Ingest) makeRoom() bool {
 	}
 	cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 	o.evict(func(s *Series) bool {
-		return s.state == idle && s.open == 0 && !s.hasEvent() && !s.invalidKey() && s.lastActive < cutoff
+		return s.state == idle && s.open == 0 && !s.hasEvent() && s.parked == nil && s.lastActive < cutoff
 	})
 	return o.series.len() < o.cfg.MaxSeries
 }
@@ -277,8 +243,9 @@ func (in *Ingest) End() (*Round, IngestReport) {
 	o := in.o
 	defer o.mu.Unlock()
 	r := in.round
-	if in.mono-o.lastSweep > int64(o.cfg.IdleTTL)/2 {
-		o.lastSweep = in.mono
+	o.windowEnd = in.wall
+	if mono := o.mono(); mono-o.lastSweep > int64(o.cfg.IdleTTL)/2 {
+		o.lastSweep = mono
 		cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 		o.evict(func(s *Series) bool { return s.holdsNothing() && s.lastActive < cutoff })
 	}
@@ -294,7 +261,7 @@ func (in *Ingest) End() (*Round, IngestReport) {
 func (o *Outbox) freeze(s *Series, wall int64, r *Round, customer func(string) (string, bool)) {
 	before := s.contrib()
 	o.seq++
-	s.event = event{units: s.open, end: wall, seq: o.seq, round: r}
+	s.event = event{units: s.open, start: s.openStart, end: wall, seq: o.seq, round: r}
 	s.open = 0
 	if c, ok := customer(s.Tenant); ok {
 		s.event.customer = c
@@ -338,11 +305,11 @@ func (o *Outbox) markDirty(s *Series) {
 // holds an event of theirs or owes them a write.
 func (o *Outbox) evict(drop func(*Series) bool) {
 	o.series.all(func(s *Series) {
-		if s.dirty || s.storedEvent || !drop(s) {
+		if s.dirty || s.storedEvent || s.storedParked || !drop(s) {
 			return
 		}
 		if v := s.rem.Value(); v > 0 {
-			o.stats.fractionsDropped += v
+			o.stats.FractionsDropped += v
 		}
 		if s.storedOpen {
 			o.dropped = append(o.dropped, s.Key)

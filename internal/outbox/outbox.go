@@ -2,89 +2,73 @@ package outbox
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/aiorch/litewavemetric/internal/retry"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
-
-// Backend is where events go. Implementations must encode an event from the
-// Delivery's fields deterministically: the same Delivery, the same bytes.
-type Backend interface {
-	// CachedCustomer returns the tenant's customer id if it is cached, without
-	// any network call.
-	CachedCustomer(tenant string) (string, bool)
-	// Customer resolves the tenant's customer id, from the cache or the network.
-	Customer(ctx context.Context, tenant string) (string, error)
-	// Deliver sends one event.
-	Deliver(ctx context.Context, d Delivery) error
-}
-
-// Delivery is one attempt to deliver an event.
-type Delivery struct {
-	ID       ID
-	Key      Key
-	Customer string
-	Units    int64
-	Attempt  int // 1 for the first attempt
-}
-
-// Failure is how a Backend error is to be treated.
-type Failure struct {
-	Permanent  bool          // retrying cannot help; park the event
-	RetryAfter time.Duration // the server asked to wait this long
-	Status     int           // HTTP status, if any
-}
 
 // Config configures an Outbox.
 type Config struct {
 	Instance    string // part of every event id
-	MaxSeries   int    // series held at once, owed or carrying a fraction
-	Concurrency int    // workers, so requests in flight
+	MaxSeries   int    // series held at once, owed, parked or carrying a fraction
+	Concurrency int    // workers, so batches in flight
 	Retry       retry.Policy
 	IdleTTL     time.Duration // a series that holds nothing is forgotten after this
 
-	ValidateID func(string) error // tenant and device ids; nil accepts all
-	Backend    Backend
-	Classify   func(error) Failure
-	Store      Store // nil: memory only
+	Backend   usage.Backend
+	Customers usage.Customers
+	Store     Store // nil: memory only
 
-	// OnParked is told of every event parked after the Export that froze it
-	// returned, so that no rejection goes unreported.
+	// OnHealth is told when delivery starts failing in a way, keeps failing
+	// past Reports' thresholds, and recovers.
+	OnHealth func(Health)
+	Reports  ReportTimes
+	// OnParked is told of every event rejected after the Export that froze
+	// it stopped waiting, so that no rejection goes unreported.
 	OnParked func(Parked)
-	// OnStoreError is told of store failures in the background.
-	OnStoreError func(error)
-	Logger       *slog.Logger
+	// OnStoreLost is told when the store's file was removed or replaced and
+	// everything held was written to a fresh one.
+	OnStoreLost func(error)
+	Logger      *slog.Logger
 }
 
 // Outbox holds owed usage and delivers it. All state is guarded by mu; the
 // store is written under persistMu so that snapshots reach it in order.
 type Outbox struct {
-	cfg Config
+	cfg     Config
+	session usage.Session
 
-	mu        sync.Mutex
-	work      *sync.Cond // signalled when ready gains an item or on stop
-	series    table
-	ready     fifo
-	retries   retryHeap
-	pending   []*Series         // events to persist before they may be sent
-	dirty     []*Series         // series whose stored records are stale
-	dropped   []Key             // open records of forgotten series, to delete
-	acked     []uint64          // stored records of acknowledged events, to delete
-	memo      map[string]string // customer ids known to the ingest in progress
-	seq       uint64
-	lastWall  int64
-	lastSweep int64
-	stopping  bool
-	waitCh    chan struct{} // closed on progress, for Flush
+	mu      sync.Mutex
+	work    *sync.Cond // signalled when ready gains an item or on stop
+	series  table
+	ready   fifo
+	retries retryHeap
+	pending []*Series     // events to persist before they may be sent
+	dirty   []*Series     // series whose stored records are stale
+	dropped []Key         // open records of forgotten series, to delete
+	acked   []uint64      // stored records of acknowledged events, to delete
+	streams streamRecords // cumulative stream state, with a store
+	// uncommitted estimates the bytes of new series not committed yet, for
+	// the store's cap.
+	uncommitted int64
+	memo        map[string]string // customer ids known to the ingest in progress
+	seq         uint64
+	lastWall    int64
+	lastSweep   int64
+	windowEnd   int64 // wall clock of the last ingest: where the next window starts
+	stopping    bool
+	flushing    int           // Flush calls under way: failures then retry on the flush backoff
+	waitCh      chan struct{} // closed on progress, for Flush
 
-	origin      time.Time // monotonic clock origin
-	stats       counters
-	lastFailure string // the latest retryable failure, for reports
+	origin time.Time // monotonic clock origin
+	stats  Stats
+	health health
 
 	persistMu     sync.Mutex
 	persistFailed int64 // monotonic time of the last failed commit
@@ -103,8 +87,8 @@ func New(cfg Config) *Outbox {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.ValidateID == nil {
-		cfg.ValidateID = func(string) error { return nil }
+	if cfg.Reports == (ReportTimes{}) {
+		cfg.Reports = DefaultReportTimes
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Outbox{
@@ -117,6 +101,11 @@ func New(cfg Config) *Outbox {
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 	}
+	// The session makes every id of this run unique, however instance ids
+	// are configured: two exporters of one process, or two starts on one
+	// spool, never derive the same id.
+	_, _ = rand.Read(o.session[:])
+	o.windowEnd = o.wallNow()
 	o.work = sync.NewCond(&o.mu)
 	return o
 }
@@ -151,20 +140,29 @@ func (o *Outbox) Close() error {
 	return err
 }
 
+// Contents is what a store held at start.
+type Contents struct {
+	Events  []EventRecord
+	Opens   []OpenRecord
+	Parked  []ParkedRecord
+	Streams []StreamRecord
+}
+
 // Restore loads what a store held at start: events are queued in their
-// original order with their original ids, and open amounts become owed
-// again. It must be called before Start.
-func (o *Outbox) Restore(events []EventRecord, opens []OpenRecord) error {
+// original order with their original ids, open amounts become owed again,
+// and parked usage is retried as a new event (it was never recorded). It
+// must be called before Start.
+func (o *Outbox) Restore(c Contents) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	sort.Slice(events, func(i, j int) bool { return events[i].Seq < events[j].Seq })
-	for _, r := range events {
+	sort.Slice(c.Events, func(i, j int) bool { return c.Events[i].Seq < c.Events[j].Seq })
+	for _, r := range c.Events {
 		s := o.restored(r.Key)
 		if s.hasEvent() {
-			return fmt.Errorf("two stored events for series %v (seq %d and %d)", r.Key, s.event.seq, r.Seq)
+			return errors.New("two stored events for one series")
 		}
 		before := s.contrib()
-		s.event = event{units: r.Units, end: r.End, seq: r.Seq, id: r.ID, customer: r.Customer}
+		s.event = event{units: r.Units, start: r.Start, end: r.End, seq: r.Seq, id: r.ID, customer: r.Customer}
 		s.storedEvent = true
 		s.state = ready
 		o.ready.push(s)
@@ -172,19 +170,34 @@ func (o *Outbox) Restore(events []EventRecord, opens []OpenRecord) error {
 		o.lastWall = max(o.lastWall, r.End)
 		o.stats.account(before, s.contrib())
 	}
-	for _, r := range opens {
+	for _, r := range c.Opens {
 		s := o.restored(r.Key)
 		before := s.contrib()
-		s.open, s.rem, s.storedOpen = r.Units, r.Rem, true
+		s.open, s.openStart, s.rem, s.storedOpen = r.Units, r.Start, r.Rem, true
 		o.stats.account(before, s.contrib())
+	}
+	for _, r := range c.Parked {
+		s := o.restored(r.Key)
+		before := s.contrib()
+		if s.open == 0 {
+			s.openStart = r.Since
+		}
+		s.open += r.Units
+		s.storedParked = true
+		o.markDirty(s) // the parked record goes, the open one holds it
+		o.stats.account(before, s.contrib())
+	}
+	for _, r := range c.Streams {
+		o.streams.restore(r)
 	}
 	// Open usage of a series with no event becomes its next event now.
 	now := o.wallNow()
 	o.series.all(func(s *Series) {
-		if !s.hasEvent() && s.open > 0 && !s.invalidKey() {
-			o.freeze(s, now, nil, o.cfg.Backend.CachedCustomer)
+		if !s.hasEvent() && s.open > 0 {
+			o.freeze(s, now, nil, o.cfg.Customers.Cached)
 		}
 	})
+	o.windowEnd = now
 	return nil
 }
 
@@ -193,26 +206,12 @@ func (o *Outbox) restored(k Key) *Series {
 		return s
 	}
 	s := o.newSeries(k)
-	if err := o.validate(k); err != nil {
-		s.problem = &problem{reason: err.Error(), invalid: true}
-		o.stats.blockedSeries++
-	}
 	o.series.put(s)
 	return s
 }
 
 func (o *Outbox) newSeries(k Key) *Series {
 	return &Series{Key: k, heapIdx: -1, lastActive: o.monoSeconds()}
-}
-
-func (o *Outbox) validate(k Key) error {
-	if err := o.cfg.ValidateID(k.Tenant); err != nil {
-		return fmt.Errorf("tenant id: %w", err)
-	}
-	if err := o.cfg.ValidateID(k.Device); err != nil {
-		return fmt.Errorf("device id: %w", err)
-	}
-	return nil
 }
 
 // mono is a monotonic clock for scheduling, immune to wall-clock jumps.
@@ -224,7 +223,7 @@ func (o *Outbox) monoSeconds() int32 { return int32(time.Since(o.origin) / time.
 func idleSeconds(d time.Duration) int32 { return int32(min(d/time.Second, 1<<30)) }
 
 // wallNow is the wall clock for event windows, strictly increasing so that
-// two events of a series never share a window, hence an id.
+// windows of a series never overlap.
 func (o *Outbox) wallNow() int64 {
 	now := time.Now().UnixNano()
 	if now <= o.lastWall {
@@ -274,7 +273,7 @@ func (o *Outbox) waitFor(ctx context.Context, cond func() bool) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		case <-o.stop:
 			return ErrStopped
 		}

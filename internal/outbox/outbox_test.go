@@ -3,7 +3,6 @@ package outbox
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -11,126 +10,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/aiorch/litewavemetric/internal/retry"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fakeBackend records attempts; respond decides each attempt's outcome and
-// may block until the test releases it.
-type fakeBackend struct {
-	mu        sync.Mutex
-	customers map[string]string
-	lookups   int
-	attempts  []Delivery
-	respond   func(Delivery) error
-	lookupErr error
-}
-
-func (b *fakeBackend) CachedCustomer(tenant string) (string, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c, ok := b.customers[tenant]
-	return c, ok && b.lookups > 0 // cached only after a first lookup
-}
-
-func (b *fakeBackend) Customer(_ context.Context, tenant string) (string, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.lookups++
-	if b.lookupErr != nil {
-		return "", b.lookupErr
-	}
-	c, ok := b.customers[tenant]
-	if !ok {
-		return "", errors.New("no customer")
-	}
-	return c, nil
-}
-
-func (b *fakeBackend) Deliver(_ context.Context, d Delivery) error {
-	b.mu.Lock()
-	b.attempts = append(b.attempts, d)
-	respond := b.respond
-	b.mu.Unlock()
-	if respond != nil {
-		return respond(d)
-	}
-	return nil
-}
-
-func (b *fakeBackend) delivered() []Delivery {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]Delivery(nil), b.attempts...)
-}
-
-type failure struct {
-	permanent  bool
-	retryAfter time.Duration
-}
-
-func (f failure) Error() string { return fmt.Sprintf("scripted failure (permanent=%v)", f.permanent) }
-
-func classify(err error) Failure {
-	var f failure
-	if errors.As(err, &f) {
-		return Failure{Permanent: f.permanent, RetryAfter: f.retryAfter, Status: 400}
-	}
-	return Failure{}
-}
-
-func newTestOutbox(t *testing.T, b *fakeBackend, mutate ...func(*Config)) *Outbox {
-	t.Helper()
-	cfg := Config{
-		Instance:    "test",
-		MaxSeries:   1000,
-		Concurrency: 4,
-		Retry:       retry.Policy{Initial: time.Millisecond, Max: 4 * time.Millisecond, MaxRetryAfter: time.Minute},
-		IdleTTL:     time.Hour,
-		Backend:     b,
-		Classify:    classify,
-	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	o := New(cfg)
-	o.Start()
-	t.Cleanup(func() { _ = o.Close() })
-	return o
-}
-
-func ingest(o *Outbox, points map[Key]int64) (*Round, IngestReport) {
-	in := o.BeginIngest()
-	for k, v := range points {
-		in.Int(k, v)
-	}
-	return in.End()
-}
-
-func wait(t *testing.T, r *Round) {
-	t.Helper()
-	select {
-	case <-r.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("round did not settle")
-	}
-}
-
-func flush(t *testing.T, o *Outbox) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, o.Flush(ctx))
-}
-
-var k1 = Key{"t1", "d1", "pages"}
-
-func TestDeliversFrozenUsageWithDeterministicID(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	o := newTestOutbox(t, b)
+// An event carries its series, the customer, the units and its window, and
+// an id derived from the instance, the session and its sequence.
+func TestDeliversFrozenUsageAsOneEvent(t *testing.T) {
+	b := &fakeBackend{}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
+	before := time.Now().UnixNano()
 	r, rep := ingest(o, map[Key]int64{k1: 5})
 	assert.Equal(t, int64(5), rep.Units)
 	wait(t, r)
@@ -140,27 +30,36 @@ func TestDeliversFrozenUsageWithDeterministicID(t *testing.T) {
 
 	got := b.delivered()
 	require.Len(t, got, 1)
-	assert.Equal(t, Delivery{ID: got[0].ID, Key: k1, Customer: "c1", Units: 5, Attempt: 1}, got[0])
-	assert.False(t, got[0].ID.IsZero())
-	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, got[0].ID.String())
+	ev := got[0]
+	assert.Equal(t, k1, ev.Key)
+	assert.Equal(t, "c1", ev.Customer)
+	assert.Equal(t, int64(5), ev.Units)
+	assert.Equal(t, usage.DeriveID("test", o.session, k1, 1), ev.ID)
+	assert.LessOrEqual(t, ev.Start, before, "the window starts where the previous collection ended")
+	assert.GreaterOrEqual(t, ev.End, before)
+	assert.Less(t, ev.Start, ev.End)
 	st := o.Stats()
-	assert.Equal(t, int64(0), st.OwedUnits)
+	assert.Zero(t, st.OwedUnits)
 	assert.Equal(t, int64(5), st.DeliveredUnits)
 }
 
-func TestDeriveIDDependsOnEveryInput(t *testing.T) {
-	base := DeriveID("i", k1, 2)
-	assert.Equal(t, base, DeriveID("i", k1, 2))
-	for _, other := range []ID{
-		DeriveID("j", k1, 2),
-		DeriveID("i", Key{"t2", "d1", "pages"}, 2),
-		DeriveID("i", Key{"t1", "d2", "pages"}, 2),
-		DeriveID("i", Key{"t1", "d1", "docs"}, 2),
-		DeriveID("i", k1, 3),
-		DeriveID("i", Key{"t1d", "1", "pages"}, 2), // field boundaries matter
-	} {
-		assert.NotEqual(t, base, other)
+// Two outboxes with the same instance id, fed the same series at the same
+// moment, never derive the same key: the session tells them apart.
+func TestKeysAreUniqueWhateverTheInstanceID(t *testing.T) {
+	seen := map[usage.ID]bool{}
+	for range 4 {
+		b := &fakeBackend{}
+		o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
+		for range 3 {
+			r, _ := ingest(o, map[Key]int64{k1: 1})
+			wait(t, r)
+		}
+		for _, ev := range b.delivered() {
+			assert.False(t, seen[ev.ID], "key %s sent twice", ev.ID)
+			seen[ev.ID] = true
+		}
 	}
+	assert.Len(t, seen, 12)
 }
 
 // While an event is in flight, new usage accumulates in the open entry and
@@ -168,16 +67,15 @@ func TestDeriveIDDependsOnEveryInput(t *testing.T) {
 // of one series at once, never more than two entries.
 func TestOneInFlightPerSeriesAndOpenBecomesNextEvent(t *testing.T) {
 	release := make(chan struct{})
-	entered := make(chan Delivery, 10)
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	b.respond = func(d Delivery) error {
-		entered <- d
-		if d.Units == 1 {
+	entered := make(chan usage.Event, 10)
+	b := &fakeBackend{respond: func(ev usage.Event) usage.Outcome {
+		entered <- ev
+		if ev.Units == 1 {
 			<-release
 		}
-		return nil
-	}
-	o := newTestOutbox(t, b)
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
 	r1, _ := ingest(o, map[Key]int64{k1: 1})
 	first := <-entered
 	for range 5 {
@@ -193,88 +91,98 @@ func TestOneInFlightPerSeriesAndOpenBecomesNextEvent(t *testing.T) {
 	flush(t, o)
 	assert.Equal(t, int64(10), second.Units, "open usage went out as one event")
 	assert.NotEqual(t, first.ID, second.ID)
+	assert.Equal(t, first.End, second.Start, "the second window starts where the first ended")
 	assert.Len(t, b.delivered(), 2)
 }
 
 func TestRetryRepeatsTheSameEventThenDelivers(t *testing.T) {
-	var n int
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	b.respond = func(Delivery) error {
-		n++
-		if n <= 3 {
-			return errors.New("connection refused")
+	var mu sync.Mutex
+	n := 0
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n <= 3 {
+			return retryWith(errors.New("connection refused"))
 		}
-		return nil
-	}
-	o := newTestOutbox(t, b)
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
 	r, _ := ingest(o, map[Key]int64{k1: 7})
 	wait(t, r)
-	res := o.Release(r)
-	assert.Equal(t, int64(1), res.Deferred)
-	assert.Contains(t, res.DeferReason, "connection refused")
+	assert.Equal(t, int64(1), o.Release(r).Deferred)
 	flush(t, o)
 	got := b.delivered()
 	require.Len(t, got, 4)
-	for i, d := range got {
-		assert.Equal(t, got[0].ID, d.ID)
-		assert.Equal(t, int64(7), d.Units)
-		assert.Equal(t, i+1, d.Attempt)
+	for _, ev := range got {
+		assert.Equal(t, got[0], ev, "every attempt sends the same event")
 	}
 	assert.Equal(t, int64(3), o.Stats().Retries)
 }
 
-func TestPermanentRejectionParksAndHoldsLaterUsage(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	b.respond = func(Delivery) error { return failure{permanent: true} }
+// A rejected event is set aside; later usage of its series goes on as new
+// events, bound to a customer asked afresh. RetryParked sends the rejected
+// usage again under a new key.
+func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
+	customers := newCustomers(map[string]string{"t1": "old"})
+	b := &fakeBackend{respond: func(ev usage.Event) usage.Outcome {
+		if ev.Customer == "old" {
+			return rejectWith(errors.New("customer old is closed"))
+		}
+		return usage.Outcome{Result: usage.Delivered}
+	}}
 	var background []Parked
 	var mu sync.Mutex
-	o := newTestOutbox(t, b, func(c *Config) {
+	o := newTestOutbox(t, b, customers, func(c *Config) {
 		c.OnParked = func(p Parked) { mu.Lock(); background = append(background, p); mu.Unlock() }
 	})
 	r, _ := ingest(o, map[Key]int64{k1: 3})
 	wait(t, r)
 	res := o.Release(r)
-	require.Len(t, res.Parked, 1)
-	assert.Equal(t, k1, res.Parked[0].Key)
-	assert.Equal(t, 400, res.Parked[0].Status)
-	assert.Contains(t, res.Parked[0].Reason, "scripted failure")
+	require.Len(t, res.Rejected, 1)
+	assert.Equal(t, k1, res.Rejected[0].Key)
+	assert.Equal(t, int64(3), res.Rejected[0].Units)
+	assert.Contains(t, res.Rejected[0].Reason, "closed")
 
-	ingest(o, map[Key]int64{k1: 4})
-	flush(t, o) // parked usage is not "owed": flush returns
+	customers.set("t1", "new", nil) // the tenant's account changed
+	r, _ = ingest(o, map[Key]int64{k1: 4})
+	wait(t, r)
+	flush(t, o)
 	st := o.Stats()
+	assert.Equal(t, int64(4), st.DeliveredUnits, "later usage is delivered, not held behind the rejection")
+	assert.Equal(t, int64(3), st.ParkedUnits)
 	assert.Equal(t, int64(1), st.ParkedEvents)
-	assert.Equal(t, int64(7), st.ParkedUnits)
-	assert.Equal(t, int64(0), st.OwedUnits)
+	assert.Zero(t, st.OwedUnits)
 	parked := o.Parked()
 	require.Len(t, parked, 1)
 	assert.Equal(t, int64(3), parked[0].Units)
-	assert.Equal(t, int64(4), parked[0].Held)
+	mu.Lock()
 	assert.Empty(t, background, "reported through the round, not twice")
+	mu.Unlock()
 
-	// Once the cause is fixed, the parked event and what it held go out.
-	b.mu.Lock()
-	b.respond = nil
-	b.mu.Unlock()
 	assert.Equal(t, 1, o.RetryParked())
 	flush(t, o)
 	st = o.Stats()
 	assert.Equal(t, int64(7), st.DeliveredUnits)
-	assert.Equal(t, int64(0), st.ParkedUnits)
+	assert.Zero(t, st.ParkedUnits)
+	got := b.delivered()
+	last := got[len(got)-1]
+	assert.Equal(t, "new", last.Customer)
+	assert.Equal(t, int64(3), last.Units)
+	assert.NotEqual(t, got[0].ID, last.ID, "rejected usage goes again under a new key")
 }
 
 func TestFailedLookupKeepsUsageOwedUntilItSucceeds(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{}, lookupErr: errors.New("lookup: 503")}
-	o := newTestOutbox(t, b)
+	customers := newCustomers(map[string]string{})
+	customers.set("t1", "", errors.New("lookup: 503"))
+	b := &fakeBackend{}
+	o := newTestOutbox(t, b, customers)
 	r, _ := ingest(o, map[Key]int64{k1: 9})
 	wait(t, r)
 	assert.Equal(t, int64(1), o.Release(r).Deferred)
 	assert.Empty(t, b.delivered())
 	assert.Equal(t, int64(9), o.Stats().OwedUnits)
 
-	b.mu.Lock()
-	b.lookupErr = nil
-	b.customers["t1"] = "c1"
-	b.mu.Unlock()
+	customers.set("t1", "c1", nil)
 	flush(t, o)
 	got := b.delivered()
 	require.Len(t, got, 1)
@@ -282,54 +190,35 @@ func TestFailedLookupKeepsUsageOwedUntilItSucceeds(t *testing.T) {
 	assert.Equal(t, int64(9), got[0].Units)
 }
 
-func TestFlushHonoursContextAndRetryAfter(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	b.respond = func(Delivery) error { return failure{retryAfter: time.Hour} }
-	o := newTestOutbox(t, b)
+// Batches never exceed the backend's limit, and a collection of many
+// series goes out in few of them.
+func TestBatchesHoldAtMostMaxBatchEvents(t *testing.T) {
+	b := &fakeBackend{maxBatch: 10}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Concurrency = 1 })
+	// A first event binds the customer, so the next collection's events
+	// are frozen bound and all ready at once.
 	r, _ := ingest(o, map[Key]int64{k1: 1})
 	wait(t, r)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err := o.Flush(ctx)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Len(t, b.delivered(), 1, "a server's Retry-After is not cut short by a flush")
-}
-
-func TestValidationHoldsUsageOfInvalidKeys(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	o := newTestOutbox(t, b, func(c *Config) {
-		c.ValidateID = func(s string) error {
-			if s == "" || len(s) > 8 {
-				return errors.New("bad id")
-			}
-			return nil
-		}
-	})
-	huge := string(make([]byte, 10_000))
-	r, rep := ingest(o, map[Key]int64{k1: 1, {huge, "d", "m"}: 2, {"t1", "", "m"}: 3})
-	wait(t, r)
-	assert.Equal(t, 2, rep.InvalidKey.Points)
-	assert.Equal(t, 5.0, rep.InvalidKey.Units)
-	flush(t, o)
-	assert.Len(t, b.delivered(), 1)
-	parked := o.Parked()
-	require.Len(t, parked, 2)
-	for _, p := range parked {
-		assert.True(t, p.InvalidKey)
-		assert.Less(t, len(p.Key.Tenant)+len(p.Key.Device), 200, "keys of held usage are bounded")
+	points := map[Key]int64{}
+	for i := range 25 {
+		points[key("t1", string(rune('a'+i)), "m")] = 1
 	}
-	st := o.Stats()
-	assert.Equal(t, int64(5), st.ParkedUnits)
-	assert.Equal(t, int64(2), st.BlockedSeries)
+	r, _ = ingest(o, points)
+	wait(t, r)
+	b.mu.Lock()
+	batches := append([]int(nil), b.batches[1:]...)
+	b.mu.Unlock()
+	assert.Equal(t, []int{10, 10, 5}, batches)
+	assert.Equal(t, int64(26), o.Stats().DeliveredUnits)
 }
 
 func TestBadValuesAndOverflowAreRejectedLoudly(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	o := newTestOutbox(t, b)
+	b := &fakeBackend{}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
 	in := o.BeginIngest()
 	in.Int(k1, -1)
 	in.Float(k1, -0.5)
-	in.Float(k1, nanValue())
+	in.Float(k1, math.NaN())
 	in.Int(k1, 1<<62)
 	in.Int(k1, 1<<62-1) // the total is now math.MaxInt64
 	in.Int(k1, 1)       // overflows
@@ -337,21 +226,21 @@ func TestBadValuesAndOverflowAreRejectedLoudly(t *testing.T) {
 	r, rep := in.End()
 	wait(t, r)
 	assert.Equal(t, 3, rep.BadValue.Points)
+	assert.Zero(t, rep.BadValue.Units, "negative or NaN values are no amount: counters never run backwards")
 	assert.Equal(t, 2, rep.Overflow.Points)
 	flush(t, o)
-	assert.Equal(t, int64(math.MaxInt64), o.Stats().DeliveredUnits, "valid usage beside them is billed")
+	st := o.Stats()
+	assert.Equal(t, int64(math.MaxInt64), st.DeliveredUnits, "valid usage beside them is billed")
+	assert.GreaterOrEqual(t, st.RejectedUnits, 0.0)
 }
 
-func nanValue() float64 { var z float64; return z / z }
-
 func TestSeriesCapRefusesNewSeriesButKeepsExistingOnes(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	b.respond = func(Delivery) error { return errors.New("down") }
-	o := newTestOutbox(t, b, func(c *Config) { c.MaxSeries = 2 })
-	r, rep := ingest(o, map[Key]int64{{"t1", "a", "m"}: 1, {"t1", "b", "m"}: 1})
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return retryWith(errors.New("down")) }}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.MaxSeries = 2 })
+	r, rep := ingest(o, map[Key]int64{key("t1", "a", "m"): 1, key("t1", "b", "m"): 1})
 	wait(t, r)
 	assert.Zero(t, rep.OverCapacity.Points)
-	_, rep = ingest(o, map[Key]int64{{"t1", "c", "m"}: 5, {"t1", "a", "m"}: 1})
+	_, rep = ingest(o, map[Key]int64{key("t1", "c", "m"): 5, key("t1", "a", "m"): 1})
 	assert.Equal(t, 1, rep.OverCapacity.Points)
 	assert.Equal(t, 5.0, rep.OverCapacity.Units)
 	assert.Contains(t, rep.OverCapacity.Reason, "series cap 2")
@@ -359,12 +248,12 @@ func TestSeriesCapRefusesNewSeriesButKeepsExistingOnes(t *testing.T) {
 }
 
 func TestIdleSeriesAreEvictedToMakeRoom(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
-	o := newTestOutbox(t, b, func(c *Config) { c.MaxSeries = 2 })
-	r, _ := ingest(o, map[Key]int64{{"t1", "a", "m"}: 1, {"t1", "b", "m"}: 1})
+	b := &fakeBackend{}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.MaxSeries = 2 })
+	r, _ := ingest(o, map[Key]int64{key("t1", "a", "m"): 1, key("t1", "b", "m"): 1})
 	wait(t, r)
 	flush(t, o)
-	r, rep := ingest(o, map[Key]int64{{"t1", "c", "m"}: 1})
+	r, rep := ingest(o, map[Key]int64{key("t1", "c", "m"): 1})
 	wait(t, r)
 	assert.Zero(t, rep.OverCapacity.Points, "delivered series hold nothing and make room")
 	flush(t, o)
@@ -372,16 +261,19 @@ func TestIdleSeriesAreEvictedToMakeRoom(t *testing.T) {
 }
 
 func TestCloseAbandonsInFlightRequestsAndKeepsThemOwed(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}}
 	entered := make(chan struct{})
 	var o *Outbox
-	b.respond = func(Delivery) error {
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome {
 		close(entered)
 		<-o.ctx.Done()
-		return o.ctx.Err()
-	}
-	o = New(Config{Instance: "x", MaxSeries: 10, Concurrency: 1, Retry: retry.Policy{Initial: time.Second, Max: time.Second},
-		IdleTTL: time.Hour, Backend: b, Classify: classify})
+		return retryWith(o.ctx.Err())
+	}}
+	var reports []Health
+	cfg := testConfig(b, newCustomers(map[string]string{"t1": "c1"}))
+	cfg.Concurrency = 1
+	cfg.Retry = retry.Policy{Initial: time.Second, Max: time.Second}
+	cfg.OnHealth = func(h Health) { reports = append(reports, h) }
+	o = New(cfg)
 	o.Start()
 	ingest(o, map[Key]int64{k1: 4})
 	<-entered
@@ -389,4 +281,80 @@ func TestCloseAbandonsInFlightRequestsAndKeepsThemOwed(t *testing.T) {
 	st := o.Stats()
 	assert.Equal(t, int64(4), st.OwedUnits)
 	assert.Equal(t, int64(0), st.InFlight)
+	assert.Empty(t, reports, "a request the outbox abandoned itself is no outage")
+}
+
+// Flush waits within its context, and returns its cause when it ends.
+func TestFlushHonoursItsContext(t *testing.T) {
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return retryWith(errors.New("down")) }}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
+	ingest(o, map[Key]int64{k1: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, o.Flush(ctx), context.DeadlineExceeded)
+}
+
+// Once a Flush starts, events waiting on a long backoff are attempted at
+// once, and failures retry on the short flush backoff: a backend that
+// comes back during the flush gets the usage at once.
+func TestFlushRetriesOnTheShortBackoff(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	attempts := 0
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if down {
+			return retryWith(errors.New("503"))
+		}
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
+		c.Retry = retry.Policy{Initial: time.Hour, Max: time.Hour, MaxRetryAfter: time.Hour}
+	})
+	r, _ := ingest(o, map[Key]int64{k1: 2})
+	wait(t, r) // first attempt failed: next one in an hour
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- o.Flush(ctx)
+	}()
+	// Polls for the moment the flush has failed a few times; nothing is
+	// asserted by timing.
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return attempts >= 4 }, 10*time.Second, time.Millisecond,
+		"the flush retries on its short backoff, not the hour")
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	require.NoError(t, <-done)
+	assert.Equal(t, int64(2), o.Stats().DeliveredUnits)
+}
+
+// A server's wait is honoured as the server's: not cut short by a flush,
+// and not stretched to the long backoff either.
+func TestServerWaitIsTheWait(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		at = append(at, time.Now())
+		if len(at) == 1 {
+			return usage.Outcome{Result: usage.Retry, Wait: 300 * time.Millisecond, Err: errors.New("429")}
+		}
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
+		c.Retry = retry.Policy{Initial: time.Hour, Max: time.Hour, MaxRetryAfter: time.Hour}
+	})
+	r, _ := ingest(o, map[Key]int64{k1: 1})
+	wait(t, r)
+	flush(t, o)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, at, 2)
+	assert.GreaterOrEqual(t, at[1].Sub(at[0]), 300*time.Millisecond, "the flush waited for the server")
 }

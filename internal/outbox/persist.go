@@ -1,13 +1,26 @@
 package outbox
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
 
 // written is what one snapshot wrote for a series, applied once the
 // commit succeeded.
 type written struct {
-	s          *Series
-	seq        uint64 // the event record written, 0 if none
-	storedOpen bool
+	s                        *Series
+	seq                      uint64 // the event record written, 0 if none
+	storedOpen, storedParked bool
+}
+
+// snapshotted is one snapshot: the change and what to apply after it.
+type snapshotted struct {
+	ch      *Change
+	done    []written
+	release []*Series
+	streams map[StreamID]bool
 }
 
 // Persist commits every pending change to the store, then releases the
@@ -18,50 +31,80 @@ type written struct {
 // If the commit fails the events stay pending, unsent, until a commit
 // succeeds: an event sent before its record is stored could, after a
 // restart, be sent again under another key (the store would still hold the
-// open amount it was made of). The error is returned, and the scheduler
-// retries the commit after a pause.
+// open amount it was made of). The failure is reported through OnHealth,
+// and the scheduler retries the commit after a pause. If the store lost
+// its file, everything held is written again to the fresh one at once.
 func (o *Outbox) Persist() error {
 	if o.cfg.Store == nil {
 		return nil
 	}
 	o.persistMu.Lock()
 	defer o.persistMu.Unlock()
-
-	o.mu.Lock()
-	ch, done, release := o.snapshot()
-	o.mu.Unlock()
-	if ch.Empty() && len(release) == 0 {
-		return nil
+	var reports []func()
+	defer func() {
+		for _, r := range reports {
+			if r != nil {
+				r()
+			}
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		o.mu.Lock()
+		snap := o.snapshot()
+		o.mu.Unlock()
+		if snap.ch.Empty() && len(snap.release) == 0 {
+			return nil
+		}
+		var err error
+		if !snap.ch.Empty() {
+			err = o.cfg.Store.Commit(snap.ch)
+		}
+		o.mu.Lock()
+		reports = append(reports, o.applyCommit(snap, err))
+		lost := errors.Is(err, ErrStoreLost)
+		if lost {
+			o.rewriteAll()
+		}
+		o.mu.Unlock()
+		if !lost || attempt > 0 {
+			if err != nil {
+				return fmt.Errorf("spool commit: %w", err)
+			}
+			return nil
+		}
+		if o.cfg.OnStoreLost != nil {
+			o.cfg.OnStoreLost(err)
+		}
 	}
+}
 
-	var err error
-	if !ch.Empty() {
-		err = o.cfg.Store.Commit(ch)
-	}
-
-	o.mu.Lock()
-	defer o.mu.Unlock()
+// applyCommit applies the outcome of committing snap. mu must be held.
+func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
+	defer o.progressed()
 	o.lastCommit = o.mono()
+	ch := snap.ch
 	if err != nil {
-		o.stats.storeErrors++
+		o.stats.StoreErrors++
 		o.persistFailed = o.mono()
 		o.dropped = append(o.dropped, ch.DeleteOpen...)
 		o.acked = append(o.acked, ch.DeleteEvents...)
-		for _, w := range done {
+		o.streams.giveBack(snap.streams)
+		for _, w := range snap.done {
 			o.markDirty(w.s)
 			if w.seq != 0 && w.s.event.seq == w.seq {
 				w.s.event.rewrite = true
 			}
 		}
-		o.pending = append(release, o.pending...)
-		return fmt.Errorf("spool commit: %w", err)
+		o.pending = append(snap.release, o.pending...)
+		return o.spoolFailed(err)
 	}
 	if !ch.Empty() {
-		o.stats.storeCommits++
+		o.stats.StoreCommits++
 	}
 	o.persistFailed = 0
-	for _, w := range done {
-		w.s.storedOpen = w.storedOpen
+	o.uncommitted = 0 // the store counts what was written now
+	for _, w := range snap.done {
+		w.s.storedOpen, w.s.storedParked = w.storedOpen, w.storedParked
 		switch {
 		case w.seq == 0:
 		case w.s.hasEvent() && w.s.event.seq == w.seq:
@@ -72,7 +115,7 @@ func (o *Outbox) Persist() error {
 			o.kick()
 		}
 	}
-	for _, s := range release {
+	for _, s := range snap.release {
 		switch {
 		case s.state != pending:
 		case s.storedEvent && !s.event.rewrite:
@@ -84,13 +127,12 @@ func (o *Outbox) Persist() error {
 			o.markDirty(s)
 		}
 	}
-	o.progressed()
-	return nil
+	return o.spoolWritten()
 }
 
 // snapshot turns the pending deletions and the dirty series into one
 // Change. mu must be held.
-func (o *Outbox) snapshot() (*Change, []written, []*Series) {
+func (o *Outbox) snapshot() snapshotted {
 	ch := &Change{DeleteOpen: o.dropped, DeleteEvents: o.acked}
 	o.dropped, o.acked = nil, nil
 	done := make([]written, 0, len(o.dirty))
@@ -99,25 +141,32 @@ func (o *Outbox) snapshot() (*Change, []written, []*Series) {
 		if s.gone {
 			continue // forgotten since; its deletion is queued in dropped
 		}
-		w := written{s: s, storedOpen: s.storedOpen}
-		if s.hasEvent() && (!s.storedEvent || s.event.rewrite) {
-			if s.event.id.IsZero() {
-				s.event.id = DeriveID(o.cfg.Instance, s.Key, s.event.end)
+		w := written{s: s, storedOpen: s.storedOpen, storedParked: s.storedParked}
+		if ev := &s.event; s.hasEvent() && (!s.storedEvent || ev.rewrite) {
+			if ev.id.IsZero() {
+				ev.id = usage.DeriveID(o.cfg.Instance, o.session, s.Key, ev.seq)
 			}
 			ch.PutEvents = append(ch.PutEvents, EventRecord{
-				Seq: s.event.seq, Key: s.Key, Units: s.event.units,
-				End: s.event.end, ID: s.event.id, Customer: s.event.customer,
+				Seq: ev.seq, Key: s.Key, Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customer,
 			})
-			s.event.rewrite = false
-			w.seq = s.event.seq
+			ev.rewrite = false
+			w.seq = ev.seq
 		}
 		switch {
 		case s.open > 0 || !s.rem.IsZero():
-			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.Key, Units: s.open, Rem: s.rem})
+			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.Key, Units: s.open, Start: s.openStart, Rem: s.rem})
 			w.storedOpen = true
 		case s.storedOpen:
 			ch.DeleteOpen = append(ch.DeleteOpen, s.Key)
 			w.storedOpen = false
+		}
+		switch p := s.parked; {
+		case p != nil:
+			ch.PutParked = append(ch.PutParked, ParkedRecord{Key: s.Key, Units: p.units, Reason: p.reason, Since: p.since})
+			w.storedParked = true
+		case s.storedParked:
+			ch.DeleteParked = append(ch.DeleteParked, s.Key)
+			w.storedParked = false
 		}
 		done = append(done, w)
 	}
@@ -125,11 +174,19 @@ func (o *Outbox) snapshot() (*Change, []written, []*Series) {
 	o.dirty = o.dirty[:0]
 	release := o.pending
 	o.pending = nil
-	return ch, done, release
+	return snapshotted{ch: ch, done: done, release: release, streams: o.streams.take(ch)}
 }
 
-// rewriteEvent marks the series' event record as needing a write.
-func (o *Outbox) rewriteEvent(s *Series) {
-	s.event.rewrite = true
-	o.markDirty(s)
+// rewriteAll marks everything held for writing to a fresh, empty store.
+// mu must be held.
+func (o *Outbox) rewriteAll() {
+	o.dropped, o.acked = nil, nil
+	o.series.all(func(s *Series) {
+		s.storedEvent, s.storedOpen, s.storedParked = false, false, false
+		if s.hasEvent() {
+			s.event.rewrite = true
+		}
+		o.markDirty(s)
+	})
+	o.streams.rewriteAll()
 }

@@ -3,114 +3,68 @@ package outbox
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-// memStore is a Store in memory that can be made to fail.
-type memStore struct {
-	mu      sync.Mutex
-	events  map[uint64]EventRecord
-	opens   map[Key]OpenRecord
-	commits int
-	fail    error
-}
-
-func newMemStore() *memStore {
-	return &memStore{events: map[uint64]EventRecord{}, opens: map[Key]OpenRecord{}}
-}
-
-func (m *memStore) Commit(ch *Change) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
-	}
-	m.commits++
-	for _, q := range ch.DeleteEvents {
-		delete(m.events, q)
-	}
-	for _, k := range ch.DeleteOpen {
-		delete(m.opens, k)
-	}
-	for _, r := range ch.PutEvents {
-		m.events[r.Seq] = r
-	}
-	for _, r := range ch.PutOpen {
-		m.opens[r.Key] = r
-	}
-	return nil
-}
-
-func (m *memStore) Full() bool { return false }
-
-func (m *memStore) setFail(err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fail = err
-}
-
-// records is what a process starting on the store would find.
-func (m *memStore) records() ([]EventRecord, []OpenRecord) {
-	ev, op := m.snapshot()
-	var events []EventRecord
-	for _, r := range ev {
-		events = append(events, r)
-	}
-	var opens []OpenRecord
-	for _, r := range op {
-		opens = append(opens, r)
-	}
-	return events, opens
-}
-func (m *memStore) Close() error { return nil }
-
-func (m *memStore) snapshot() (map[uint64]EventRecord, map[Key]OpenRecord) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ev, op := map[uint64]EventRecord{}, map[Key]OpenRecord{}
-	for k, v := range m.events {
-		ev[k] = v
-	}
-	for k, v := range m.opens {
-		op[k] = v
-	}
-	return ev, op
-}
-
-// An event is in the store before its first attempt.
+// An event is in the store before its first attempt: the backend, when it
+// is first sent an event, finds the store holding it with the same id and
+// customer. No test call to Persist races the outbox here: the outbox's own
+// commit must come first. (With enqueue changed to send before storing,
+// this fails.)
 func TestStoreHoldsEventsBeforeTheyAreSent(t *testing.T) {
 	st := newMemStore()
 	type seen struct {
-		d      Delivery
-		stored map[uint64]EventRecord
+		ev     usage.Event
+		stored Contents
 	}
-	sends := make(chan seen, 1)
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
-	b.respond = func(d Delivery) error {
-		ev, _ := st.snapshot()
-		sends <- seen{d, ev}
-		return nil
-	}
-	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
-	r, _ := ingest(o, map[Key]int64{k1: 3})
-	require.NoError(t, o.Persist())
-	wait(t, r)
-	s := <-sends
-	require.Len(t, s.stored, 1, "stored before the send")
-	for _, rec := range s.stored {
-		assert.Equal(t, s.d.ID, rec.ID)
-		assert.Equal(t, s.d.Customer, rec.Customer)
+	sends := make(chan seen, 4)
+	customers := newCustomers(map[string]string{"t1": "c1"})
+	b := &fakeBackend{respond: func(ev usage.Event) usage.Outcome {
+		sends <- seen{ev, st.contents()}
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, customers, func(c *Config) { c.Store = st })
+	for _, n := range []int64{3, 4} { // unbound, then bound at freezing
+		r, _ := ingest(o, map[Key]int64{k1: n})
+		wait(t, r)
+		s := <-sends
+		require.Len(t, s.stored.Events, 1, "stored before the send")
+		assert.Equal(t, s.ev.ID, s.stored.Events[0].ID)
+		assert.Equal(t, s.ev.Customer, s.stored.Events[0].Customer)
+		assert.Equal(t, s.ev.Units, s.stored.Events[0].Units)
+		assert.Equal(t, s.ev.Start, s.stored.Events[0].Start)
 	}
 	flush(t, o)
-	require.NoError(t, o.Persist())
-	ev, op := st.snapshot()
-	assert.Empty(t, ev, "acknowledged events are deleted")
-	assert.Empty(t, op)
+	c := st.contents()
+	assert.Empty(t, c.Events, "acknowledged events are deleted")
+	assert.Empty(t, c.Opens)
+}
+
+// A commit completes before any event it holds is sent: while the store
+// has not returned from Commit, the backend sees nothing.
+func TestCommitCompletesBeforeTheFirstSend(t *testing.T) {
+	st := newMemStore()
+	st.gate = make(chan struct{})
+	b := &fakeBackend{}
+	customers := newCustomers(map[string]string{"t1": "c1"})
+	customers.cached["t1"] = true
+	o := newTestOutbox(t, b, customers, func(c *Config) { c.Store = st })
+	r, _ := ingest(o, map[Key]int64{k1: 2})
+	select {
+	case <-r.Done():
+		t.Fatal("the event was attempted while its commit had not returned")
+	case <-time.After(100 * time.Millisecond):
+	}
+	assert.Empty(t, b.delivered(), "nothing sent while the commit is under way")
+	close(st.gate)
+	wait(t, r)
+	assert.Len(t, b.delivered(), 1)
 }
 
 // Regression: usage that arrives while an event is in flight is frozen when
@@ -119,20 +73,17 @@ func TestStoreHoldsEventsBeforeTheyAreSent(t *testing.T) {
 func TestStoreReleasesEventsFrozenOnAcknowledgement(t *testing.T) {
 	st := newMemStore()
 	entered, release := make(chan struct{}), make(chan struct{})
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
-	b.respond = func(d Delivery) error {
-		if d.Units == 1 {
+	b := &fakeBackend{respond: func(ev usage.Event) usage.Outcome {
+		if ev.Units == 1 {
 			close(entered)
 			<-release
 		}
-		return nil
-	}
-	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
 	r, _ := ingest(o, map[Key]int64{k1: 1})
-	require.NoError(t, o.Persist())
 	<-entered // the first event is in flight
 	ingest(o, map[Key]int64{k1: 4})
-	require.NoError(t, o.Persist())
 	close(release)
 	wait(t, r)
 	flush(t, o)
@@ -140,25 +91,32 @@ func TestStoreReleasesEventsFrozenOnAcknowledgement(t *testing.T) {
 }
 
 // A failing store holds new events back, unsent, until a commit succeeds:
-// the failure is counted and returned, and once the store works again the
-// events are stored, then sent.
+// the failure is counted, returned and reported once, and once the store
+// works again the events are stored, then sent.
 func TestStoreFailureHoldsEventsUntilStored(t *testing.T) {
 	st := newMemStore()
 	st.setFail(errors.New("disk full"))
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
-	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
+	var reports []Health
+	b := &fakeBackend{}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
+		c.Store = st
+		c.OnHealth = func(h Health) { reports = append(reports, h) }
+	})
 	ingest(o, map[Key]int64{k1: 2})
 	require.ErrorContains(t, o.Persist(), "disk full")
+	require.ErrorContains(t, o.Persist(), "disk full")
 	assert.Empty(t, b.delivered(), "not sent before it is stored")
-	assert.Equal(t, int64(1), o.Stats().StoreErrors)
+	assert.GreaterOrEqual(t, o.Stats().StoreErrors, int64(2))
 
 	st.setFail(nil)
 	require.NoError(t, o.Persist())
 	flush(t, o)
 	require.Len(t, b.delivered(), 1)
-	require.NoError(t, o.Persist()) // the deletion, batched otherwise
-	ev, _ := st.snapshot()
-	assert.Empty(t, ev, "stored, sent, acknowledged and deleted")
+	assert.Empty(t, st.contents().Events, "stored, sent, acknowledged and deleted")
+	require.Len(t, reports, 2, "the failure was reported when it began and when it ended: %v", reports)
+	assert.Equal(t, Spool, reports[0].Class)
+	assert.Equal(t, Began, reports[0].State)
+	assert.Equal(t, Ended, reports[1].State)
 }
 
 // Regression (review): with a failing store, an event frozen from open
@@ -168,17 +126,15 @@ func TestStoreFailureHoldsEventsUntilStored(t *testing.T) {
 func TestStoreFailureThenRestartBillsOnce(t *testing.T) {
 	st := newMemStore()
 	entered, release := make(chan struct{}), make(chan struct{})
-	b := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
-	b.respond = func(d Delivery) error {
-		if d.Units == 3 {
+	b := &fakeBackend{respond: func(ev usage.Event) usage.Outcome {
+		if ev.Units == 3 {
 			close(entered)
 			<-release
 		}
-		return nil
-	}
-	o := newTestOutbox(t, b, func(c *Config) { c.Store = st })
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
 	r1, _ := ingest(o, map[Key]int64{k1: 3})
-	require.NoError(t, o.Persist())
 	<-entered
 	ingest(o, map[Key]int64{k1: 5}) // open while the first event is in flight
 	require.NoError(t, o.Persist())
@@ -191,16 +147,15 @@ func TestStoreFailureThenRestartBillsOnce(t *testing.T) {
 	require.ErrorContains(t, o.Close(), "ENOSPC", "the final commit fails too, and says so")
 
 	// The process dies; the next one starts from what the store holds.
-	events, opens := st.records()
-	b2 := &fakeBackend{customers: map[string]string{"t1": "c1"}, lookups: 1}
-	o2 := New(Config{Instance: "next", MaxSeries: 10, Concurrency: 1, IdleTTL: time.Hour, Backend: b2, Classify: classify, Store: newMemStore()})
-	require.NoError(t, o2.Restore(events, opens))
+	b2 := &fakeBackend{}
+	o2 := New(testConfig(b2, newCustomers(map[string]string{"t1": "c1"})))
+	require.NoError(t, o2.Restore(st.contents()))
 	o2.Start()
 	defer o2.Close()
 	flush(t, o2)
-	billed := map[ID]int64{}
-	for _, d := range append(b.delivered(), b2.delivered()...) {
-		billed[d.ID] = d.Units
+	billed := map[usage.ID]int64{}
+	for _, ev := range append(b.delivered(), b2.delivered()...) {
+		billed[ev.ID] = ev.Units
 	}
 	var total int64
 	for _, u := range billed {
@@ -210,29 +165,111 @@ func TestStoreFailureThenRestartBillsOnce(t *testing.T) {
 }
 
 // Restore puts stored events back in their original order with their
-// original ids, and turns stored open usage into new events.
+// original ids and bytes, turns stored open usage into new events, and
+// sends parked usage again.
 func TestRestoreReplaysInOrder(t *testing.T) {
-	b := &fakeBackend{customers: map[string]string{"t1": "c1", "t2": "c2"}, lookups: 1}
-	id1, id2 := DeriveID("old", k1, 2), DeriveID("old", Key{"t2", "d", "m"}, 2)
-	o := New(Config{Instance: "new", MaxSeries: 10, Concurrency: 1, IdleTTL: time.Hour, Backend: b, Classify: classify, Store: newMemStore()})
-	require.NoError(t, o.Restore(
-		[]EventRecord{
-			{Seq: 9, Key: Key{"t2", "d", "m"}, Units: 2, End: 2, ID: id2, Customer: "c2"},
-			{Seq: 4, Key: k1, Units: 1, End: 2, ID: id1, Customer: "c1"},
+	b := &fakeBackend{}
+	customers := newCustomers(map[string]string{"t1": "c1", "t2": "c2", "t3": "c3", "t4": "c4"})
+	id1, id2 := usage.DeriveID("old", usage.Session{}, k1, 4), usage.DeriveID("old", usage.Session{}, key("t2", "d", "m"), 9)
+	o := New(testConfig(b, customers))
+	o.cfg.Concurrency = 1
+	require.NoError(t, o.Restore(Contents{
+		Events: []EventRecord{
+			{Seq: 9, Key: key("t2", "d", "m"), Units: 2, Start: 1, End: 2, ID: id2, Customer: "c2"},
+			{Seq: 4, Key: k1, Units: 1, Start: 1, End: 2, ID: id1, Customer: "c1"},
 		},
-		[]OpenRecord{{Key: Key{"t3", "d", "m"}, Units: 5}}))
-	b.customers["t3"] = "c3"
+		Opens:  []OpenRecord{{Key: key("t3", "d", "m"), Units: 5, Start: 7}},
+		Parked: []ParkedRecord{{Key: key("t4", "d", "m"), Units: 6, Reason: "400", Since: 8}},
+	}))
 	o.Start()
 	defer o.Close()
 	flush(t, o)
 	got := b.delivered()
-	require.Len(t, got, 3)
-	assert.Equal(t, id1, got[0].ID, "seq 4 first")
+	require.Len(t, got, 4)
+	assert.Equal(t, usage.Event{ID: id1, Key: k1, Customer: "c1", Units: 1, Start: 1, End: 2}, got[0], "seq 4 first, as stored")
 	assert.Equal(t, id2, got[1].ID)
-	assert.Equal(t, int64(5), got[2].Units)
-	assert.Equal(t, int64(8), o.Stats().DeliveredUnits)
+	assert.Equal(t, int64(5+6), got[2].Units+got[3].Units, "open and parked usage go out as new events")
+	assert.NotEqual(t, got[2].ID, got[3].ID)
+	assert.Equal(t, int64(14), o.Stats().DeliveredUnits)
 
-	dup := New(Config{Instance: "x", MaxSeries: 10, Concurrency: 1, Backend: b, Classify: classify})
-	err := dup.Restore([]EventRecord{{Seq: 1, Key: k1, Units: 1, ID: id1}, {Seq: 2, Key: k1, Units: 1, ID: id2}}, nil)
+	dup := New(testConfig(b, customers))
+	err := dup.Restore(Contents{Events: []EventRecord{{Seq: 1, Key: k1, Units: 1, ID: id1}, {Seq: 2, Key: k1, Units: 1, ID: id2}}})
 	assert.ErrorContains(t, err, "two stored events")
+}
+
+// Rejected usage is stored aside, so that a restart sends it again.
+func TestParkedUsageIsStored(t *testing.T) {
+	st := newMemStore()
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return rejectWith(errors.New("400 bad meter")) }}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
+	r, _ := ingest(o, map[Key]int64{k1: 6})
+	wait(t, r)
+	flush(t, o)
+	c := st.contents()
+	assert.Empty(t, c.Events, "the rejected event's record is gone")
+	require.Len(t, c.Parked, 1)
+	assert.Equal(t, int64(6), c.Parked[0].Units)
+	assert.Contains(t, c.Parked[0].Reason, "bad meter")
+}
+
+// A store that lost its file (removed under the running process) gets
+// everything held written again, and the loss is reported.
+func TestLostStoreGetsEverythingAgain(t *testing.T) {
+	st := newMemStore()
+	var lost []error
+	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return retryWith(errors.New("down")) }}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
+		c.Store = st
+		c.OnStoreLost = func(err error) { lost = append(lost, err) }
+	})
+	in := o.BeginIngest()
+	in.Int(k1, 3)
+	in.PutStream(StreamRecord{ID: StreamID{7}, Start: 1, Int: 40})
+	r, _ := in.End()
+	wait(t, r)
+	ingest(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 1})
+	require.NoError(t, o.Persist())
+
+	st.mu.Lock()
+	st.lose = true
+	st.mu.Unlock()
+	ingest(o, map[Key]int64{key("t1", "d3", "pages"): 9})
+	require.NoError(t, o.Persist(), "the second write, to the fresh store, succeeds")
+	require.Len(t, lost, 1)
+	c := st.contents()
+	var held int64
+	for _, e := range c.Events {
+		held += e.Units
+	}
+	for _, op := range c.Opens {
+		held += op.Units
+	}
+	assert.Equal(t, int64(3+2+1+9), held, "everything owed is in the fresh store")
+	assert.Equal(t, []StreamRecord{{ID: StreamID{7}, Start: 1, Int: 40}}, c.Streams)
+}
+
+// Stream state is committed in the same transaction as the usage it
+// produced, and a failed commit keeps it for the next.
+func TestStreamRecordsCommitWithUsage(t *testing.T) {
+	st := newMemStore()
+	b := &fakeBackend{}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
+	st.setFail(errors.New("EIO"))
+	in := o.BeginIngest()
+	in.Int(k1, 5)
+	in.PutStream(StreamRecord{ID: StreamID{1}, Int: 5})
+	in.End()
+	require.Error(t, o.Persist())
+	assert.Empty(t, st.contents().Streams)
+	st.setFail(nil)
+	require.NoError(t, o.Persist())
+	c := st.contents()
+	require.Len(t, c.Streams, 1)
+	require.Len(t, c.Events, 1, "the usage and its stream state arrive together")
+
+	in = o.BeginIngest()
+	in.DeleteStream(StreamID{1})
+	in.End()
+	flush(t, o)
+	assert.Empty(t, st.contents().Streams)
 }

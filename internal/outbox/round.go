@@ -1,10 +1,8 @@
 package outbox
 
-import "time"
-
 // Round tracks the events frozen by one ingest until each has had its first
-// attempt, so that the Export that handed the usage over can report what
-// became of it: delivered, deferred to a retry, or parked.
+// outcome, so that the Export that handed the usage over can report what
+// became of it: delivered, deferred to a retry, or rejected.
 type Round struct {
 	done     chan struct{}
 	pending  int
@@ -17,21 +15,8 @@ type RoundResult struct {
 	Events, Units             int64 // frozen by the round
 	Delivered, DeliveredUnits int64
 	Deferred, DeferredUnits   int64 // first attempt failed; will be retried
-	DeferReason               string
-	Parked                    []Parked
+	Rejected                  []Parked
 	Unfinished                int // events still awaiting a first outcome
-}
-
-// Parked describes usage that is held but not delivered: an event the
-// backend rejected permanently, or usage of a series whose key is invalid.
-type Parked struct {
-	Key        Key
-	Units      int64 // of the parked event
-	Held       int64 // open usage held behind it
-	Reason     string
-	Status     int // HTTP status of the rejection, 0 for an invalid key
-	InvalidKey bool
-	Since      time.Time
 }
 
 func newRound() *Round { return &Round{done: make(chan struct{})} }
@@ -52,7 +37,7 @@ func (r *Round) settle() {
 	}
 }
 
-// Release returns what is known of the round and lets it go: outcomes
+// Release returns what is known of the round and lets it go: rejections
 // that come later, which the caller will no longer read, are reported
 // through OnParked instead.
 func (o *Outbox) Release(r *Round) RoundResult {
@@ -60,7 +45,7 @@ func (o *Outbox) Release(r *Round) RoundResult {
 	defer o.mu.Unlock()
 	r.released = true
 	res := r.res
-	res.Parked = append([]Parked(nil), r.res.Parked...)
+	res.Rejected = append([]Parked(nil), r.res.Rejected...)
 	res.Unfinished = r.pending
 	return res
 }

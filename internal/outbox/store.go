@@ -1,42 +1,82 @@
 package outbox
 
+import (
+	"errors"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
+
 // Store makes the outbox durable. Commit writes one Change atomically and
-// durably; an error means none of it may be assumed written.
+// durably (synced) before it returns; an error means none of it may be
+// assumed written.
 type Store interface {
 	Commit(*Change) error
-	// Full reports whether the store has reached its size cap; new series
-	// are then refused.
-	Full() bool
+	// Full reports whether what the store holds, with pending more bytes
+	// not committed yet, has reached its cap; new series are then refused.
+	Full(pending int64) bool
 	Close() error
 }
+
+// ErrStoreLost is wrapped by a Commit error when the store found its file
+// removed or replaced: it has started a fresh, empty one, and nothing it
+// held before can be assumed kept. The outbox then writes everything it
+// holds again.
+var ErrStoreLost = errors.New("spool file was removed or replaced")
 
 // Change is one transaction's worth of record updates. Deletions apply
 // before insertions.
 type Change struct {
-	DeleteEvents []uint64
-	PutEvents    []EventRecord
-	DeleteOpen   []Key
-	PutOpen      []OpenRecord
+	DeleteEvents  []uint64
+	PutEvents     []EventRecord
+	DeleteOpen    []Key
+	PutOpen       []OpenRecord
+	DeleteParked  []Key
+	PutParked     []ParkedRecord
+	DeleteStreams []StreamID
+	PutStreams    []StreamRecord
 }
 
 // Empty reports whether the change writes nothing.
 func (c *Change) Empty() bool {
-	return len(c.DeleteEvents)+len(c.PutEvents)+len(c.DeleteOpen)+len(c.PutOpen) == 0
+	return len(c.DeleteEvents)+len(c.PutEvents)+len(c.DeleteOpen)+len(c.PutOpen)+
+		len(c.DeleteParked)+len(c.PutParked)+len(c.DeleteStreams)+len(c.PutStreams) == 0
 }
 
-// EventRecord is a frozen event as stored.
+// EventRecord is a frozen event as stored: everything it is sent with.
 type EventRecord struct {
-	Seq      uint64
-	Key      Key
-	Units    int64
-	End      int64 // window end: with the key, what the id is derived from
-	ID       ID
-	Customer string // empty until bound
+	Seq        uint64
+	Key        Key
+	Units      int64
+	Start, End int64
+	ID         usage.ID
+	Customer   string // empty until bound
 }
 
 // OpenRecord is a series' open usage and fraction as stored.
 type OpenRecord struct {
 	Key   Key
 	Units int64
+	Start int64
 	Rem   Remainder
+}
+
+// ParkedRecord is a series' rejected usage as stored. A restart retries it.
+type ParkedRecord struct {
+	Key    Key
+	Units  int64
+	Reason string
+	Since  int64
+}
+
+// StreamID identifies a cumulative stream across restarts: a hash of its
+// resource, scope, instrument and attributes.
+type StreamID [16]byte
+
+// StreamRecord is the state of a cumulative stream as stored, so that a
+// restart bills only its growth.
+type StreamRecord struct {
+	ID    StreamID
+	Start int64 // the stream's start time, Unix nanoseconds; 0 if unknown
+	Int   int64 // the last value of an int64 stream
+	Float float64
 }

@@ -1,22 +1,24 @@
-// Package retry holds the delivery retry policy: which failures are worth
-// another attempt, and how long to wait before it.
+// Package retry spaces out delivery attempts: exponential backoff with
+// jitter, and a short backoff for flushes.
 package retry
 
 import (
 	"math/rand/v2"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
-// Policy is an exponential backoff with jitter, bounded above, that also
-// honours a server's Retry-After up to a cap.
+// Policy is an exponential backoff with jitter, bounded above, that yields
+// to a server's own wait up to a cap.
 type Policy struct {
 	Initial       time.Duration // first backoff
 	Max           time.Duration // upper bound of the backoff before jitter
-	MaxRetryAfter time.Duration // cap on a server-given Retry-After
+	MaxRetryAfter time.Duration // cap on a server-given wait (Retry-After)
 }
+
+// Flush spaces the attempts a flush or a shutdown makes while its context
+// lasts: tens to hundreds of milliseconds, so that a backend that comes
+// back during a Shutdown is used at once.
+var Flush = Policy{Initial: 25 * time.Millisecond, Max: 400 * time.Millisecond}
 
 // Backoff returns the wait before attempt number attempts+1, given that
 // attempts attempts have failed (attempts >= 1). Equal jitter keeps the wait
@@ -35,47 +37,11 @@ func (p Policy) Backoff(attempts int) time.Duration {
 	return half + rand.N(d-half+1)
 }
 
-// Wait combines the backoff with a server's Retry-After: the longer of the
-// two, the Retry-After capped at MaxRetryAfter.
-func (p Policy) Wait(attempts int, retryAfter time.Duration) time.Duration {
-	return max(p.Backoff(attempts), min(retryAfter, p.MaxRetryAfter))
-}
-
-// RetryableStatus reports whether an HTTP status is worth retrying: 408,
-// 429, 5xx, and 409, which the IETF Idempotency-Key draft uses for "a request
-// with this key is still being processed".
-func RetryableStatus(code int) bool {
-	switch {
-	case code == http.StatusRequestTimeout, code == http.StatusConflict, code == http.StatusTooManyRequests:
-		return true
-	case code >= 500 && code <= 599:
-		return true
+// Wait is the wait before the next attempt: the server's, if it gave one,
+// capped at MaxRetryAfter; else the backoff.
+func (p Policy) Wait(attempts int, server time.Duration) time.Duration {
+	if server > 0 {
+		return min(server, p.MaxRetryAfter)
 	}
-	return false
-}
-
-// ParseRetryAfter reads a Retry-After header value: delay-seconds or an
-// HTTP date (RFC 9110 section 10.2.3). It returns 0 when the value is absent,
-// malformed or in the past.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		// Saturate instead of overflowing: the caller caps the result anyway.
-		if secs > int64(time.Duration(1<<62)/time.Second) {
-			return time.Duration(1 << 62)
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+	return p.Backoff(attempts)
 }

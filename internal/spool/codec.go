@@ -12,12 +12,17 @@ import (
 
 // Record kinds, the first byte of every payload.
 const (
-	kindEvent byte = 'E'
-	kindOpen  byte = 'O'
+	kindEvent  byte = 'E'
+	kindOpen   byte = 'O'
+	kindParked byte = 'P'
+	kindStream byte = 'S'
 )
 
-// maxField bounds a string field, far above any valid id or meter.
-const maxField = 1 << 12
+// maxField bounds a string field when decoding. Writers are bounded far
+// below it where values enter the exporter (ids, meters and customers at
+// 255 bytes, reasons at 1 KiB), so every field written is read back; the
+// bound only stops a damaged length from allocating gigabytes.
+const maxField = 1 << 16
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -26,15 +31,21 @@ var errRecord = errors.New("damaged record")
 
 func eventKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
-func openKey(k outbox.Key) []byte { return appendKey(nil, k) }
+func seriesKey(k outbox.Key) []byte { return appendKey(nil, k) }
 
 func appendKey(b []byte, k outbox.Key) []byte {
 	for _, f := range [...]string{k.Tenant, k.Device, k.Meter} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
+		b = appendString(b, f)
 	}
 	return b
 }
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
 
 // seal prefixes a payload with its CRC-32C.
 func seal(payload []byte) []byte {
@@ -43,26 +54,51 @@ func seal(payload []byte) []byte {
 	return append(out, payload...)
 }
 
+func keySize(k outbox.Key) int {
+	return 3*binary.MaxVarintLen64 + len(k.Tenant) + len(k.Device) + len(k.Meter)
+}
+
 func encodeEvent(r outbox.EventRecord) []byte {
-	b := make([]byte, 0, 96+len(r.Key.Tenant)+len(r.Key.Device)+len(r.Key.Meter)+len(r.Customer))
+	b := make([]byte, 0, 64+keySize(r.Key)+len(r.Customer))
 	b = append(b, kindEvent)
-	b = binary.BigEndian.AppendUint64(b, r.Seq)
+	b = appendU64(b, r.Seq)
 	b = appendKey(b, r.Key)
-	b = binary.BigEndian.AppendUint64(b, uint64(r.Units))
-	b = binary.BigEndian.AppendUint64(b, uint64(r.End))
+	b = appendU64(b, uint64(r.Units))
+	b = appendU64(b, uint64(r.Start))
+	b = appendU64(b, uint64(r.End))
 	b = append(b, r.ID[:]...)
-	b = binary.AppendUvarint(b, uint64(len(r.Customer)))
-	b = append(b, r.Customer...)
+	b = appendString(b, r.Customer)
 	return seal(b)
 }
 
 func encodeOpen(r outbox.OpenRecord) []byte {
-	b := make([]byte, 0, 64+len(r.Key.Tenant)+len(r.Key.Device)+len(r.Key.Meter))
+	b := make([]byte, 0, 40+keySize(r.Key))
 	b = append(b, kindOpen)
 	b = appendKey(b, r.Key)
-	b = binary.BigEndian.AppendUint64(b, uint64(r.Units))
-	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Rem.Hi))
-	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Rem.Lo))
+	b = appendU64(b, uint64(r.Units))
+	b = appendU64(b, uint64(r.Start))
+	b = appendU64(b, math.Float64bits(r.Rem.Hi))
+	b = appendU64(b, math.Float64bits(r.Rem.Lo))
+	return seal(b)
+}
+
+func encodeParked(r outbox.ParkedRecord) []byte {
+	b := make([]byte, 0, 24+keySize(r.Key)+len(r.Reason))
+	b = append(b, kindParked)
+	b = appendKey(b, r.Key)
+	b = appendU64(b, uint64(r.Units))
+	b = appendU64(b, uint64(r.Since))
+	b = appendString(b, r.Reason)
+	return seal(b)
+}
+
+func encodeStream(r outbox.StreamRecord) []byte {
+	b := make([]byte, 0, 48)
+	b = append(b, kindStream)
+	b = append(b, r.ID[:]...)
+	b = appendU64(b, uint64(r.Start))
+	b = appendU64(b, uint64(r.Int))
+	b = appendU64(b, math.Float64bits(r.Float))
 	return seal(b)
 }
 
@@ -85,6 +121,16 @@ func (r *reader) u64(what string) uint64 {
 	}
 	v := binary.BigEndian.Uint64(r.b)
 	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) bytes16(what string) (v [16]byte) {
+	if r.err != nil || len(r.b) < len(v) {
+		r.fail(what)
+		return v
+	}
+	copy(v[:], r.b)
+	r.b = r.b[len(v):]
 	return v
 }
 
@@ -139,13 +185,9 @@ func decodeEvent(key, value []byte) (outbox.EventRecord, error) {
 	e.Seq = r.u64("seq")
 	e.Key = r.key()
 	e.Units = int64(r.u64("units"))
+	e.Start = int64(r.u64("window start"))
 	e.End = int64(r.u64("window end"))
-	if r.err == nil && len(r.b) >= len(e.ID) {
-		copy(e.ID[:], r.b)
-		r.b = r.b[len(e.ID):]
-	} else {
-		r.fail("id")
-	}
+	e.ID = r.bytes16("id")
 	e.Customer = r.str("customer")
 	if err := r.done(); err != nil {
 		return e, err
@@ -170,13 +212,14 @@ func decodeOpen(key, value []byte) (outbox.OpenRecord, error) {
 	}
 	o.Key = r.key()
 	o.Units = int64(r.u64("units"))
+	o.Start = int64(r.u64("window start"))
 	o.Rem.Hi = math.Float64frombits(r.u64("fraction"))
 	o.Rem.Lo = math.Float64frombits(r.u64("fraction"))
 	if err := r.done(); err != nil {
 		return o, err
 	}
 	switch {
-	case string(key) != string(openKey(o.Key)):
+	case string(key) != string(seriesKey(o.Key)):
 		return o, fmt.Errorf("%w: stored under another key", errRecord)
 	case o.Units < 0:
 		return o, fmt.Errorf("%w: %d units", errRecord, o.Units)
@@ -184,4 +227,50 @@ func decodeOpen(key, value []byte) (outbox.OpenRecord, error) {
 		return o, fmt.Errorf("%w: fraction %v", errRecord, o.Rem.Value())
 	}
 	return o, nil
+}
+
+// decodeParked decodes a parked record stored under key.
+func decodeParked(key, value []byte) (outbox.ParkedRecord, error) {
+	var p outbox.ParkedRecord
+	r, err := open(value, kindParked)
+	if err != nil {
+		return p, err
+	}
+	p.Key = r.key()
+	p.Units = int64(r.u64("units"))
+	p.Since = int64(r.u64("since"))
+	p.Reason = r.str("reason")
+	if err := r.done(); err != nil {
+		return p, err
+	}
+	switch {
+	case string(key) != string(seriesKey(p.Key)):
+		return p, fmt.Errorf("%w: stored under another key", errRecord)
+	case p.Units <= 0:
+		return p, fmt.Errorf("%w: %d units", errRecord, p.Units)
+	}
+	return p, nil
+}
+
+// decodeStream decodes a stream record stored under key.
+func decodeStream(key, value []byte) (outbox.StreamRecord, error) {
+	var s outbox.StreamRecord
+	r, err := open(value, kindStream)
+	if err != nil {
+		return s, err
+	}
+	s.ID = r.bytes16("stream id")
+	s.Start = int64(r.u64("start"))
+	s.Int = int64(r.u64("value"))
+	s.Float = math.Float64frombits(r.u64("value"))
+	if err := r.done(); err != nil {
+		return s, err
+	}
+	switch {
+	case string(key) != string(s.ID[:]):
+		return s, fmt.Errorf("%w: stored under another key", errRecord)
+	case s.Int < 0 || s.Float < 0 || math.IsNaN(s.Float) || math.IsInf(s.Float, 0):
+		return s, fmt.Errorf("%w: stream value %d / %v", errRecord, s.Int, s.Float)
+	}
+	return s, nil
 }

@@ -22,13 +22,22 @@ const FileName = "outbox.db"
 
 // format is stored in the meta bucket; a file with another format is
 // refused rather than misread.
-const format = "litewavemetric-spool-v1"
+const format = "litewavemetric-spool-v2"
 
 var (
-	bucketMeta   = []byte("meta")
-	bucketEvents = []byte("events")
-	bucketOpen   = []byte("open")
-	keyFormat    = []byte("format")
+	bucketMeta    = []byte("meta")
+	bucketEvents  = []byte("events")
+	bucketOpen    = []byte("open")
+	bucketParked  = []byte("parked")
+	bucketStreams = []byte("streams")
+	keyFormat     = []byte("format")
+)
+
+// Files a rebuild writes before it replaces the spool in one rename.
+const (
+	repairSuffix  = ".repair"
+	compactSuffix = ".compact"
+	freshSuffix   = ".fresh"
 )
 
 var (
@@ -43,29 +52,35 @@ var (
 
 // Options configure a Spool.
 type Options struct {
-	MaxBytes int64 // Full reports true past this size
+	MaxBytes int64 // Full reports true once the records held pass this
+	// LockTimeout bounds the wait for another process's lock (default 1s).
+	LockTimeout time.Duration
 }
 
 // Spool is an outbox.Store in a bbolt file.
 type Spool struct {
+	path     string
 	db       *bolt.DB
+	file     *os.File // bbolt's handle of the file, to tell whether path still names it
 	maxBytes int64
-	size     atomic.Int64
+	held     atomic.Int64 // bytes of the records held, keys included
 }
+
+var _ outbox.Store = (*Spool)(nil)
 
 // Contents is what a spool held when it was opened.
 type Contents struct {
-	Events   []outbox.EventRecord
-	Opens    []outbox.OpenRecord
+	outbox.Contents
 	Recovery Recovery
 }
 
-// Recovery tells what opening a damaged spool had to do.
+// Recovery tells what opening a spool had to do.
 type Recovery struct {
-	Repaired bool   // unreadable records were dropped; the file was rewritten
-	Dropped  int    // records dropped
-	MovedTo  string // where the damaged file was kept
-	Notes    []string
+	Repaired  bool   // unreadable records were dropped; the file was rewritten
+	Dropped   int    // records dropped
+	MovedTo   string // where the damaged file was kept
+	Compacted bool   // the file was mostly free space and was rewritten smaller
+	Notes     []string
 }
 
 func (r Recovery) String() string {
@@ -87,109 +102,113 @@ func (r Recovery) String() string {
 // the new one. Damage to the page structure, which could make stale records
 // look live, is an error wrapping ErrCorrupt, and the file is left as it
 // is; so is a file of another format (ErrVersion). Open never panics on a
-// damaged file.
+// damaged file. A file that is mostly free space (bbolt files never shrink)
+// is compacted.
 func Open(dir string, opts Options) (*Spool, Contents, error) {
 	var c Contents
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, c, err
 	}
 	path := filepath.Join(dir, FileName)
-	// A repair that did not finish left its work beside the original, which
-	// is still in place: start over from the original.
-	if err := os.Remove(path + repairSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, c, fmt.Errorf("removing an unfinished repair: %w", err)
-	}
-	var want uint64 // the transaction validateFile vouched for; 0 for a new file
-	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
-		v, err := validateFile(path)
-		switch {
-		case errors.Is(err, errStructure):
-			return nil, c, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
-		case err != nil:
-			return nil, c, fmt.Errorf("reading spool: %w", err)
-		}
-		c.Recovery.Notes, want = v.notes, v.txid
-	}
-	db, err := openBolt(path)
+	want, err := validate(path, &c)
 	if err != nil {
 		return nil, c, err
 	}
-	s := &Spool{db: db, maxBytes: opts.MaxBytes}
+	db, file, err := openBolt(path, false, opts.LockTimeout)
+	if err != nil {
+		return nil, c, err
+	}
+	s := &Spool{path: path, db: db, file: file, maxBytes: opts.MaxBytes}
+	// A rebuild that did not finish left its work beside the original,
+	// which is still in place: start over from the original. Only now, with
+	// the lock held: the files may be another process's rebuild under way.
+	for _, suffix := range []string{repairSuffix, compactSuffix, freshSuffix} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			_ = db.Close()
+			return nil, c, fmt.Errorf("removing an unfinished rebuild: %w", err)
+		}
+	}
 	dropped, err := s.load(&c, want)
 	if err != nil {
 		_ = db.Close()
 		return nil, c, err
 	}
 	if dropped > 0 {
-		if err := s.repair(path, &c, dropped); err != nil {
+		if err := s.repair(&c, dropped); err != nil {
+			_ = s.db.Close()
 			return nil, c, err
 		}
+	}
+	if err := s.compactIfMostlyFree(&c); err != nil {
+		_ = s.db.Close()
+		return nil, c, err
 	}
 	return s, c, nil
 }
 
+// validate checks an existing file's page structure before bbolt opens it,
+// and returns the transaction it vouches for (0 for a new file).
+func validate(path string, c *Contents) (uint64, error) {
+	st, err := os.Stat(path)
+	if err != nil || st.Size() == 0 {
+		return 0, nil
+	}
+	v, err := validateFile(path)
+	switch {
+	case errors.Is(err, errStructure):
+		return 0, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	case err != nil:
+		return 0, fmt.Errorf("reading spool: %w", err)
+	}
+	c.Recovery.Notes = v.notes
+	return v.txid, nil
+}
+
 // openBolt opens the file with bbolt, turning a panic inside bbolt into an
 // error: validateFile vouches for the structure, this is the second line.
-func openBolt(path string) (db *bolt.DB, err error) {
+// It returns bbolt's own handle of the file too.
+func openBolt(path string, readOnly bool, lockTimeout time.Duration) (db *bolt.DB, file *os.File, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			db, err = nil, fmt.Errorf("%w: %s: bbolt: %v", ErrCorrupt, path, p)
+			db, file, err = nil, nil, fmt.Errorf("%w: %s: bbolt: %v", ErrCorrupt, path, p)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	if lockTimeout <= 0 {
+		lockTimeout = time.Second
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: lockTimeout, FreelistType: bolt.FreelistMapType, ReadOnly: readOnly,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		return nil, nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
-		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	case err != nil:
-		return nil, fmt.Errorf("opening spool: %w", err)
+		return nil, nil, fmt.Errorf("opening spool: %w", err)
 	}
-	return db, nil
+	return db, file, nil
 }
 
 // load checks the format and the structure, creates the buckets of a new
 // spool, and decodes every record; it returns how many were unreadable.
 func (s *Spool) load(c *Contents, want uint64) (dropped int, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: reading records: %v", ErrCorrupt, p)
-		}
-	}()
 	fresh := false
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = read(s.db, func(tx *bolt.Tx) error {
 		if want != 0 && uint64(tx.ID()) != want {
 			return fmt.Errorf("%w: bbolt opened transaction %d, the validated one is %d", ErrCorrupt, tx.ID(), want)
 		}
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			if tx.Bucket(bucketEvents) != nil || tx.Bucket(bucketOpen) != nil {
-				return fmt.Errorf("%w: no format marker", ErrVersion)
-			}
-			fresh = true
-			return nil
-		}
-		if f := meta.Get(keyFormat); string(f) != format {
-			return fmt.Errorf("%w: %q, this version reads %q", ErrVersion, f, format)
-		}
-		var problems []string
-		for e := range tx.Check() {
-			problems = append(problems, e.Error())
-		}
-		if len(problems) > 0 {
-			return fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(first(problems, 5), "; "))
-		}
-		events, open := tx.Bucket(bucketEvents), tx.Bucket(bucketOpen)
-		if events == nil || open == nil {
-			return fmt.Errorf("%w: missing bucket", ErrCorrupt)
-		}
-		s.size.Store(tx.Size())
-		if err := decodeAll(events, decodeEvent, &c.Events, &dropped); err != nil {
-			return err
-		}
-		return decodeAll(open, decodeOpen, &c.Opens, &dropped)
+		var held int64
+		var err error
+		fresh, held, dropped, err = decodeFile(tx, c)
+		s.held.Store(held)
+		return err
 	})
 	if err == nil && fresh {
 		err = s.db.Update(initBuckets)
@@ -197,17 +216,76 @@ func (s *Spool) load(c *Contents, want uint64) (dropped int, err error) {
 	return dropped, err
 }
 
-// decodeAll decodes every record of b into out, counting the unreadable
-// ones in dropped.
-func decodeAll[R any](b *bolt.Bucket, decode func(k, v []byte) (R, error), out *[]R, dropped *int) error {
+// read runs fn in a read transaction, turning a fault on a damaged page
+// into an error.
+func read(db *bolt.DB, fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: reading records: %v", ErrCorrupt, p)
+		}
+	}()
+	return db.View(fn)
+}
+
+// decodeFile checks the format and structure of the file tx reads and
+// decodes its records into c. It returns whether the file is new (no
+// buckets yet), the bytes the records hold, and how many were unreadable.
+func decodeFile(tx *bolt.Tx, c *Contents) (fresh bool, held int64, dropped int, err error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if tx.Bucket(bucketEvents) != nil || tx.Bucket(bucketOpen) != nil {
+			return false, 0, 0, fmt.Errorf("%w: no format marker", ErrVersion)
+		}
+		return true, 0, 0, nil
+	}
+	if f := meta.Get(keyFormat); string(f) != format {
+		return false, 0, 0, fmt.Errorf("%w: %q, this version reads %q", ErrVersion, f, format)
+	}
+	var problems []string
+	for e := range tx.Check() {
+		problems = append(problems, e.Error())
+	}
+	if len(problems) > 0 {
+		return false, 0, 0, fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(first(problems, 5), "; "))
+	}
+	b := buckets(tx)
+	if b.events == nil || b.open == nil || b.parked == nil || b.streams == nil {
+		return false, 0, 0, fmt.Errorf("%w: missing bucket", ErrCorrupt)
+	}
+	acc := tally{}
+	err = errors.Join(
+		decodeAll(b.events, decodeEvent, &c.Events, &acc),
+		decodeAll(b.open, decodeOpen, &c.Opens, &acc),
+		decodeAll(b.parked, decodeParked, &c.Parked, &acc),
+		decodeAll(b.streams, decodeStream, &c.Streams, &acc),
+	)
+	return false, acc.held, acc.dropped, err
+}
+
+type tally struct {
+	held    int64
+	dropped int
+}
+
+// decodeAll decodes every record of b into out, counting the bytes of the
+// readable ones and the unreadable ones.
+func decodeAll[R any](b *bolt.Bucket, decode func(k, v []byte) (R, error), out *[]R, acc *tally) error {
 	return b.ForEach(func(k, v []byte) error {
 		if r, err := decode(k, v); err == nil {
 			*out = append(*out, r)
+			acc.held += int64(len(k) + len(v))
 		} else {
-			*dropped++
+			acc.dropped++
 		}
 		return nil
 	})
+}
+
+type bucketSet struct{ events, open, parked, streams *bolt.Bucket }
+
+func buckets(tx *bolt.Tx) bucketSet {
+	return bucketSet{tx.Bucket(bucketEvents), tx.Bucket(bucketOpen), tx.Bucket(bucketParked), tx.Bucket(bucketStreams)}
 }
 
 func initBuckets(tx *bolt.Tx) error {
@@ -218,56 +296,85 @@ func initBuckets(tx *bolt.Tx) error {
 	if err := meta.Put(keyFormat, []byte(format)); err != nil {
 		return err
 	}
-	if _, err := tx.CreateBucketIfNotExists(bucketEvents); err != nil {
-		return err
-	}
-	_, err = tx.CreateBucketIfNotExists(bucketOpen)
-	return err
-}
-
-// repairSuffix names the file a repair is built in before it replaces the
-// spool.
-const repairSuffix = ".repair"
-
-// repair keeps a copy of the damaged file and replaces the spool, in one
-// rename, with a new file holding the readable records: whenever the
-// process may die, the spool is either the damaged original (and the next
-// start repairs again) or the repaired file.
-func (s *Spool) repair(path string, c *Contents, dropped int) error {
-	if err := s.db.Close(); err != nil {
-		return err
-	}
-	aside := fmt.Sprintf("%s.damaged-%d", path, time.Now().UnixNano())
-	if err := copyFile(path, aside); err != nil {
-		return fmt.Errorf("spool repair: keeping the damaged file: %w", err)
-	}
-	tmp := path + repairSuffix
-	db, err := openBolt(tmp)
-	if err != nil {
-		return fmt.Errorf("spool repair: %w", err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := initBuckets(tx); err != nil {
+	for _, name := range [][]byte{bucketEvents, bucketOpen, bucketParked, bucketStreams} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
-		return write(tx, &outbox.Change{PutEvents: c.Events, PutOpen: c.Opens})
-	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
+	}
+	return nil
+}
+
+// rebuild writes a new spool file with build and puts it in place of the
+// old one in one rename, made while the old file is still open and locked,
+// so that no other process can open the spool in between; then it switches
+// to the new file. Whenever the process may die, the spool is either the
+// old file or the new one.
+func (s *Spool) rebuild(suffix string, build func(*bolt.DB) error) error {
+	tmp := s.path + suffix
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	db, file, err := openBolt(tmp, false, 0)
+	if err != nil {
+		return err
+	}
+	err = build(db)
+	if err == nil {
+		err = os.Rename(tmp, s.path)
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = syncDir(filepath.Dir(s.path))
 	}
 	if err != nil {
-		return fmt.Errorf("spool repair: %w", err)
+		_ = db.Close()
+		_ = os.Remove(tmp)
+		return err
 	}
-	if s.db, err = openBolt(path); err != nil {
+	old := s.db
+	s.db, s.file = db, file
+	_ = old.Close()
+	return nil
+}
+
+// repair keeps a copy of the damaged file and replaces the spool with a
+// new file holding the readable records.
+func (s *Spool) repair(c *Contents, dropped int) error {
+	aside := fmt.Sprintf("%s.damaged-%d", s.path, time.Now().UnixNano())
+	if err := copyFile(s.path, aside); err != nil {
+		return fmt.Errorf("spool repair: keeping the damaged file: %w", err)
+	}
+	err := s.rebuild(repairSuffix, func(db *bolt.DB) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			if err := initBuckets(tx); err != nil {
+				return err
+			}
+			_, err := write(tx, &outbox.Change{PutEvents: c.Events, PutOpen: c.Opens, PutParked: c.Parked, PutStreams: c.Streams})
+			return err
+		})
+	})
+	if err != nil {
 		return fmt.Errorf("spool repair: %w", err)
 	}
 	c.Recovery.Repaired, c.Recovery.Dropped, c.Recovery.MovedTo = true, dropped, aside
+	return nil
+}
+
+// Compaction thresholds: a file of at least compactMinBytes whose records
+// fill less than a quarter of it is rewritten at start.
+const compactMinBytes = 1 << 20
+
+func (s *Spool) compactIfMostlyFree(c *Contents) error {
+	st, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < compactMinBytes || s.held.Load()*4 >= st.Size() {
+		return nil
+	}
+	if err := s.rebuild(compactSuffix, func(db *bolt.DB) error { return bolt.Compact(db, s.db, 4<<20) }); err != nil {
+		return fmt.Errorf("spool compaction: %w", err)
+	}
+	c.Recovery.Compacted = true
 	return nil
 }
 
@@ -293,46 +400,128 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// Commit writes one change in one synced transaction.
+// Commit writes one change in one synced transaction. If the spool file
+// was removed or replaced since the last commit, nothing of ch is written:
+// a fresh file is started in its place and the error wraps
+// outbox.ErrStoreLost, for the outbox to write everything it holds again.
 func (s *Spool) Commit(ch *outbox.Change) error {
-	if err := s.db.Update(func(tx *bolt.Tx) error { return write(tx, ch) }); err != nil {
+	if err := s.checkFile(); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
-		s.size.Store(tx.Size())
-		return nil
+	var delta int64
+	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+		delta, err = write(tx, ch)
+		return err
 	})
-}
-
-func write(tx *bolt.Tx, ch *outbox.Change) error {
-	events, open := tx.Bucket(bucketEvents), tx.Bucket(bucketOpen)
-	// Events are keyed by freezing order and mostly appended: fill pages.
-	events.FillPercent = 0.9
-	for _, seq := range ch.DeleteEvents {
-		if err := events.Delete(eventKey(seq)); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
-	for _, k := range ch.DeleteOpen {
-		if err := open.Delete(openKey(k)); err != nil {
-			return err
-		}
-	}
-	for _, r := range ch.PutEvents {
-		if err := events.Put(eventKey(r.Seq), encodeEvent(r)); err != nil {
-			return err
-		}
-	}
-	for _, r := range ch.PutOpen {
-		if err := open.Put(openKey(r.Key), encodeOpen(r)); err != nil {
-			return err
-		}
-	}
+	s.held.Add(delta)
 	return nil
 }
 
-// Full reports whether the file has grown past its cap.
-func (s *Spool) Full() bool { return s.maxBytes > 0 && s.size.Load() > s.maxBytes }
+// checkFile makes sure the spool's path still names the file bbolt writes:
+// a tmp cleaner may have removed it, or someone replaced it, and commits to
+// an unlinked file are lost at exit.
+func (s *Spool) checkFile() error {
+	on, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	now, err := os.Stat(s.path)
+	switch {
+	case err == nil && os.SameFile(on, now):
+		return nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	what := "removed"
+	if err == nil {
+		what = "replaced"
+		aside := fmt.Sprintf("%s.replaced-%d", s.path, time.Now().UnixNano())
+		if err := os.Rename(s.path, aside); err != nil {
+			return fmt.Errorf("keeping the file that replaced the spool: %w", err)
+		}
+		what += "; the file found in its place was kept at " + aside
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return err
+	}
+	if err := s.rebuild(freshSuffix, func(db *bolt.DB) error { return db.Update(initBuckets) }); err != nil {
+		return fmt.Errorf("%w: %s was %s, and starting a fresh one failed: %w", outbox.ErrStoreLost, s.path, what, err)
+	}
+	s.held.Store(0)
+	return fmt.Errorf("%w: %s was %s while in use; a fresh spool was started in its place", outbox.ErrStoreLost, s.path, what)
+}
+
+// write applies ch in tx and returns how the bytes held change.
+func write(tx *bolt.Tx, ch *outbox.Change) (int64, error) {
+	b := buckets(tx)
+	// Events are keyed by freezing order and mostly appended: fill pages.
+	b.events.FillPercent = 0.9
+	w := writer{}
+	for _, seq := range ch.DeleteEvents {
+		w.delete(b.events, eventKey(seq))
+	}
+	for _, k := range ch.DeleteOpen {
+		w.delete(b.open, seriesKey(k))
+	}
+	for _, k := range ch.DeleteParked {
+		w.delete(b.parked, seriesKey(k))
+	}
+	for _, id := range ch.DeleteStreams {
+		w.delete(b.streams, id[:])
+	}
+	for _, r := range ch.PutEvents {
+		w.put(b.events, eventKey(r.Seq), encodeEvent(r))
+	}
+	for _, r := range ch.PutOpen {
+		w.put(b.open, seriesKey(r.Key), encodeOpen(r))
+	}
+	for _, r := range ch.PutParked {
+		w.put(b.parked, seriesKey(r.Key), encodeParked(r))
+	}
+	for _, r := range ch.PutStreams {
+		w.put(b.streams, r.ID[:], encodeStream(r))
+	}
+	return w.delta, w.err
+}
+
+// writer puts and deletes records, keeping the first error and the change
+// in bytes held.
+type writer struct {
+	delta int64
+	err   error
+}
+
+func (w *writer) delete(b *bolt.Bucket, k []byte) {
+	if w.err != nil {
+		return
+	}
+	if v := b.Get(k); v != nil {
+		w.delta -= int64(len(k) + len(v))
+		w.err = b.Delete(k)
+	}
+}
+
+func (w *writer) put(b *bolt.Bucket, k, v []byte) {
+	if w.err != nil {
+		return
+	}
+	if old := b.Get(k); old != nil {
+		w.delta -= int64(len(k) + len(old))
+	}
+	w.delta += int64(len(k) + len(v))
+	w.err = b.Put(k, v)
+}
+
+// Full reports whether the records held, with pending bytes more, have
+// passed the cap. Freed space counts as free: the cap bounds what is held,
+// not the file's history.
+func (s *Spool) Full(pending int64) bool { return s.maxBytes > 0 && s.held.Load()+pending > s.maxBytes }
+
+// HeldBytes is the size of the records held.
+func (s *Spool) HeldBytes() int64 { return s.held.Load() }
 
 // Close closes the file.
 func (s *Spool) Close() error { return s.db.Close() }

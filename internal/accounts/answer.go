@@ -1,4 +1,4 @@
-package wire
+package accounts
 
 import (
 	"bytes"
@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-// ErrNoAccount means the backend answered with an empty list of accounts.
-var ErrNoAccount = errors.New("empty list of customer accounts")
+// errEmptyList means the backend answered with an empty list of accounts.
+var errEmptyList = errors.New("empty list of customer accounts")
 
 // CustomerID extracts the customer id from a lookup answer, which is either
 // one account object or a list of them (the first is used). The id may be
@@ -27,7 +29,7 @@ func CustomerID(body []byte) (id string, account json.RawMessage, err error) {
 			return "", nil, fmt.Errorf("answer is not a JSON list of accounts: %w", err)
 		}
 		if len(list) == 0 {
-			return "", nil, ErrNoAccount
+			return "", nil, errEmptyList
 		}
 		account = bytes.TrimSpace(list[0])
 	}
@@ -43,6 +45,9 @@ func CustomerID(body []byte) (id string, account json.RawMessage, err error) {
 	id, err = scalarID(obj.ID)
 	if err != nil {
 		return "", nil, err
+	}
+	if len(id) > usage.MaxCustomerLength {
+		return "", nil, fmt.Errorf(`account "id" is %d bytes, longer than %d`, len(id), usage.MaxCustomerLength)
 	}
 	return id, account, nil
 }
@@ -69,19 +74,4 @@ func scalarID(raw json.RawMessage) (string, error) {
 		return n.String(), nil
 	}
 	return "", fmt.Errorf(`account "id" is neither a string nor a number: %.40s`, raw)
-}
-
-// Answer decodes the backend's answer to a usage post. An empty body is an
-// empty answer; a body that is not a JSON object is returned under "raw" so
-// the caller still sees what the backend said.
-func Answer(body []byte) map[string]any {
-	out := map[string]any{}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return out
-	}
-	if err := json.Unmarshal(body, &out); err != nil {
-		return map[string]any{"raw": string(body)}
-	}
-	return out
 }

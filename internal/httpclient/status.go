@@ -1,0 +1,108 @@
+package httpclient
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
+
+// StatusError is a non-2xx answer.
+type StatusError struct {
+	Op         string // what was asked, e.g. "usage post"
+	StatusCode int
+	Body       string        // the start of the answer body
+	RetryAfter time.Duration // from a Retry-After header, if any
+	Location   string        // of a redirect, which is never followed
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("%s: HTTP %d", e.Op, e.StatusCode)
+	if e.Location != "" {
+		msg += " redirect to " + strconv.Quote(e.Location) + " not followed"
+	}
+	if e.Body != "" {
+		msg += ": " + strconv.Quote(e.Body)
+	}
+	return msg
+}
+
+// RetryableStatus reports whether an answer with this status may succeed
+// if sent again: 408, 429, 5xx, and 409, which the IETF Idempotency-Key
+// draft uses for "a request with this key is still being processed".
+func RetryableStatus(code int) bool {
+	switch {
+	case code == http.StatusRequestTimeout, code == http.StatusConflict, code == http.StatusTooManyRequests:
+		return true
+	case code >= 500 && code <= 599:
+		return true
+	}
+	return false
+}
+
+// Classify turns a failed request's error into an outcome: an outage
+// (network errors, 408, 409, 429, 5xx) or a configuration problem (3xx,
+// 401, 403, a host that does not resolve) is retried; any other answer is
+// rejected. err comes from Client.Do, which has already marked the
+// configuration problems.
+func Classify(err error) usage.Outcome {
+	var se *StatusError
+	if errors.As(err, &se) {
+		if se.StatusCode >= 400 && !RetryableStatus(se.StatusCode) && !usage.IsConfig(err) {
+			return usage.Outcome{Result: usage.Rejected, Err: err}
+		}
+		return usage.Outcome{Result: usage.Retry, Wait: se.RetryAfter, Err: err}
+	}
+	return usage.Outcome{Result: usage.Retry, Err: err}
+}
+
+// configFix names what to change when err is a configuration problem, or
+// "" when it is not one. setting names the variable of the URL asked.
+func configFix(err error, setting string) string {
+	var se *StatusError
+	if errors.As(err, &se) {
+		switch {
+		case se.StatusCode >= 300 && se.StatusCode < 400:
+			return "redirects are never followed (they would carry the API key and the usage elsewhere): set " + setting + " to the URL that answers"
+		case se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden:
+			return "the API key was refused: check LITEWAVE_API_KEY (WithAPIKey)"
+		}
+		return ""
+	}
+	var de *net.DNSError
+	if errors.As(err, &de) && de.IsNotFound {
+		return "the host does not resolve: check " + setting
+	}
+	return ""
+}
+
+// ParseRetryAfter reads a Retry-After header value: delay-seconds or an
+// HTTP date (RFC 9110 section 10.2.3). It returns 0 when the value is absent,
+// malformed or in the past.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		// Saturate instead of overflowing: the caller caps the result anyway.
+		if secs > int64(time.Duration(1<<62)/time.Second) {
+			return time.Duration(1 << 62)
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,184 @@
+package outbox
+
+import "time"
+
+// Class tells why usage could not be delivered.
+type Class uint8
+
+const (
+	classNone Class = iota
+	// Outage: network errors, timeouts, 408, 429, 5xx. The usage is kept
+	// and retried.
+	Outage
+	// Configuration: a wrong key or endpoint, a missing customer account or
+	// topic. The usage is kept and retried; the report says what to fix.
+	Configuration
+	// Spool: the store cannot be written. Events wait, unsent, until it can.
+	Spool
+	classes
+)
+
+// HealthState is where a failure episode is.
+type HealthState uint8
+
+const (
+	Began    HealthState = iota + 1 // the first failure of an episode
+	Persists                        // still failing past ReportTimes.First, then every ReportTimes.Every
+	Ended                           // nothing fails this way any more
+)
+
+// Health reports a change in how delivery fails.
+type Health struct {
+	Class     Class
+	State     HealthState
+	Since     time.Time // when the episode began
+	At        time.Time // when this was reported
+	Events    int64     // events whose last attempt failed this way (held, for Spool)
+	OwedUnits int64
+	Err       error // the latest failure
+}
+
+// ReportTimes rate-limits health reports: an episode is reported when it
+// begins (unless the class was reported within Every), when it has lasted
+// First, then every Every, and when it ends, if it was reported at all.
+type ReportTimes struct {
+	First, Every time.Duration
+}
+
+// DefaultReportTimes are the report times unless Config.Reports is set.
+var DefaultReportTimes = ReportTimes{First: time.Minute, Every: 10 * time.Minute}
+
+type health [classes]episode
+
+// episode is the failure state of one class.
+type episode struct {
+	events     int64 // events whose last failure was of this class
+	since      int64 // monotonic start of the episode
+	sinceWall  time.Time
+	lastReport int64 // monotonic time of the last report of this class, or 0
+	reported   bool  // this episode was reported
+	persisted  bool  // its Persists report was made
+	err        error
+}
+
+// failed records that an attempt of s failed with class c. mu must be held;
+// the report, if any, is run without it.
+func (o *Outbox) failed(s *Series, c Class, err error) func() {
+	ev := &s.event
+	var r1 func()
+	if ev.failure != c {
+		r1 = o.cleared(s)
+		ev.failure = c
+		o.health[c].events++
+	}
+	return both(r1, o.note(c, err))
+}
+
+// cleared records that s's event no longer fails (delivered, rejected or
+// re-bound). mu must be held.
+func (o *Outbox) cleared(s *Series) func() {
+	c := s.event.failure
+	if c == classNone {
+		return nil
+	}
+	s.event.failure = classNone
+	e := &o.health[c]
+	e.events--
+	if e.events > 0 {
+		return nil
+	}
+	return o.end(c)
+}
+
+// spoolFailed and spoolWritten record the outcome of a commit.
+func (o *Outbox) spoolFailed(err error) func() {
+	o.health[Spool].events = int64(len(o.pending))
+	return o.note(Spool, err)
+}
+
+func (o *Outbox) spoolWritten() func() {
+	if o.health[Spool].since == 0 {
+		return nil
+	}
+	o.health[Spool].events = 0
+	return o.end(Spool)
+}
+
+// note records a failure of class c and returns the report it calls for.
+func (o *Outbox) note(c Class, err error) func() {
+	e := &o.health[c]
+	e.err = err
+	now := o.mono()
+	t := o.cfg.Reports
+	state := HealthState(0)
+	switch {
+	case e.since == 0:
+		e.since, e.sinceWall, e.reported, e.persisted = now, time.Now(), false, false
+		if e.lastReport == 0 || now-e.lastReport >= int64(t.Every) {
+			state = Began
+		}
+	case !e.persisted && now-e.since >= int64(t.First):
+		state, e.persisted = Persists, true
+	case e.persisted && now-e.lastReport >= int64(t.Every):
+		state = Persists
+	}
+	if state == 0 {
+		return nil
+	}
+	e.lastReport, e.reported = now, true
+	return o.healthReport(c, state)
+}
+
+// end closes the episode of class c.
+func (o *Outbox) end(c Class) func() {
+	e := &o.health[c]
+	reported := e.reported
+	e.since, e.reported = 0, false
+	if !reported {
+		return nil
+	}
+	e.lastReport = o.mono()
+	return o.healthReport(c, Ended)
+}
+
+func (o *Outbox) healthReport(c Class, state HealthState) func() {
+	e := &o.health[c]
+	h := Health{Class: c, State: state, Since: e.sinceWall, At: time.Now(), Events: e.events, OwedUnits: o.stats.OwedUnits, Err: e.err}
+	return func() {
+		if o.cfg.OnHealth != nil {
+			o.cfg.OnHealth(h)
+		}
+	}
+}
+
+// both runs a and b, either of which may be nil.
+func both(a, b func()) func() {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func() { a(); b() }
+}
+
+// Failures returns the latest error of every failure under way.
+func (o *Outbox) Failures() []error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var errs []error
+	for c := Outage; c < classes; c++ {
+		if e := &o.health[c]; e.since != 0 && e.err != nil {
+			errs = append(errs, e.err)
+		}
+	}
+	return errs
+}
+
+// Stored reports whether everything held is in the store: nothing waits to
+// be committed and the last commit succeeded.
+func (o *Outbox) Stored() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cfg.Store != nil && o.persistFailed == 0 && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0
+}
