@@ -14,6 +14,7 @@ import (
 	"github.com/aiorch/litewavemetric/internal/accounts"
 	"github.com/aiorch/litewavemetric/internal/events"
 	"github.com/aiorch/litewavemetric/internal/httpclient"
+	"github.com/aiorch/litewavemetric/internal/kafkarest"
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
@@ -53,18 +54,24 @@ func newClient(cfg config) (*Client, error) {
 		c.transport = httpclient.NewTransport(cfg.concurrency, cfg.tlsConfig)
 		rt = c.transport
 	}
-	hc := func(setting string) *httpclient.Client {
-		return httpclient.New(cfg.httpClient, rt, cfg.apiKey, cfg.timeout, setting)
+	// Litewave's own endpoints get the API key; a REST Proxy, which may be
+	// anyone's, never does.
+	litewave := func(setting string) *httpclient.Client {
+		return httpclient.New(cfg.httpClient, rt, cfg.apiKey, cfg.timeout, httpclient.Target{Setting: setting})
 	}
 	lookupURL, lookupSetting := baseURL(cfg.endpoint)+accounts.EventsAPIPath, EnvEndpoint
 	if cfg.portalURL != "" {
 		lookupURL, lookupSetting = baseURL(cfg.portalURL)+accounts.PortalPath, EnvPortalURL
 	}
-	c.accounts = accounts.New(accounts.Config{HTTP: hc(lookupSetting), URL: lookupURL,
+	c.accounts = accounts.New(accounts.Config{HTTP: litewave(lookupSetting), URL: lookupURL,
 		HitTTL: cfg.hitTTL, MissTTL: cfg.missTTL, MaxTenants: cfg.maxSeries})
 	switch cfg.backend {
 	case BackendEvents:
-		c.backend = events.New(hc(EnvEndpoint), baseURL(cfg.endpoint))
+		c.backend = events.New(litewave(EnvEndpoint), baseURL(cfg.endpoint))
+	case BackendKafkaREST:
+		proxy := httpclient.New(cfg.httpClient, rt, httpclient.Secret{}, cfg.timeout, httpclient.Target{Setting: EnvKafkaRESTURL,
+			AuthFix: "the REST Proxy refused the request: check its authentication, and its Kafka credentials and ACLs"})
+		c.backend = kafkarest.New(proxy, baseURL(cfg.kafkaRESTURL), cfg.kafkaTopic, cfg.restRecords, cfg.restBytes)
 	}
 	_, _ = rand.Read(c.session[:])
 	return c, nil

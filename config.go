@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/aiorch/litewavemetric/internal/httpclient"
 )
 
@@ -55,6 +57,11 @@ const (
 )
 
 var backends = []string{BackendEvents, BackendKafkaREST}
+
+// maxRESTRecords bounds records per REST Proxy request so that the
+// proxy's answer, an entry of up to ~120 bytes per record, stays within
+// what is read of an answer (1 MiB).
+const maxRESTRecords = 5000
 
 // Defaults.
 const (
@@ -121,6 +128,7 @@ type config struct {
 	logger          *slog.Logger
 	cardinality     int
 	staleness       time.Duration
+	meterProvider   metric.MeterProvider
 
 	// source says where each setting came from, by its variable's name, for
 	// errors: `LITEWAVE_TIMEOUT="0"` or "WithTimeout(0s)".
@@ -360,6 +368,16 @@ func WithStaleness(d time.Duration) Option {
 	return opt(EnvStaleness, fmt.Sprintf("WithStaleness(%v)", d), func(c *config) { c.staleness = d })
 }
 
+// WithMeterProvider makes the exporter report its own health on mp:
+// OpenTelemetry's metrics for SDK exporters (otel.sdk.exporter.*) and usage
+// in its own units (litewave.*); see the README for the list. They are never
+// billed, even on the billing provider. Without it, OTEL_GO_X_OBSERVABILITY=true
+// reports on the global MeterProvider; otherwise nothing is reported, and
+// nothing costs.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return opt("WithMeterProvider", "WithMeterProvider", func(c *config) { c.meterProvider = mp })
+}
+
 // multi is several options given as one.
 type multiOption []Option
 
@@ -562,8 +580,11 @@ func (c *config) validate() error {
 	if c.kafkaTopic == "" || strings.ContainsAny(c.kafkaTopic, "/?# ") {
 		bad(EnvKafkaTopic, "the topic", "topic %q is not a valid topic name", c.kafkaTopic)
 	}
-	if c.restRecords < 1 || c.restBytes < 1024 {
-		bad(EnvKafkaRESTMaxRecords, "the REST Proxy batch", "want at least 1 record and 1024 bytes per request")
+	if c.restRecords < 1 || c.restRecords > maxRESTRecords {
+		bad(EnvKafkaRESTMaxRecords, "the REST Proxy batch", "want 1 to %d records per request (the proxy's answer holds an entry per record)", maxRESTRecords)
+	}
+	if c.restBytes < 1024 {
+		bad(EnvKafkaRESTMaxBytes, "the REST Proxy batch", "want at least 1024 bytes per request")
 	}
 	if c.timeout <= 0 {
 		bad(EnvTimeout, "the timeout", "must be positive")

@@ -25,15 +25,19 @@ import (
 
 // The crash tests re-execute the test binary as a child that counts usage,
 // exports it with a spool, reports what it counted, and waits to be killed.
+// With crashCompleteEnv set it shuts down instead, and reports how: the
+// same compiled program, configured by its environment alone.
 const (
-	crashChildEnv  = "LITEWAVE_CRASH_CHILD"
-	crashSeriesEnv = "LITEWAVE_CRASH_SERIES"
+	crashChildEnv    = "LITEWAVE_CRASH_CHILD"
+	crashSeriesEnv   = "LITEWAVE_CRASH_SERIES"
+	crashCompleteEnv = "LITEWAVE_CRASH_COMPLETE"
 )
 
 // crashReport is the child's last word before it is killed: what it counted
-// and handed to Export, per series.
+// and handed to Export, per series, and Shutdown's error if it shut down.
 type crashReport struct {
-	Counted map[string]int64 `json:"counted"`
+	Counted  map[string]int64 `json:"counted"`
+	Shutdown string           `json:"shutdown,omitempty"`
 }
 
 func crashKey(tenant, device, meter string) string { return tenant + "|" + device + "|" + meter }
@@ -77,6 +81,17 @@ func crashChild() int {
 	for k, v := range floats {
 		report.Counted[k] = int64(v)
 	}
+	if os.Getenv(crashCompleteEnv) != "" {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := provider.Shutdown(sctx); err != nil {
+			report.Shutdown = err.Error()
+		}
+		if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
+			return 2
+		}
+		return 0
+	}
 	if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
 		return 2
 	}
@@ -86,11 +101,12 @@ func crashChild() int {
 
 // startCrashChild runs the child until it has exported everything, and
 // returns it (still running) with what it counted.
-func startCrashChild(t *testing.T, endpoint, spool string, series int) (*exec.Cmd, crashReport) {
+func startCrashChild(t *testing.T, endpoint, spool string, series int, env ...string) (*exec.Cmd, crashReport) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashSeriesEnv+"="+strconv.Itoa(series),
 		litewavemetric.EnvEndpoint+"="+endpoint, litewavemetric.EnvSpoolDir+"="+spool)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -112,9 +128,9 @@ func kill(t *testing.T, cmd *exec.Cmd) {
 
 // recoverFromSpool starts a fresh process's pipeline on the spool, against
 // srv, and shuts it down through the provider once all is delivered.
-func recoverFromSpool(t *testing.T, srv *litewavetest.Server, spool string) *litewavemetric.Exporter {
+func recoverFromSpool(t *testing.T, srv *litewavetest.Server, spool string, opts ...litewavemetric.Option) *litewavemetric.Exporter {
 	t.Helper()
-	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(spool))
+	p := newPipeline(t, srv, append(opts, litewavemetric.WithSpoolDir(spool))...)
 	require.NoError(t, p.flush())
 	require.NoError(t, p.shutdownWithin(20*time.Second))
 	return p.exp

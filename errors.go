@@ -150,6 +150,11 @@ var problemText = map[Problem]string{
 
 func (p Problem) String() string { return problemText[p] }
 
+// typeName is the problem as an error.type value of the exporter's metrics.
+func (p Problem) typeName() string {
+	return [...]string{"", "unattributed", "cardinality_overflow", "invalid_id", "bad_value", "overflow", "over_capacity"}[p]
+}
+
 // UsageError reports the usage of one collection that has a Problem. Export
 // returns one per problem every collection in which it occurs.
 type UsageError struct {

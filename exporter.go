@@ -25,11 +25,12 @@ const maxReported = 5
 
 // Exporter is an sdkmetric.Exporter that bills counters to Litewave.
 type Exporter struct {
-	cfg    config
-	client *Client
-	box    *outbox.Outbox
-	spool  *spool.Spool // nil without WithSpoolDir
-	mapper mapper
+	cfg     config
+	client  *Client
+	box     *outbox.Outbox
+	spool   *spool.Spool // nil without WithSpoolDir
+	mapper  mapper
+	metrics *selfMetrics
 
 	exportMu     sync.Mutex // serialises taking usage in, and shutting down
 	closed       atomic.Bool
@@ -127,6 +128,12 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("litewavemetric: spool %s: %w", cfg.spoolDir, err)
 	}
+	e.metrics, err = newSelfMetrics(observabilityProvider(cfg.meterProvider), backendAddress(cfg), e.Stats)
+	if err != nil {
+		_ = e.box.Close()
+		_ = client.Close()
+		return nil, fmt.Errorf("litewavemetric: the exporter's own metrics: %w", err)
+	}
 	e.box.Start()
 	return e, nil
 }
@@ -178,8 +185,10 @@ func billable(k sdkmetric.InstrumentKind) bool {
 // billed as counted, a RejectedError per event the backend refused, and
 // the spool's error if the usage could not be written to it.
 func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	op := e.metrics.begin(ctx, rm)
 	round, rep, mrep, persistErr, err := e.take(rm)
 	if err != nil {
+		op.end(ctx, []error{err})
 		return err
 	}
 	errs := e.usageErrors(rep, mrep)
@@ -188,6 +197,7 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		// would only wait out ctx.
 		e.box.Release(round)
 		errs = append(errs, fmt.Errorf("litewavemetric: the spool could not be written; this collection's usage is held in memory, unsent, until a write succeeds: %w", expose(persistErr)))
+		op.end(ctx, errs)
 		return errors.Join(errs...)
 	}
 	select {
@@ -197,6 +207,7 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 	}
 	res := e.box.Release(round)
 	errs = append(errs, rejections(res.Rejected)...)
+	op.end(ctx, errs)
 	return errors.Join(errs...)
 }
 
@@ -302,6 +313,7 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 		e.closed.Store(true)
 		e.exportMu.Unlock()
 		flushErr := e.box.Flush(ctx)
+		e.metrics.close()
 		closeErr := e.box.Close()
 		if cerr := e.client.Close(); closeErr == nil {
 			closeErr = cerr
@@ -345,7 +357,7 @@ func (e *Exporter) Stats() Stats {
 		Series: o.Series, OwedEvents: o.OwedEvents, OwedUnits: o.OwedUnits, InFlight: o.InFlight, Waiting: o.Waiting,
 		ParkedEvents: o.ParkedEvents, ParkedUnits: o.ParkedUnits, ParkedSeries: o.ParkedSeries,
 		AcceptedUnits: o.AcceptedUnits, DeliveredEvents: o.DeliveredEvents, DeliveredUnits: o.DeliveredUnits,
-		Retries: o.Retries, Rejections: o.Rejections, RejectedPoints: o.RejectedPoints, RejectedUnits: o.RejectedUnits,
+		Retries: o.Retries, Rejections: o.Rejections, RejectedEventUnits: o.RejectedEventUnits, RejectedPoints: o.RejectedPoints, RejectedUnits: o.RejectedUnits,
 		FractionsDropped: o.FractionsDropped, Lookups: LookupStats(e.client.accounts.Stats()),
 		SpoolCommits: o.StoreCommits, SpoolErrors: o.StoreErrors, SpoolRecordsDropped: e.recovery.Dropped,
 	}
@@ -391,4 +403,13 @@ func (e *Exporter) MarshalLog() any {
 		Endpoint string
 		Spool    string
 	}{"litewave", e.cfg.backend, redact(e.cfg.endpoint), e.cfg.spoolDir}
+}
+
+// backendAddress is where the configured backend is, for the exporter's
+// own metrics (server.address, server.port).
+func backendAddress(cfg config) string {
+	if cfg.backend == BackendKafkaREST {
+		return cfg.kafkaRESTURL
+	}
+	return cfg.endpoint
 }

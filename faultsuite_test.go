@@ -40,7 +40,7 @@ func (f *faultMix) fault(r *http.Request, _ int) litewavetest.Fault {
 		return litewavetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}
 	case x < 0.20:
 		return litewavetest.Fault{Drop: litewavetest.DropBeforeRead}
-	case x < 0.25 && r.Method == http.MethodPost:
+	case x < 0.25 && r.Method == http.MethodPost: // events and produces
 		// The ambiguous case: recorded, but the client never hears so.
 		return litewavetest.Fault{Drop: litewavetest.DropAfterRecord}
 	case x < 0.28:
@@ -49,27 +49,70 @@ func (f *faultMix) fault(r *http.Request, _ int) litewavetest.Fault {
 	return litewavetest.Fault{}
 }
 
-// The backend's total per series, counting each idempotency key once,
-// equals what was counted, through every kind of fault, with and without a
-// spool; no key is ever sent with two different bodies.
-func TestFaultSuite(t *testing.T) {
-	for _, spooled := range []bool{false, true} {
-		t.Run(map[bool]string{false: "memory", true: "spool"}[spooled], func(t *testing.T) {
-			runFaultSuite(t, spooled)
-		})
+// recordFault fails records at random with retriable errors while on: a
+// leader moving, in Confluent's code or (for Redpanda's per-partition
+// answers) Kafka's.
+func (f *faultMix) recordFault(code int) litewavetest.RecordFaultFunc {
+	return func(string, []byte, []byte, int) litewavetest.RecordFault {
+		if !f.on.Load() {
+			return litewavetest.RecordFault{}
+		}
+		f.mu.Lock()
+		x := f.rng.Float64()
+		f.mu.Unlock()
+		if x < 0.05 {
+			return litewavetest.RecordFault{Code: code, Message: "NOT_LEADER_OR_FOLLOWER"}
+		}
+		return litewavetest.RecordFault{}
 	}
 }
 
-func runFaultSuite(t *testing.T, spooled bool) {
+// suite is one configuration of the fault suite.
+type suite struct {
+	spooled  bool
+	rest     bool // through the Kafka REST Proxy, with per-record faults
+	redpanda bool // the proxy answers per partition
+}
+
+// The backend's total per series, counting each idempotency key once,
+// equals what was counted, through every kind of fault, with and without a
+// spool, on the events API and through a REST Proxy of either answer form;
+// no key is ever sent with two different bodies.
+func TestFaultSuite(t *testing.T) {
+	for name, s := range map[string]suite{
+		"events/memory": {}, "events/spool": {spooled: true},
+		"kafka-rest/memory": {rest: true}, "kafka-rest/spool": {rest: true, spooled: true},
+		"kafka-rest/redpanda": {rest: true, redpanda: true},
+	} {
+		t.Run(name, func(t *testing.T) { runFaultSuite(t, s) })
+	}
+}
+
+func runFaultSuite(t *testing.T, s suite) {
 	const tenants, devices, collections = 12, 5, 15
 	meters := []string{"pages", "docs", "tokens.k"}
-	srv := newServer(t, customers(tenants)...)
+	sopts := customers(tenants)
+	if s.redpanda {
+		sopts = append(sopts, litewavetest.WithRedpandaAnswers())
+	}
+	srv := newServer(t, sopts...)
 	mix := &faultMix{rng: rand.New(rand.NewPCG(42, 7))}
 	mix.on.Store(true)
 	srv.SetFaultFunc(mix.fault)
 	opts := []litewavemetric.Option{litewavemetric.WithTimeout(150 * time.Millisecond), litewavemetric.WithConcurrency(8)}
-	if spooled {
+	if s.spooled {
 		opts = append(opts, litewavemetric.WithSpoolDir(t.TempDir()))
+	}
+	inFlight := int64(8)
+	if s.rest {
+		inFlight = 8 * 20
+		code := 50003
+		if s.redpanda {
+			code = 6 // NOT_LEADER_OR_FOLLOWER
+		}
+		srv.SetRecordFaultFunc(mix.recordFault(code))
+		opts = append(opts, litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafkaRESTURL(srv.URL),
+			litewavemetric.WithKafkaRESTBatch(20, 1<<20))
 	}
 	p := newPipeline(t, srv, opts...)
 	pages, docs, tokens := p.counter(meters[0]), p.counter(meters[1]), p.floatCounter(meters[2])
@@ -104,7 +147,7 @@ func runFaultSuite(t *testing.T, spooled bool) {
 		_ = p.flushWithin(20 * time.Millisecond) // a collection; the usage is kept whatever the faults
 		st := p.exp.Stats()
 		require.LessOrEqual(t, st.OwedEvents, int64(seriesCount), "at most one frozen event per series")
-		require.LessOrEqual(t, st.InFlight, int64(8))
+		require.LessOrEqual(t, st.InFlight, inFlight, "events in flight: workers x batch")
 	}
 
 	mix.on.Store(false)
@@ -122,12 +165,13 @@ func runFaultSuite(t *testing.T, spooled bool) {
 	}
 	assert.Empty(t, mismatches(want, srv.Totals()), "per series [counted, received each key once]")
 	assert.Empty(t, srv.Conflicts(), "no key accepted with two different bodies")
+	assert.Empty(t, srv.RecordConflicts(), "no record key with two values")
 	st, bs := p.exp.Stats(), srv.Stats()
 	assert.Zero(t, st.OwedUnits)
 	assert.Zero(t, st.ParkedUnits)
 	assert.Equal(t, wantTotal, st.DeliveredUnits)
-	t.Logf("%d series, %d collections: %d events accepted (%d units), %d requests, %d faults injected %v, "+
-		"%d retries, %d duplicates suppressed, %d lookups; units lost: %d",
-		len(want), collections, bs.Accepted, wantTotal, bs.Requests, bs.Faults, bs.FaultsByKind,
-		st.Retries, bs.Duplicates, st.Lookups.Requests, wantTotal-srv.Total())
+	t.Logf("%d series, %d collections: %d events and %d records accepted (%d units), %d requests, %d faults injected %v, "+
+		"%d record faults, %d retries, %d duplicates suppressed, %d lookups; units lost: %d",
+		len(want), collections, bs.Accepted, bs.RecordsAccepted, wantTotal, bs.Requests, bs.Faults, bs.FaultsByKind,
+		bs.RecordErrors, st.Retries, bs.Duplicates+bs.RecordDuplicates, st.Lookups.Requests, wantTotal-srv.Total())
 }

@@ -22,6 +22,7 @@ type Stats struct {
 	DeliveredUnits     int64
 	Retries            int64 // failed attempts that were retried
 	Rejections         int64 // events the backend rejected
+	RejectedEventUnits int64 // their units
 	RejectedPoints     int64 // points refused: bad value, overflow, capacity, untracked cumulative streams
 	RejectedUnits      float64
 	UnattributedPoints int64 // points without tenant or device

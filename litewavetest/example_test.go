@@ -2,6 +2,7 @@ package litewavetest_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -31,5 +32,32 @@ func Example() {
 	fmt.Println(srv.Totals())
 	// Output:
 	// 201
+	// map[{tenant-1 device-a pages.processed}:24]
+}
+
+// A produce through the fake Kafka REST Proxy endpoint, as the exporter's
+// REST transport sends it.
+func Example_produce() {
+	srv := litewavetest.NewServer(litewavetest.WithCustomer("tenant-1", "cus_1"),
+		litewavetest.WithTopics("usage-events"))
+	defer srv.Close()
+
+	body := `{"records":[{"key":"evt-1","value":{"meter_id":"pages.processed","customer_id":"cus_1",` +
+		`"total_usage":24,"tenant_id":"tenant-1","device_id":"device-a"}}]}`
+	resp, err := srv.Client().Post(srv.URL+"/topics/usage-events",
+		"application/vnd.kafka.json.v2+json", strings.NewReader(body))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+
+	fmt.Println(resp.StatusCode)
+	fmt.Println(string(answer))
+	fmt.Println(srv.Totals())
+	// Output:
+	// 200
+	// {"offsets":[{"partition":0,"offset":0,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}
 	// map[{tenant-1 device-a pages.processed}:24]
 }

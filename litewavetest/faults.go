@@ -11,22 +11,28 @@ import (
 type Target int
 
 const (
-	// AnyRequest matches customer lookups and event posts.
+	// AnyRequest matches customer lookups (both paths), event posts and
+	// produce requests. It matches produce requests since the produce
+	// endpoint was added: a catch-all fault now faults them too.
 	AnyRequest Target = iota
-	// Lookups matches customer lookups only.
+	// Lookups matches customer lookups only, on the API and portal paths.
 	Lookups
 	// Events matches event posts only.
 	Events
+	// Produces matches Kafka REST Proxy produce requests only.
+	Produces
 )
 
 func (t Target) matches(k kind) bool {
 	switch t {
 	case AnyRequest:
-		return k == kindLookup || k == kindEvent
+		return k != kindOther
 	case Lookups:
-		return k == kindLookup
+		return k == kindLookup || k == kindPortal
 	case Events:
 		return k == kindEvent
+	case Produces:
+		return k == kindProduce
 	}
 	return false
 }
@@ -40,9 +46,10 @@ const (
 	// DropBeforeRead hijacks and closes the connection without reading the
 	// body or answering. The client sees EOF or a reset; nothing is recorded.
 	DropBeforeRead
-	// DropAfterRecord fully processes the request (an event is recorded and
-	// counted exactly as on success) and then closes the connection without
-	// answering: the ambiguous case a client must retry idempotently.
+	// DropAfterRecord fully processes the request (an event, or every
+	// record of a produce, is recorded and counted exactly as on success)
+	// and then closes the connection without answering: the ambiguous case
+	// a client must retry idempotently.
 	DropAfterRecord
 )
 
@@ -55,9 +62,10 @@ type Fault struct {
 	// request it does not match is ignored.
 	Target Target
 	// Status, if non-zero, is answered instead of processing the request
-	// (so nothing is recorded as an event).
+	// (so nothing is recorded).
 	Status int
-	// Body is sent with Status; empty means a small JSON error.
+	// Body is sent with Status; empty means a small JSON error,
+	// {"detail":…}, or {"error_code":<Status>,"message":…} for a produce.
 	Body string
 	// RetryAfter, if non-empty, is sent verbatim as the Retry-After header
 	// with Status (seconds or an HTTP date).
@@ -78,9 +86,9 @@ func (f Fault) isZero() bool {
 }
 
 // FaultFunc decides the fault for one request. n is the 1-based sequence
-// number of the request among requests of its kind (lookups and events are
-// counted separately, every request that reaches the handler counts). Return
-// the zero Fault for normal handling.
+// number of the request among requests of its kind (lookups, events and
+// produces are counted separately, every request that reaches the handler
+// counts). Return the zero Fault for normal handling.
 //
 // It is called concurrently, without the server's lock held, and must not
 // read r.Body.

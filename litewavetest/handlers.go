@@ -13,13 +13,25 @@ import (
 // maxBody caps event bodies; real events are under 200 bytes.
 const maxBody = 64 << 10
 
+// bodyLimit is the body cap of requests of kind k, 0 for bodiless kinds.
+func bodyLimit(k kind) int64 {
+	switch k {
+	case kindEvent:
+		return maxBody
+	case kindProduce:
+		return maxProduceBody
+	}
+	return 0
+}
+
 // reply is a computed answer. Handlers return it instead of writing so that
 // DropAfterRecord can process a request fully and still send nothing.
 type reply struct {
-	status     int
-	body       []byte
-	retryAfter string
-	header     http.Header
+	status      int
+	body        []byte
+	contentType string // empty means application/json
+	retryAfter  string
+	header      http.Header
 }
 
 func (rep reply) write(w http.ResponseWriter) {
@@ -27,7 +39,11 @@ func (rep reply) write(w http.ResponseWriter) {
 	for k, v := range rep.header {
 		h[k] = v
 	}
-	h.Set("Content-Type", "application/json")
+	if rep.contentType != "" {
+		h.Set("Content-Type", rep.contentType)
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
 	if rep.retryAfter != "" {
 		h.Set("Retry-After", rep.retryAfter)
 	}
@@ -52,12 +68,12 @@ type bodyResult struct {
 	err error
 }
 
-// readBody reads at most maxBody bytes, sized from Content-Length so the
+// readBody reads at most limit bytes, sized from Content-Length so the
 // common case is a single exact allocation.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	lr := http.MaxBytesReader(w, r.Body, maxBody)
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	lr := http.MaxBytesReader(w, r.Body, limit)
 	n := 512
-	if r.ContentLength >= 0 && r.ContentLength <= maxBody {
+	if r.ContentLength >= 0 && r.ContentLength <= limit {
 		n = int(r.ContentLength) + 1 // +1 so EOF is seen without growing
 	}
 	b := make([]byte, 0, n)
@@ -77,21 +93,34 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 // handle processes a routed request after faults: API key check, then the
-// endpoint. pre is the body if it was already read.
-func (s *Server) handle(k kind, tenant string, w http.ResponseWriter, r *http.Request, hdr []byte, now time.Time, pre *bodyResult) reply {
-	if s.apiKey != "" && r.Header.Get("X-Api-Key") != s.apiKey {
+// endpoint. name is the tenant of a lookup or the topic of a produce; pre is
+// the body if it was already read.
+func (s *Server) handle(k kind, name string, w http.ResponseWriter, r *http.Request, hdr []byte, now time.Time, pre *bodyResult) reply {
+	if !s.authorized(k, r) {
 		s.mu.Lock()
 		s.stats.Unauthorized++
 		s.mu.Unlock()
+		if k == kindProduce {
+			return kafkaErrReply(http.StatusUnauthorized, "missing or invalid x-api-key")
+		}
 		return errReply(http.StatusUnauthorized, "missing or invalid x-api-key")
 	}
 	switch k {
-	case kindLookup:
-		return s.lookup(tenant)
+	case kindLookup, kindPortal:
+		return s.lookup(name)
 	case kindEvent:
 		return s.event(w, r, hdr, now, pre)
+	case kindProduce:
+		return s.produce(name, w, r, now, pre)
 	}
 	return errReply(http.StatusNotFound, "not found")
+}
+
+func (s *Server) authorized(k kind, r *http.Request) bool {
+	if k == kindPortal {
+		return s.portalAuthorized(r)
+	}
+	return s.apiKey == "" || r.Header.Get("X-Api-Key") == s.apiKey
 }
 
 type account struct {
@@ -101,7 +130,7 @@ type account struct {
 
 func (s *Server) lookup(tenant string) reply {
 	s.mu.Lock()
-	cust, ok := s.customers[tenant]
+	cust, ok := s.customerLocked(tenant)
 	s.mu.Unlock()
 	if !ok {
 		return errReply(http.StatusNotFound, "customer account not found")
@@ -132,20 +161,42 @@ func parseEvent(body []byte) (meter, customer string, usage int64, msg string) {
 	if p.MeterID == nil || *p.MeterID == "" {
 		return "", "", 0, "meter_id must be a non-empty string"
 	}
-	if len(p.TotalUsage) == 0 {
-		return "", "", 0, "total_usage is required"
-	}
-	usage, err := strconv.ParseInt(string(p.TotalUsage), 10, 64)
-	if err != nil {
-		return "", "", 0, "total_usage must be an integer, got " + string(p.TotalUsage)
-	}
-	if usage < 0 {
-		return "", "", 0, "total_usage must not be negative"
+	if usage, msg = parseUsage(p.TotalUsage); msg != "" {
+		return "", "", 0, msg
 	}
 	if p.CustomerID == nil {
 		return "", "", 0, "customer_id must be a string"
 	}
 	return *p.MeterID, *p.CustomerID, usage, ""
+}
+
+// parseUsage checks a raw total_usage: a JSON integer, not negative.
+func parseUsage(raw json.RawMessage) (int64, string) {
+	if len(raw) == 0 {
+		return 0, "total_usage is required"
+	}
+	usage, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return 0, "total_usage must be an integer, got " + string(raw)
+	}
+	if usage < 0 {
+		return 0, "total_usage must not be negative"
+	}
+	return usage, ""
+}
+
+// customerMismatchLocked explains why customer is not tenant's, or returns "".
+// s.mu must be held.
+func (s *Server) customerMismatchLocked(tenant, customer string) string {
+	want, ok := s.customerLocked(tenant)
+	if !ok {
+		return "unknown tenant " + strconv.Quote(tenant)
+	}
+	if customer != want {
+		return "customer_id " + strconv.Quote(customer) +
+			" does not match the customer of tenant " + strconv.Quote(tenant)
+	}
+	return ""
 }
 
 func (s *Server) reject(status int, msg string) reply {
@@ -169,7 +220,7 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, hdr []byte, now t
 	if pre != nil {
 		body, err = pre.b, pre.err
 	} else {
-		body, err = readBody(w, r)
+		body, err = readBody(w, r, maxBody)
 	}
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
@@ -193,15 +244,9 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, hdr []byte, now t
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	want, ok := s.customers[tenant]
-	if !ok {
+	if msg := s.customerMismatchLocked(tenant, customer); msg != "" {
 		s.stats.Rejected++
-		return errReply(http.StatusBadRequest, "unknown tenant "+strconv.Quote(tenant))
-	}
-	if customer != want {
-		s.stats.Rejected++
-		return errReply(http.StatusBadRequest, "customer_id "+strconv.Quote(customer)+
-			" does not match the customer of tenant "+strconv.Quote(tenant))
+		return errReply(http.StatusBadRequest, msg)
 	}
 	if key != "" {
 		if i, seen := s.keys[key]; seen {

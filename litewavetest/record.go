@@ -29,6 +29,23 @@ type Event struct {
 	Received  time.Time
 }
 
+// Record is one record a produce request kept (accepted or duplicate), or a
+// conflicting one.
+type Record struct {
+	Topic string
+	// Key and Value are the record's JSON as a proxy stores it (compacted):
+	// a string key keeps its quotes. Key is nil for a keyless record.
+	Key, Value []byte
+	// Partition is where the record went, or was aimed for a conflict.
+	Partition int32
+	// Offset is the record's offset in its partition, -1 for a conflict.
+	Offset int64
+	// Duplicate is set when the key was accepted before on the topic with
+	// an identical value; such records are not added to the totals.
+	Duplicate bool
+	Received  time.Time
+}
+
 // Request is one request that reached the handler, whatever its path.
 type Request struct {
 	Method, Path, RawPath, RequestURI string
@@ -38,12 +55,19 @@ type Request struct {
 
 // Stats counts what the server saw since construction or the last Reset.
 type Stats struct {
-	// Requests, Lookups and Posts count requests reaching the handler
-	// (all paths, customer lookups, event posts).
-	Requests, Lookups, Posts int64
+	// Requests, Lookups, Posts and Produces count requests reaching the
+	// handler (all paths, customer lookups on both paths, event posts,
+	// produce requests).
+	Requests, Lookups, Posts, Produces int64
 	// Accepted, Duplicates and Conflicts count event outcomes.
 	Accepted, Duplicates, Conflicts int64
-	// Rejected counts events answered 400 or 413 for bad input.
+	// RecordsAccepted, RecordDuplicates and RecordConflicts count produced
+	// record outcomes. RecordErrors counts records answered as failed,
+	// conflicts included (with WithRedpandaAnswers, every record of a
+	// failed partition batch).
+	RecordsAccepted, RecordDuplicates, RecordConflicts, RecordErrors int64
+	// Rejected counts events answered 400 or 413, and produce requests
+	// answered 400, 413, 415 or 422, for bad input.
 	Rejected int64
 	// Unauthorized counts requests answered 401 for a missing or wrong API key.
 	Unauthorized int64
@@ -70,6 +94,27 @@ type eventRec struct {
 	hdr             []byte // packHeader form, shared with the requestRec
 	dup             bool
 	received        time.Time
+}
+
+type recordRec struct {
+	topic      string
+	key, value []byte
+	partition  int32
+	offset     int64
+	dup        bool
+	received   time.Time
+}
+
+func (r *recordRec) export() Record {
+	return Record{
+		Topic:     r.topic,
+		Key:       bytes.Clone(r.key),
+		Value:     bytes.Clone(r.value),
+		Partition: r.partition,
+		Offset:    r.offset,
+		Duplicate: r.dup,
+		Received:  r.received,
+	}
 }
 
 type requestRec struct {
@@ -161,8 +206,38 @@ func (s *Server) Conflicts() []Event {
 	return out
 }
 
-// Totals returns the usage per series, counting each idempotency key once.
-// Events without a key are always counted.
+// Records returns a copy of every record produce requests kept (accepted
+// or duplicate), in the order they were kept.
+func (s *Server) Records() []Record {
+	s.mu.Lock()
+	recs := s.records[:len(s.records):len(s.records)]
+	s.mu.Unlock()
+	return exportRecords(recs)
+}
+
+// RecordConflicts returns the records whose key was accepted before on
+// their topic with a different value. They were answered as failed and
+// never counted.
+func (s *Server) RecordConflicts() []Record {
+	s.mu.Lock()
+	recs := s.recordConflicts[:len(s.recordConflicts):len(s.recordConflicts)]
+	s.mu.Unlock()
+	return exportRecords(recs)
+}
+
+// exportRecords copies recs outside the lock, which is safe for the same
+// reason as in Events.
+func exportRecords(recs []recordRec) []Record {
+	out := make([]Record, len(recs))
+	for i := range recs {
+		out[i] = recs[i].export()
+	}
+	return out
+}
+
+// Totals returns the usage per series of accepted events and records,
+// counting each event idempotency key and each record key (per topic) once.
+// Events and records without a key are always counted.
 func (s *Server) Totals() map[Series]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -216,9 +291,10 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Reset forgets events, conflicts, idempotency keys, requests, totals, stats
-// and the per-kind sequence numbers. Customers, the fault function and
-// queued faults stay. Event ids keep increasing so ids never repeat.
+// Reset forgets events, records, conflicts of both, idempotency and record
+// keys, requests, totals, stats and the per-kind and per-record sequence
+// numbers. Customers, the fault functions and queued faults stay. Event ids
+// and partition offsets keep increasing so they never repeat.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -230,4 +306,10 @@ func (s *Server) Reset() {
 	s.stats = Stats{}
 	s.faultsByKind = make(map[string]int64)
 	s.lookupSeq, s.eventSeq = 0, 0
+	s.records = nil
+	s.recordConflicts = nil
+	for _, log := range s.topics {
+		log.keys = make(map[string][]byte)
+	}
+	s.produceSeq, s.recordSeq = 0, 0
 }

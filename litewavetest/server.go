@@ -12,6 +12,8 @@ import (
 const (
 	eventsPath   = "/api/v1/events"
 	lookupPrefix = "/api/v1/customer-accounts/tenant/"
+	portalPrefix = "/metering/v1alpha1/customer-accounts/tenant/"
+	topicsPrefix = "/topics/"
 )
 
 // kind classifies a request by route.
@@ -21,21 +23,29 @@ const (
 	kindOther kind = iota
 	kindLookup
 	kindEvent
+	kindPortal  // customer lookup through the portal, which wants an API key
+	kindProduce // Kafka REST Proxy v2 produce
 )
 
-// Server is a fake Litewave backend listening on 127.0.0.1.
+// Server is a fake Litewave backend listening on 127.0.0.1 (NewServer), or
+// an http.Handler to serve yourself (NewHandler).
 // All methods are safe for concurrent use.
 type Server struct {
-	// URL is the base URL, e.g. http://127.0.0.1:port, without a trailing slash.
+	// URL is the base URL, e.g. http://127.0.0.1:port, without a trailing
+	// slash; empty for a Server from NewHandler.
 	URL string
 
-	ts        *httptest.Server
-	done      chan struct{} // closed by Close to release delayed handlers
+	ts        *httptest.Server // nil for a Server from NewHandler
+	done      chan struct{}    // closed by Close to release delayed handlers
 	closeOnce sync.Once
 
 	// Fixed at construction, read without the lock.
 	apiKey      string
+	portalKey   string
 	listAnswers bool
+	anyTenant   bool
+	redpanda    bool
+	topicSet    map[string]bool // nil: every topic exists
 	handlerExit func()
 
 	// One mutex guards all mutable state: contention is low because the
@@ -53,33 +63,59 @@ type Server struct {
 	totals              map[Series]int64
 	stats               Stats            // all but FaultsByKind, which is copied out of faultsByKind
 	faultsByKind        map[string]int64 // kept apart so Stats() can return a copy
+
+	produceSeq, recordSeq int
+	recordScript          []RecordFault
+	recordFaultFunc       RecordFaultFunc
+	topics                map[string]*topicLog
+	records               []recordRec
+	recordConflicts       []recordRec
 }
 
 // NewServer starts a fake backend on a loopback port. Call Close when done.
 func NewServer(opts ...Option) *Server {
+	s := NewHandler(opts...)
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+// NewHandler returns a fake backend that does not listen: serve it, an
+// http.Handler, on your own listener or beside your own routes (as the
+// litewave dev command does). Its URL is empty and Client returns
+// http.DefaultClient. Close it before shutting your server down, to
+// release handlers blocked in an injected delay.
+func NewHandler(opts ...Option) *Server {
 	cfg := config{customers: make(map[string]string)}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	s := &Server{
+	return &Server{
 		done:         make(chan struct{}),
 		apiKey:       cfg.apiKey,
+		portalKey:    cfg.portalKey,
 		listAnswers:  cfg.listAnswers,
+		anyTenant:    cfg.anyTenant,
+		redpanda:     cfg.redpanda,
+		topicSet:     cfg.topics,
 		handlerExit:  cfg.handlerExit,
 		customers:    cfg.customers,
 		faultFunc:    cfg.faultFunc,
 		keys:         make(map[string]int),
 		totals:       make(map[Series]int64),
 		faultsByKind: make(map[string]int64),
+		topics:       make(map[string]*topicLog),
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	s.URL = s.ts.URL
-	return s
 }
 
 // Client returns an HTTP client configured for the server; its idle
 // connections are closed by Close.
-func (s *Server) Client() *http.Client { return s.ts.Client() }
+func (s *Server) Client() *http.Client {
+	if s.ts == nil {
+		return http.DefaultClient
+	}
+	return s.ts.Client()
+}
 
 // Close shuts the server down and waits for its handlers. It releases
 // handlers blocked in an injected delay and closes client connections first,
@@ -88,8 +124,10 @@ func (s *Server) Client() *http.Client { return s.ts.Client() }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
-		s.ts.CloseClientConnections()
-		s.ts.Close()
+		if s.ts != nil {
+			s.ts.CloseClientConnections()
+			s.ts.Close()
+		}
 	})
 }
 
@@ -101,11 +139,23 @@ func (s *Server) SetCustomer(tenantID, customerID string) {
 }
 
 // RemoveCustomer forgets the customer of tenantID; lookups then answer 404
-// and events for it are rejected.
+// and its events and records are rejected (with [WithAnyTenant] the tenant
+// falls back to the customer "cus_<tenant>" instead).
 func (s *Server) RemoveCustomer(tenantID string) {
 	s.mu.Lock()
 	delete(s.customers, tenantID)
 	s.mu.Unlock()
+}
+
+// customerLocked returns the customer of tenant; s.mu must be held.
+func (s *Server) customerLocked(tenant string) (string, bool) {
+	if c, ok := s.customers[tenant]; ok {
+		return c, true
+	}
+	if s.anyTenant {
+		return "cus_" + tenant, true
+	}
+	return "", false
 }
 
 // route parses the path itself rather than using http.ServeMux, which would
@@ -120,19 +170,30 @@ func route(r *http.Request) (kind, string) {
 			return kindEvent, ""
 		}
 	case strings.HasPrefix(p, lookupPrefix):
-		seg := p[len(lookupPrefix):]
-		if r.Method != http.MethodGet || seg == "" || strings.Contains(seg, "/") {
-			break
-		}
-		tenant, err := url.PathUnescape(seg)
-		if err == nil && tenant != "" {
-			return kindLookup, tenant
-		}
+		return lastSegment(r, http.MethodGet, p[len(lookupPrefix):], kindLookup)
+	case strings.HasPrefix(p, portalPrefix):
+		return lastSegment(r, http.MethodGet, p[len(portalPrefix):], kindPortal)
+	case strings.HasPrefix(p, topicsPrefix):
+		return lastSegment(r, http.MethodPost, p[len(topicsPrefix):], kindProduce)
 	}
 	return kindOther, ""
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// lastSegment routes a request whose path ends in one escaped segment (a
+// tenant or topic name) to k, or to kindOther.
+func lastSegment(r *http.Request, method, seg string, k kind) (kind, string) {
+	if r.Method != method || seg == "" || strings.Contains(seg, "/") {
+		return kindOther, ""
+	}
+	name, err := url.PathUnescape(seg)
+	if err != nil || name == "" {
+		return kindOther, ""
+	}
+	return k, name
+}
+
+// ServeHTTP answers one request as the fake backend.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.handlerExit != nil {
 		defer s.handlerExit()
 	}
@@ -164,7 +225,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, rr)
 	s.stats.Requests++
 	switch k {
-	case kindLookup:
+	case kindLookup, kindPortal:
 		s.stats.Lookups++
 		s.lookupSeq++
 		n = s.lookupSeq
@@ -172,6 +233,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.Posts++
 		s.eventSeq++
 		n = s.eventSeq
+	case kindProduce:
+		s.stats.Produces++
+		s.produceSeq++
+		n = s.produceSeq
 	}
 	if k != kindOther {
 		if f, scripted = s.popScriptLocked(k); !scripted {
@@ -205,11 +270,11 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, k k
 	var pre *bodyResult
 	if f.Delay > 0 {
 		note("delay")
-		if k == kindEvent && f.Drop != DropBeforeRead {
+		if limit := bodyLimit(k); limit > 0 && f.Drop != DropBeforeRead {
 			// net/http only notices a client hang-up (cancelling the
 			// request context) once the body has been read to EOF, so read
 			// it before stalling.
-			b, err := readBody(w, r)
+			b, err := readBody(w, r, limit)
 			pre = &bodyResult{b, err}
 		}
 		if !s.wait(r, f.Delay) {
@@ -227,12 +292,15 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, k k
 	}
 	if f.Status != 0 {
 		note(statusKind(f.Status))
-		rep := reply{status: f.Status, retryAfter: f.RetryAfter, header: f.Header}
+		msg := "injected fault: " + http.StatusText(f.Status)
+		rep := errReply(f.Status, msg)
+		if k == kindProduce {
+			rep = kafkaErrReply(f.Status, msg)
+		}
 		if f.Body != "" {
 			rep.body = []byte(f.Body)
-		} else {
-			rep.body = detailJSON("injected fault: " + http.StatusText(f.Status))
 		}
+		rep.retryAfter, rep.header = f.RetryAfter, f.Header
 		rep.write(w)
 		return
 	}

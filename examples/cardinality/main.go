@@ -2,7 +2,8 @@
 // limit. The OTel SDK merges the attribute sets of an instrument past its
 // limit (2000 by default) into one set, {otel.metric.overflow=true}: usage
 // with no tenant. The exporter reports such usage, but cannot bill it.
-// litewavemetric.NewPeriodicReader sets a limit that fits billing.
+// litewavemetric.NewPeriodicReader sets no limit on counters: the
+// exporter's own series cap bounds them, with an error of its own.
 //
 //	go run ./examples/cardinality
 package main

@@ -25,7 +25,21 @@ type Client struct {
 	http    *http.Client
 	key     Secret
 	timeout time.Duration
-	setting string // the variable that sets the URL, named in reports
+	target  Target
+}
+
+// Target says, for reports of configuration problems, what sets the URL a
+// client asks and what to check when the server refuses it.
+type Target struct {
+	Setting string // the variable of the URL, e.g. LITEWAVE_ENDPOINT
+	AuthFix string // what to check on 401 and 403; "" names LITEWAVE_API_KEY
+}
+
+func (t Target) authFix() string {
+	if t.AuthFix != "" {
+		return t.AuthFix
+	}
+	return "the API key was refused: check LITEWAVE_API_KEY (WithAPIKey)"
 }
 
 // NewTransport returns the transport for concurrency requests in flight.
@@ -42,10 +56,9 @@ func NewTransport(concurrency int, tc *tls.Config) *http.Transport {
 }
 
 // New returns a client over rt (or over a copy of hc, if given), sending
-// key as x-api-key and bounding each request by timeout. setting names the
-// variable of its URL, for reports of configuration problems.
-func New(hc *http.Client, rt http.RoundTripper, key Secret, timeout time.Duration, setting string) *Client {
-	c := &Client{key: key, timeout: timeout, setting: setting}
+// key, if set, as x-api-key and bounding each request by timeout.
+func New(hc *http.Client, rt http.RoundTripper, key Secret, timeout time.Duration, t Target) *Client {
+	c := &Client{key: key, timeout: timeout, target: t}
 	if hc != nil {
 		cp := *hc
 		cp.CheckRedirect = noRedirects
@@ -121,7 +134,7 @@ func readAnswer(resp *http.Response, op string) ([]byte, error) {
 }
 
 func (c *Client) mark(err error) error {
-	if fix := configFix(err, c.setting); fix != "" {
+	if fix := configFix(err, c.target); fix != "" {
 		return usage.Misconfigured(err, fix)
 	}
 	return err

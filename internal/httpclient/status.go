@@ -62,21 +62,25 @@ func Classify(err error) usage.Outcome {
 }
 
 // configFix names what to change when err is a configuration problem, or
-// "" when it is not one. setting names the variable of the URL asked.
-func configFix(err error, setting string) string {
+// "" when it is not one.
+func configFix(err error, t Target) string {
 	var se *StatusError
 	if errors.As(err, &se) {
-		switch {
-		case se.StatusCode >= 300 && se.StatusCode < 400:
-			return "redirects are never followed (they would carry the API key and the usage elsewhere): set " + setting + " to the URL that answers"
-		case se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden:
-			return "the API key was refused: check LITEWAVE_API_KEY (WithAPIKey)"
+		switch c := se.StatusCode; {
+		case c >= 300 && c < 400:
+			return "redirects are never followed (they would carry the API key and the usage elsewhere): set " + t.Setting + " to the URL that answers"
+		case c == http.StatusUnauthorized || c == http.StatusForbidden:
+			return t.authFix()
+		case c == http.StatusNotFound || c == http.StatusMethodNotAllowed || c == http.StatusNotAcceptable || c == http.StatusUnsupportedMediaType:
+			return "the URL does not serve this API: check " + t.Setting
+		case c == http.StatusRequestEntityTooLarge:
+			return "a server refused the request's size: check " + t.Setting + " and the limits of any proxy in front of it"
 		}
 		return ""
 	}
 	var de *net.DNSError
 	if errors.As(err, &de) && de.IsNotFound {
-		return "the host does not resolve: check " + setting
+		return "the host does not resolve: check " + t.Setting
 	}
 	return ""
 }

@@ -50,6 +50,7 @@ func (o *Outbox) park(s *Series, out usage.Outcome, r *Round) (report func()) {
 	rejected := Parked{Key: s.Key, Units: ev.units, Events: 1, Reason: p.reason, Err: out.Err, Since: time.Unix(0, now)}
 	o.clearEvent(s)
 	o.stats.Rejections++
+	o.stats.RejectedEventUnits += rejected.Units
 	o.stats.account(before, s.contrib())
 	o.markDirty(s)
 	notify := r == nil || r.released

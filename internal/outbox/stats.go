@@ -19,8 +19,10 @@ type Stats struct {
 	DeliveredUnits  int64
 	Retries         int64 // failed attempts that will be retried
 	Rejections      int64 // events ever rejected
-	RejectedPoints  int64 // points refused: bad value, overflow, capacity
-	RejectedUnits   float64
+	// RejectedEventUnits are the units of those events.
+	RejectedEventUnits int64
+	RejectedPoints     int64 // points refused: bad value, overflow, capacity
+	RejectedUnits      float64
 	// FractionsDropped is fractional usage forgotten with idle series
 	// evicted to make room at the series cap.
 	FractionsDropped float64

@@ -114,3 +114,26 @@ func TestReplacedFileIsNoticed(t *testing.T) {
 	assert.Equal(t, "someone else's file", string(must(os.ReadFile(matches[0]))))
 	fill(t, sp, 5, 1)
 }
+
+// Inspect reads what a spool holds without changing a byte, and says so
+// clearly while an exporter holds it.
+func TestInspectReadsWithoutChanging(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	states := build(t, dir, 3)
+	before := fileHash(t, path)
+	in, err := Inspect(dir)
+	require.NoError(t, err)
+	assert.True(t, sameState(states[len(states)-1], contentsState(in.Contents)))
+	assert.Zero(t, in.Unreadable)
+	assert.Equal(t, before, fileHash(t, path))
+
+	sp, _, err := Open(dir, Options{})
+	require.NoError(t, err)
+	_, err = Inspect(dir)
+	require.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, sp.Close())
+
+	_, err = Inspect(t.TempDir())
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
