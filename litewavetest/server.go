@@ -109,7 +109,8 @@ func NewHandler(opts ...Option) *Server {
 }
 
 // Client returns an HTTP client configured for the server; its idle
-// connections are closed by Close.
+// connections are closed by Close. A Server from NewHandler, which does
+// not listen, returns http.DefaultClient.
 func (s *Server) Client() *http.Client {
 	if s.ts == nil {
 		return http.DefaultClient

@@ -21,10 +21,12 @@ import (
 // exporter: the customer cache is warmed by a first, small collection, as
 // in steady state; the measured collection's Export returns once every
 // event had its first attempt, which on a healthy backend is delivery.
-func exporterDelivery(b *backend, n, tenants, concurrency int, spool bool) (rate float64, lookups [2]int64, err error) {
+// extra options choose another backend than the events API.
+func exporterDelivery(b *backend, n, tenants, concurrency int, spool bool, extra ...litewavemetric.Option) (rate float64, lookups [2]int64, err error) {
 	ctx := context.Background()
 	opts := []litewavemetric.Option{litewavemetric.WithEndpoint(b.URL), litewavemetric.WithConcurrency(concurrency),
 		litewavemetric.WithMaxSeries(2 * n), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey("")}
+	opts = append(opts, extra...)
 	if spool {
 		dir, err := os.MkdirTemp("", "litewave-bench-spool")
 		if err != nil {
@@ -52,7 +54,7 @@ func exporterDelivery(b *backend, n, tenants, concurrency int, spool bool) (rate
 	}
 	elapsed := time.Since(start)
 	lookups[1] = b.lookups.Load()
-	if got := b.events.Load(); got != int64(n) {
+	if got := b.events.Load() + b.records.Load(); got != int64(n) {
 		return 0, lookups, fmt.Errorf("backend received %d events, want %d", got, n)
 	}
 	return float64(n) / elapsed.Seconds(), lookups, nil
