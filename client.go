@@ -8,13 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/aiorch/litewavemetric/internal/accounts"
 	"github.com/aiorch/litewavemetric/internal/events"
 	"github.com/aiorch/litewavemetric/internal/httpclient"
+	"github.com/aiorch/litewavemetric/internal/kafka"
 	"github.com/aiorch/litewavemetric/internal/kafkarest"
+	"github.com/aiorch/litewavemetric/internal/redact"
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
@@ -69,9 +72,18 @@ func newClient(cfg config) (*Client, error) {
 	case BackendEvents:
 		c.backend = events.New(litewave(EnvEndpoint), baseURL(cfg.endpoint))
 	case BackendKafkaREST:
-		proxy := httpclient.New(cfg.httpClient, rt, httpclient.Secret{}, cfg.timeout, httpclient.Target{Setting: EnvKafkaRESTURL,
+		proxy := httpclient.New(cfg.httpClient, rt, redact.Secret{}, cfg.timeout, httpclient.Target{Setting: EnvKafkaRESTURL,
 			AuthFix: "the REST Proxy refused the request: check its authentication, and its Kafka credentials and ACLs"})
 		c.backend = kafkarest.New(proxy, baseURL(cfg.kafkaRESTURL), cfg.kafkaTopic, cfg.restRecords, cfg.restBytes)
+	case BackendKafka:
+		b, err := kafka.New(kafka.Config{Brokers: cfg.kafkaBrokers, Topic: cfg.kafkaTopic, TLS: cfg.kafkaTLS,
+			SASL:  kafka.SASL{Mechanism: strings.ToUpper(cfg.saslMechanism), User: cfg.saslUsername, Password: cfg.saslPassword.Value()},
+			Extra: cfg.kafkaOptions})
+		if err != nil {
+			c.CloseIdleConnections()
+			return nil, fmt.Errorf("litewavemetric: backend kafka: %w", err)
+		}
+		c.backend = b
 	}
 	_, _ = rand.Read(c.session[:])
 	return c, nil

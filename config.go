@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/aiorch/litewavemetric/internal/httpclient"
+	"github.com/aiorch/litewavemetric/internal/redact"
 )
 
 // Environment variables read by New and NewClient. An explicit Option always
@@ -30,18 +31,23 @@ const (
 	EnvKafkaTopic          = "LITEWAVE_KAFKA_TOPIC"            // topic of usage records
 	EnvKafkaRESTMaxRecords = "LITEWAVE_KAFKA_REST_MAX_RECORDS" // records per REST Proxy request
 	EnvKafkaRESTMaxBytes   = "LITEWAVE_KAFKA_REST_MAX_BYTES"   // bytes per REST Proxy request
-	EnvTimeout             = "LITEWAVE_TIMEOUT"                // per request: milliseconds, or a Go duration ("10s")
-	EnvConcurrency         = "LITEWAVE_CONCURRENCY"            // requests in flight
-	EnvSpoolDir            = "LITEWAVE_SPOOL_DIR"              // crash-safe outbox directory
-	EnvMaxSpoolBytes       = "LITEWAVE_MAX_SPOOL_BYTES"        // spool size cap
-	EnvInstanceID          = "LITEWAVE_INSTANCE_ID"            // part of every idempotency key
-	EnvTenantAttribute     = "LITEWAVE_TENANT_ATTRIBUTE"       // attribute key of the tenant id
-	EnvDeviceAttribute     = "LITEWAVE_DEVICE_ATTRIBUTE"       // attribute key of the device id
-	EnvMeterIDs            = "LITEWAVE_METER_IDS"              // instrument=meter,... renames
-	EnvInstruments         = "LITEWAVE_INSTRUMENTS"            // comma-separated instruments to bill
-	EnvMaxSeries           = "LITEWAVE_MAX_SERIES"             // series held at once
-	EnvCardinalityLimit    = "LITEWAVE_CARDINALITY_LIMIT"      // per-counter SDK limit of billing readers
-	EnvStaleness           = "LITEWAVE_STALENESS"              // forget cumulative streams unseen this long
+	EnvKafkaBrokers        = "LITEWAVE_KAFKA_BROKERS"          // comma-separated seed brokers, host:port
+	EnvKafkaTLS            = "LITEWAVE_KAFKA_TLS"              // true: TLS to the brokers, with the system's roots
+	EnvKafkaSASLMechanism  = "LITEWAVE_KAFKA_SASL_MECHANISM"   // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	EnvKafkaSASLUsername   = "LITEWAVE_KAFKA_SASL_USERNAME"
+	EnvKafkaSASLPassword   = "LITEWAVE_KAFKA_SASL_PASSWORD" // never printed
+	EnvTimeout             = "LITEWAVE_TIMEOUT"             // per request: milliseconds, or a Go duration ("10s")
+	EnvConcurrency         = "LITEWAVE_CONCURRENCY"         // requests in flight
+	EnvSpoolDir            = "LITEWAVE_SPOOL_DIR"           // crash-safe outbox directory
+	EnvMaxSpoolBytes       = "LITEWAVE_MAX_SPOOL_BYTES"     // spool size cap
+	EnvInstanceID          = "LITEWAVE_INSTANCE_ID"         // part of every idempotency key
+	EnvTenantAttribute     = "LITEWAVE_TENANT_ATTRIBUTE"    // attribute key of the tenant id
+	EnvDeviceAttribute     = "LITEWAVE_DEVICE_ATTRIBUTE"    // attribute key of the device id
+	EnvMeterIDs            = "LITEWAVE_METER_IDS"           // instrument=meter,... renames
+	EnvInstruments         = "LITEWAVE_INSTRUMENTS"         // comma-separated instruments to bill
+	EnvMaxSeries           = "LITEWAVE_MAX_SERIES"          // series held at once
+	EnvCardinalityLimit    = "LITEWAVE_CARDINALITY_LIMIT"   // per-counter SDK limit of billing readers
+	EnvStaleness           = "LITEWAVE_STALENESS"           // forget cumulative streams unseen this long
 	EnvRetryInitial        = "LITEWAVE_RETRY_INITIAL_INTERVAL"
 	EnvRetryMax            = "LITEWAVE_RETRY_MAX_INTERVAL"
 	EnvRetryMaxRetryAfter  = "LITEWAVE_RETRY_MAX_RETRY_AFTER"
@@ -54,9 +60,13 @@ const (
 const (
 	BackendEvents    = "events"     // Litewave's events API (the default)
 	BackendKafkaREST = "kafka-rest" // records on a topic through a Kafka REST Proxy v2
+	BackendKafka     = "kafka"      // records on a topic, produced to the brokers with franz-go
 )
 
-var backends = []string{BackendEvents, BackendKafkaREST}
+var backends = []string{BackendEvents, BackendKafkaREST, BackendKafka}
+
+// saslMechanisms are the values of LITEWAVE_KAFKA_SASL_MECHANISM.
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
 // maxRESTRecords bounds records per REST Proxy request so that the
 // proxy's answer, an entry of up to ~120 bytes per record, stays within
@@ -110,7 +120,13 @@ type config struct {
 	kafkaTopic      string
 	restRecords     int
 	restBytes       int
-	apiKey          httpclient.Secret
+	kafkaBrokers    []string
+	kafkaTLS        *tls.Config
+	saslMechanism   string
+	saslUsername    string
+	saslPassword    redact.Secret
+	kafkaOptions    []kgo.Opt
+	apiKey          redact.Secret
 	timeout         time.Duration
 	httpClient      *http.Client
 	tlsConfig       *tls.Config
@@ -174,20 +190,20 @@ func WithBackend(name string) Option {
 // are posted (backend events) and customers looked up (unless
 // WithPortalURL). Env: LITEWAVE_ENDPOINT. Default: DefaultEndpoint.
 func WithEndpoint(baseURL string) Option {
-	return opt(EnvEndpoint, fmt.Sprintf("WithEndpoint(%q)", redact(baseURL)), func(c *config) { c.endpoint = baseURL })
+	return opt(EnvEndpoint, fmt.Sprintf("WithEndpoint(%q)", redactURL(baseURL)), func(c *config) { c.endpoint = baseURL })
 }
 
 // WithPortalURL makes customer lookups go to the portal:
 // {portal}/metering/v1alpha1/customer-accounts/tenant/{tenant}, with the
 // API key, whatever the backend. Env: LITEWAVE_PORTAL_URL.
 func WithPortalURL(portal string) Option {
-	return opt(EnvPortalURL, fmt.Sprintf("WithPortalURL(%q)", redact(portal)), func(c *config) { c.portalURL = portal })
+	return opt(EnvPortalURL, fmt.Sprintf("WithPortalURL(%q)", redactURL(portal)), func(c *config) { c.portalURL = portal })
 }
 
 // WithKafkaRESTURL sets the base URL of the Kafka REST Proxy (v2) that
 // backend kafka-rest produces to. Env: LITEWAVE_KAFKA_REST_URL.
 func WithKafkaRESTURL(baseURL string) Option {
-	return opt(EnvKafkaRESTURL, fmt.Sprintf("WithKafkaRESTURL(%q)", redact(baseURL)), func(c *config) { c.kafkaRESTURL = baseURL })
+	return opt(EnvKafkaRESTURL, fmt.Sprintf("WithKafkaRESTURL(%q)", redactURL(baseURL)), func(c *config) { c.kafkaRESTURL = baseURL })
 }
 
 // WithKafkaTopic sets the topic usage records are produced to, on the
@@ -207,10 +223,43 @@ func WithKafkaRESTBatch(records, bytes int) Option {
 	)
 }
 
+// WithKafkaBrokers sets the seed brokers (host:port) that backend kafka
+// produces to. Env: LITEWAVE_KAFKA_BROKERS, separated by commas.
+func WithKafkaBrokers(brokers ...string) Option {
+	return opt(EnvKafkaBrokers, fmt.Sprintf("WithKafkaBrokers(%q)", brokers), func(c *config) { c.kafkaBrokers = brokers })
+}
+
+// WithKafkaTLS makes backend kafka connect to the brokers with TLS. Env:
+// LITEWAVE_KAFKA_TLS=true, with the system's roots.
+func WithKafkaTLS(tc *tls.Config) Option {
+	return opt(EnvKafkaTLS, "WithKafkaTLS", func(c *config) { c.kafkaTLS = tc })
+}
+
+// WithKafkaSASL makes backend kafka authenticate with SASL: mechanism is
+// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. The password is never printed.
+// Env: LITEWAVE_KAFKA_SASL_MECHANISM, LITEWAVE_KAFKA_SASL_USERNAME,
+// LITEWAVE_KAFKA_SASL_PASSWORD.
+func WithKafkaSASL(mechanism, username, password string) Option {
+	return multi(
+		opt(EnvKafkaSASLMechanism, fmt.Sprintf("WithKafkaSASL(%q, ...)", mechanism), func(c *config) { c.saslMechanism = mechanism }),
+		opt(EnvKafkaSASLUsername, fmt.Sprintf("WithKafkaSASL(_, %q, _)", username), func(c *config) { c.saslUsername = username }),
+		opt(EnvKafkaSASLPassword, "WithKafkaSASL(_, _, [REDACTED])", func(c *config) { c.saslPassword = redact.New(password) }),
+	)
+}
+
+// WithKafkaOptions adds franz-go options to backend kafka's client, for
+// everything else (applied last, so they override the exporter's own).
+// For example kgo.ProducerBatchMaxBytes to a topic's max.message.bytes,
+// below franz-go's 1 MB batches, or kgo.RecordDeliveryTimeout (the
+// exporter sets 30s, so that an outage is reported).
+func WithKafkaOptions(opts ...kgo.Opt) Option {
+	return opt("WithKafkaOptions", "WithKafkaOptions", func(c *config) { c.kafkaOptions = append(c.kafkaOptions, opts...) })
+}
+
 // WithAPIKey sets the key sent as the x-api-key header. It is never
 // printed: not in errors, logs, nor a %v of the exporter. Env: LITEWAVE_API_KEY.
 func WithAPIKey(key string) Option {
-	return opt(EnvAPIKey, "WithAPIKey", func(c *config) { c.apiKey = httpclient.NewSecret(key) })
+	return opt(EnvAPIKey, "WithAPIKey", func(c *config) { c.apiKey = redact.New(key) })
 }
 
 // WithTimeout bounds each HTTP request. Env: LITEWAVE_TIMEOUT. Default 10s.
@@ -429,12 +478,35 @@ type envSetting struct {
 var envSettings = []envSetting{
 	{EnvBackend, func(c *config, v string) error { c.backend = v; return nil }},
 	{EnvEndpoint, func(c *config, v string) error { c.endpoint = v; return nil }},
-	{EnvAPIKey, func(c *config, v string) error { c.apiKey = httpclient.NewSecret(v); return nil }},
+	{EnvAPIKey, func(c *config, v string) error { c.apiKey = redact.New(v); return nil }},
 	{EnvPortalURL, func(c *config, v string) error { c.portalURL = v; return nil }},
 	{EnvKafkaRESTURL, func(c *config, v string) error { c.kafkaRESTURL = v; return nil }},
 	{EnvKafkaTopic, func(c *config, v string) error { c.kafkaTopic = v; return nil }},
 	{EnvKafkaRESTMaxRecords, intInto(func(c *config) *int { return &c.restRecords })},
 	{EnvKafkaRESTMaxBytes, intInto(func(c *config) *int { return &c.restBytes })},
+	{EnvKafkaBrokers, func(c *config, v string) error {
+		c.kafkaBrokers = nil
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.kafkaBrokers = append(c.kafkaBrokers, b)
+			}
+		}
+		return nil
+	}},
+	{EnvKafkaTLS, func(c *config, v string) error {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.kafkaTLS = nil
+		if on {
+			c.kafkaTLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		return nil
+	}},
+	{EnvKafkaSASLMechanism, func(c *config, v string) error { c.saslMechanism = v; return nil }},
+	{EnvKafkaSASLUsername, func(c *config, v string) error { c.saslUsername = v; return nil }},
+	{EnvKafkaSASLPassword, func(c *config, v string) error { c.saslPassword = redact.New(v); return nil }},
 	{EnvTimeout, durationInto(func(c *config) *time.Duration { return &c.timeout })},
 	{EnvConcurrency, intInto(func(c *config) *int { return &c.concurrency })},
 	{EnvSpoolDir, func(c *config, v string) error { c.spoolDir = v; return nil }},
@@ -518,7 +590,7 @@ func (c *config) fromEnv() {
 			continue
 		}
 		shown := strconv.Quote(v)
-		if s.name == EnvAPIKey {
+		if s.name == EnvAPIKey || s.name == EnvKafkaSASLPassword {
 			shown = "[REDACTED]"
 		}
 		c.source[s.name] = s.name + "=" + shown
@@ -575,6 +647,17 @@ func (c *config) validate() error {
 			bad(EnvKafkaRESTURL, EnvKafkaRESTURL, "backend %s needs the REST Proxy's URL: set %s or WithKafkaRESTURL", c.backend, EnvKafkaRESTURL)
 		} else if err := checkURL(c.kafkaRESTURL); err != nil {
 			bad(EnvKafkaRESTURL, "the REST Proxy URL", "%v", err)
+		}
+	}
+	if c.backend == BackendKafka && len(c.kafkaBrokers) == 0 {
+		bad(EnvKafkaBrokers, EnvKafkaBrokers, "backend %s needs the seed brokers: set %s or WithKafkaBrokers", c.backend, EnvKafkaBrokers)
+	}
+	if c.saslMechanism != "" {
+		if !slices.Contains(saslMechanisms, strings.ToUpper(c.saslMechanism)) {
+			bad(EnvKafkaSASLMechanism, "the SASL mechanism", "unknown mechanism %q; valid: %s", c.saslMechanism, strings.Join(saslMechanisms, ", "))
+		}
+		if c.saslUsername == "" || !c.saslPassword.Set() {
+			bad(EnvKafkaSASLMechanism, "the SASL mechanism", "needs a username and a password (%s, %s)", EnvKafkaSASLUsername, EnvKafkaSASLPassword)
 		}
 	}
 	if c.kafkaTopic == "" || strings.ContainsAny(c.kafkaTopic, "/?# ") {
@@ -639,7 +722,7 @@ func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%q is not a URL", redact(raw))
+		return fmt.Errorf("%q is not a URL", redactURL(raw))
 	case u.Scheme != "http" && u.Scheme != "https":
 		return fmt.Errorf("%q: scheme must be http or https", u.Redacted())
 	case u.Host == "":
@@ -655,8 +738,8 @@ func checkURL(raw string) error {
 // baseURL is raw, checked, without a trailing slash.
 func baseURL(raw string) string { return strings.TrimSuffix(raw, "/") }
 
-// redact hides the credentials of a URL that is printed.
-func redact(raw string) string {
+// redactURL hides the credentials of a URL that is printed.
+func redactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
 		return u.Redacted()
 	}

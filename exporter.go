@@ -180,11 +180,18 @@ func billable(k sdkmetric.InstrumentKind) bool {
 // retried in the background: that is the exporter's job, not a failed
 // export, and is reported through otel.Handle when an outage or a
 // configuration problem begins, persists and ends (see DeferredError).
+// (Through NewPeriodicReader, Export does not wait: the provider's
+// ForceFlush and Shutdown deliver and report.)
 //
 // The error, if any, joins: a UsageError per kind of usage that cannot be
 // billed as counted, a RejectedError per event the backend refused, and
 // the spool's error if the usage could not be written to it.
 func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	return e.export(ctx, rm, true)
+}
+
+// export is Export; wait says whether to wait for first attempts.
+func (e *Exporter) export(ctx context.Context, rm *metricdata.ResourceMetrics, wait bool) error {
 	op := e.metrics.begin(ctx, rm)
 	round, rep, mrep, persistErr, err := e.take(rm)
 	if err != nil {
@@ -200,10 +207,12 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		op.end(ctx, errs)
 		return errors.Join(errs...)
 	}
-	select {
-	case <-round.Done():
-	case <-ctx.Done():
-	case <-e.box.Stopped():
+	if wait {
+		select {
+		case <-round.Done():
+		case <-ctx.Done():
+		case <-e.box.Stopped():
+		}
 	}
 	res := e.box.Release(round)
 	errs = append(errs, rejections(res.Rejected)...)
@@ -402,14 +411,17 @@ func (e *Exporter) MarshalLog() any {
 		Backend  string
 		Endpoint string
 		Spool    string
-	}{"litewave", e.cfg.backend, redact(e.cfg.endpoint), e.cfg.spoolDir}
+	}{"litewave", e.cfg.backend, redactURL(e.cfg.endpoint), e.cfg.spoolDir}
 }
 
 // backendAddress is where the configured backend is, for the exporter's
 // own metrics (server.address, server.port).
 func backendAddress(cfg config) string {
-	if cfg.backend == BackendKafkaREST {
+	switch {
+	case cfg.backend == BackendKafkaREST:
 		return cfg.kafkaRESTURL
+	case cfg.backend == BackendKafka && len(cfg.kafkaBrokers) > 0:
+		return cfg.kafkaBrokers[0]
 	}
 	return cfg.endpoint
 }

@@ -15,14 +15,20 @@ import (
 //
 // It sets no SDK cardinality limit on counters (see CardinalityLimit), so
 // that the SDK never merges a tenant's usage into its overflow set, and it
-// adapts the exporter to the reader's handling of errors: a PeriodicReader
-// skips the exporter's ForceFlush when the collection's Export failed, and
-// keeps the final Export's error over the exporter's Shutdown error. So
-// Export's errors (usage that cannot be billed as counted, rejections) are
-// passed to otel.Handle at once, as the reader would for a periodic
-// collection, and returned by the provider's ForceFlush and Shutdown
-// joined with the exporter's own; the flush always runs, and Shutdown's
-// UndeliveredError always arrives.
+// adapts the exporter to the reader:
+//   - a collection's Export returns once the usage is taken (and spooled),
+//     without waiting for the backend: a reader runs one collection at a
+//     time, and a slow backend must not hold up the next one, nor a
+//     provider's ForceFlush;
+//   - a PeriodicReader skips the exporter's ForceFlush when the
+//     collection's Export failed, and keeps the final Export's error over
+//     the exporter's Shutdown error. So Export's errors (usage that cannot
+//     be billed as counted) are passed to otel.Handle at once, as the
+//     reader would for a periodic collection, and returned by the
+//     provider's ForceFlush and Shutdown joined with the exporter's own:
+//     the flush always runs, and Shutdown's UndeliveredError always
+//     arrives. Rejections are reported through otel.Handle as they come,
+//     and by every ForceFlush and Shutdown while the usage is held aside.
 //
 // The reader exports every OTEL_METRIC_EXPORT_INTERVAL milliseconds
 // (default 60000), each within OTEL_METRIC_EXPORT_TIMEOUT (default 30000);
@@ -40,7 +46,7 @@ type readerExporter struct {
 }
 
 func (r *readerExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	err := r.Exporter.Export(ctx, rm)
+	err := r.Exporter.export(ctx, rm, false)
 	if errors.Is(err, sdkmetric.ErrExporterShutdown) {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/aiorch/litewavemetric/internal/redact"
 	"io"
 	"net/http"
 	"strings"
@@ -23,7 +24,7 @@ const (
 // Client sends requests to one base URL.
 type Client struct {
 	http    *http.Client
-	key     Secret
+	key     redact.Secret
 	timeout time.Duration
 	target  Target
 }
@@ -57,7 +58,7 @@ func NewTransport(concurrency int, tc *tls.Config) *http.Transport {
 
 // New returns a client over rt (or over a copy of hc, if given), sending
 // key, if set, as x-api-key and bounding each request by timeout.
-func New(hc *http.Client, rt http.RoundTripper, key Secret, timeout time.Duration, t Target) *Client {
+func New(hc *http.Client, rt http.RoundTripper, key redact.Secret, timeout time.Duration, t Target) *Client {
 	c := &Client{key: key, timeout: timeout, target: t}
 	if hc != nil {
 		cp := *hc

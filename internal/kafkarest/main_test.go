@@ -3,6 +3,7 @@ package kafkarest
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aiorch/litewavemetric/internal/redact"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -119,7 +120,7 @@ func (p *proxy) transport() *http.Transport {
 }
 
 func newClient(rt http.RoundTripper) *httpclient.Client {
-	return httpclient.New(nil, rt, httpclient.Secret{}, 10*time.Second, httpclient.Target{Setting: "LITEWAVE_KAFKA_REST_URL"})
+	return httpclient.New(nil, rt, redact.Secret{}, 10*time.Second, httpclient.Target{Setting: "LITEWAVE_KAFKA_REST_URL"})
 }
 
 // answerText answers every request with status and body.

@@ -1,11 +1,13 @@
-package httpclient
+// Package redact keeps secrets (API keys, passwords) out of everything
+// that prints.
+package redact
 
 import (
 	"fmt"
 	"log/slog"
 )
 
-// Secret holds an API key behind a pointer. fmt prints unexported struct
+// Secret holds a secret behind a pointer. fmt prints unexported struct
 // fields by reflection, without calling their methods, so a string field
 // would leak into a %v of whatever holds it; a pointer prints as an
 // address. Printed directly, a Secret prints a placeholder.
@@ -13,8 +15,8 @@ type Secret struct{ p *string }
 
 const redacted = "[REDACTED]"
 
-// NewSecret keeps v; an empty v is no secret.
-func NewSecret(v string) Secret {
+// New keeps v; an empty v is no secret.
+func New(v string) Secret {
 	if v == "" {
 		return Secret{}
 	}

@@ -1,0 +1,164 @@
+// Package kafka produces usage events natively to a Kafka topic with
+// franz-go: one record per event, keyed by the event's id as a JSON string
+// and valued by its JSON, the same bytes the REST Proxy path stores.
+//
+// Delivery is idempotent within one client (acks=all, franz-go's
+// sequence numbers); across restarts a replayed event is a second record
+// with the same key, so consumers dedupe on the key.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
+
+// defaultMaxBatch is the records per Send when Config.MaxBatch is 0: a
+// collection's batch fits well within franz-go's 50 000 buffered records.
+const defaultMaxBatch = 1000
+
+// Config configures the backend.
+type Config struct {
+	Brokers  []string    // seed brokers, host:port
+	Topic    string      // the topic every record goes to
+	TLS      *tls.Config // nil: plaintext
+	SASL     SASL        // zero: none
+	Extra    []kgo.Opt   // further franz-go options, applied last
+	MaxBatch int         // records per Send; 0: 1000
+}
+
+// Backend produces usage events to one topic. It is a usage.Backend.
+type Backend struct {
+	cl       *kgo.Client
+	topic    string
+	maxBatch int
+	auth     authWatch // hooked only with SASL
+
+	// pending counts promises not yet fired, so that Close can wait for
+	// franz-go's promise goroutine to be done with this backend.
+	pending   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+var _ usage.Backend = (*Backend)(nil)
+
+// New builds the franz-go client. It does not dial: brokers that are down
+// now surface as Retry outcomes of Send.
+func New(cfg Config) (*Backend, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("kafka: no brokers")
+	}
+	if cfg.Topic == "" {
+		return nil, errors.New("kafka: no topic")
+	}
+	if cfg.MaxBatch < 0 {
+		return nil, fmt.Errorf("kafka: MaxBatch %d is negative", cfg.MaxBatch)
+	}
+	b := &Backend{topic: cfg.Topic, maxBatch: cfg.MaxBatch}
+	if b.maxBatch == 0 {
+		b.maxBatch = defaultMaxBatch
+	}
+	opts, err := clientOpts(&cfg, &b.auth)
+	if err != nil {
+		return nil, err
+	}
+	if b.cl, err = kgo.NewClient(opts...); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return b, nil
+}
+
+// MaxBatch is the most events one Send carries.
+func (b *Backend) MaxBatch() int { return b.maxBatch }
+
+// result is what one promise reports: the index of its event in the batch.
+type result struct {
+	i   int
+	rec *kgo.Record
+	err error
+}
+
+// Send produces one record per event and waits for every promise, or for
+// ctx to end. Records are never produced again by hand: franz-go retries
+// what is retriable and Send only reports what became of each.
+func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
+	// Room for every result: a promise that fires after Send returned
+	// never blocks franz-go's promise goroutine.
+	done := make(chan result, len(batch))
+	produced := 0
+	for i := range batch {
+		if ctx.Err() != nil {
+			break
+		}
+		b.pending.Add(1)
+		b.cl.Produce(ctx, b.record(&batch[i]), func(r *kgo.Record, err error) {
+			done <- result{i, r, err}
+			b.pending.Done()
+		})
+		produced++
+	}
+
+	// Produce lingers (10 ms) to fill batches, as ProduceSync does not: a
+	// Flush running while we wait ends the linger now, and stopping it
+	// when we return leaves other Sends' records to their own waits.
+	if produced > 0 {
+		flushCtx, stopFlush := context.WithCancel(ctx)
+		defer stopFlush()
+		go b.cl.Flush(flushCtx) //nolint:errcheck // only its unlingering matters
+	}
+
+	finished := make([]bool, len(batch))
+	take := func(r result) {
+		out[r.i] = b.classify(&batch[r.i], r.rec, r.err)
+		finished[r.i] = true
+	}
+wait:
+	for remaining := produced; remaining > 0; remaining-- {
+		select {
+		case r := <-done:
+			take(r)
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	// What fired before ctx ended is known: report it rather than Retry.
+drain:
+	for {
+		select {
+		case r := <-done:
+			take(r)
+		default:
+			break drain
+		}
+	}
+	for i := range batch {
+		if !finished[i] {
+			out[i] = b.unfinished(&batch[i], context.Cause(ctx))
+		}
+	}
+}
+
+// record builds ev's record: the same event, the same bytes, every time.
+func (b *Backend) record(ev *usage.Event) *kgo.Record {
+	return &kgo.Record{
+		Topic: b.topic,
+		Key:   usage.AppendRecordKey(make([]byte, 0, 38), ev.ID),
+		Value: usage.AppendRecord(make([]byte, 0, 192+len(ev.Key.Meter)+len(ev.Customer)+len(ev.Key.Tenant)+len(ev.Key.Device)), ev),
+	}
+}
+
+// Close closes the client, which fails what is still buffered, and waits
+// until every promise has fired.
+func (b *Backend) Close() error {
+	b.closeOnce.Do(func() {
+		b.cl.Close()
+		b.pending.Wait()
+	})
+	return nil
+}
