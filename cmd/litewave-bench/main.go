@@ -35,7 +35,8 @@ var (
 	sweep       = flag.String("sweep", "", "comma-separated concurrencies to compare the exporter at, e.g. 4,8,16,32,64")
 	latency     = flag.Duration("latency", time.Millisecond, "service time of the modelled backend for the latency rows (0 skips them)")
 	latencyN    = flag.Int("latency-n", 5000, "series in the measured collection at -latency")
-	only        = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare or seed")
+	kafkaN      = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
+	only        = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, seed, kafka or bare-kafka")
 	cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -140,6 +141,29 @@ func run() error {
 			slowSeed = append(slowSeed, r)
 		}
 	}
+	var kafkaRates, bareKafkaRates, eventsAtKafkaN []float64
+	if *kafkaN > 0 {
+		c, err := kafkaCluster()
+		if err != nil {
+			return fmt.Errorf("kafka cluster: %w", err)
+		}
+		defer c.Close()
+		for range *rounds {
+			r, err := kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency)
+			if err != nil {
+				return fmt.Errorf("kafka backend: %w", err)
+			}
+			kafkaRates = append(kafkaRates, r)
+			if r, err = bareKafka(c, *kafkaN, *tenants); err != nil {
+				return fmt.Errorf("bare franz-go: %w", err)
+			}
+			bareKafkaRates = append(bareKafkaRates, r)
+			if r, err = steadyDelivery(b, *kafkaN, *tenants, *concurrency, deliveredEvents); err != nil {
+				return fmt.Errorf("events API at %d series: %w", *kafkaN, err)
+			}
+			eventsAtKafkaN = append(eventsAtKafkaN, r)
+		}
+	}
 	mem, err := owedMemory(*owed, *tenants, *concurrency)
 	if err != nil {
 		return fmt.Errorf("memory: %w", err)
@@ -165,6 +189,12 @@ func run() error {
 	mRest := median(restRates)
 	fmt.Fprintf(w, "delivery, kafka-rest backend (same fake)\t%s events/s\t%.1fx kafka-rest/events\t\t\n", count(mRest), mRest/mExp)
 	fmt.Fprintf(w, "  records per produce request\t%.0f\tbatches of <= %d\t\t\n", perRequest, litewavemetric.DefaultKafkaRESTRecords)
+	if *kafkaN > 0 {
+		k, bk, ev := median(kafkaRates), median(bareKafkaRates), median(eventsAtKafkaN)
+		fmt.Fprintf(w, "delivery, kafka backend, %s known series (kfake, 3 brokers)\t%s events/s\t\t\t\n", count(float64(*kafkaN)), count(k))
+		fmt.Fprintf(w, "  bare franz-go producer, same records\t%s events/s\t%.2f kafka/bare\t>= 0.70 %s\t\n", count(bk), k/bk, verdict(k/bk >= 0.70))
+		fmt.Fprintf(w, "  events API, same collection\t%s events/s\t%.1fx kafka/events\t>= 10x %s\t\n", count(ev), k/ev, verdict(k/ev >= 10))
+	}
 	fmt.Fprintf(w, "lookups, first collection\t%d\tfor %d tenants\tone per tenant %s\t\n", lookups[0], *tenants, verdict(lookups[0] == int64(*tenants)))
 	fmt.Fprintf(w, "lookups, next collection\t%d\tfor %s events\tnone while cached %s\t\n", lookups[1], count(float64(*n)), verdict(lookups[1] == 0))
 	fmt.Fprintf(w, "memory, %s series owed, backend down\t%.0f B/series\tlive heap\t<= 512 %s\t\n", count(float64(*owed)), mem, verdict(mem <= 512))
@@ -188,8 +218,19 @@ func measureOnly(b *backend) error {
 			r, err = bareDelivery(b, reqs, *concurrency, litewavemetric.DefaultTimeout)
 		case "seed":
 			r, err = seedDelivery(b, reqs[:min(*seedSample, len(reqs))])
+		case "kafka", "bare-kafka":
+			c, cerr := kafkaCluster()
+			if cerr != nil {
+				return cerr
+			}
+			if *only == "kafka" {
+				r, err = kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency)
+			} else {
+				r, err = bareKafka(c, *kafkaN, *tenants)
+			}
+			c.Close()
 		default:
-			return fmt.Errorf("-only %q: want exporter, spool, bare or seed", *only)
+			return fmt.Errorf("-only %q: want exporter, spool, bare, seed, kafka or bare-kafka", *only)
 		}
 		if err != nil {
 			return err

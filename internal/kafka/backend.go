@@ -91,13 +91,19 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// Room for every result: a promise that fires after Send returned
 	// never blocks franz-go's promise goroutine.
 	done := make(chan result, len(batch))
+	// One allocation for the batch's records and one for their bytes,
+	// not three per record.
+	recs := make([]kgo.Record, len(batch))
+	buf := make([]byte, 0, len(batch)*recordGuess)
 	produced := 0
 	for i := range batch {
 		if ctx.Err() != nil {
 			break
 		}
+		rec := &recs[i]
+		buf = b.record(rec, &batch[i], buf)
 		b.pending.Add(1)
-		b.cl.Produce(ctx, b.record(&batch[i]), func(r *kgo.Record, err error) {
+		b.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
 			done <- result{i, r, err}
 			b.pending.Done()
 		})
@@ -114,8 +120,9 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	}
 
 	finished := make([]bool, len(batch))
+	answers := make([]byte, 0, len(batch)*answerGuess)
 	take := func(r result) {
-		out[r.i] = b.classify(&batch[r.i], r.rec, r.err)
+		out[r.i], answers = b.classify(&batch[r.i], r.rec, r.err, answers)
 		finished[r.i] = true
 	}
 wait:
@@ -144,13 +151,23 @@ drain:
 	}
 }
 
-// record builds ev's record: the same event, the same bytes, every time.
-func (b *Backend) record(ev *usage.Event) *kgo.Record {
-	return &kgo.Record{
-		Topic: b.topic,
-		Key:   usage.AppendRecordKey(make([]byte, 0, 38), ev.ID),
-		Value: usage.AppendRecord(make([]byte, 0, 192+len(ev.Key.Meter)+len(ev.Customer)+len(ev.Key.Tenant)+len(ev.Key.Device)), ev),
-	}
+// Sizes to allocate a batch's buffers at once: about what a record's key
+// and value, and a delivered record's answer, take.
+const (
+	recordGuess = 300
+	answerGuess = 56
+)
+
+// record fills rec with ev's record, its bytes appended to buf: the same
+// event, the same bytes, every time.
+func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
+	start := len(buf)
+	buf = usage.AppendRecordKey(buf, ev.ID)
+	mid := len(buf)
+	buf = usage.AppendRecord(buf, ev)
+	rec.Topic = b.topic
+	rec.Key, rec.Value = buf[start:mid:mid], buf[mid:len(buf):len(buf)]
+	return buf
 }
 
 // Close closes the client, which fails what is still buffered, and waits

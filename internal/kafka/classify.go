@@ -60,10 +60,18 @@ var producerStateErrs = []error{
 }
 
 // classify turns what franz-go reported for ev's record into an outcome.
-func (b *Backend) classify(ev *usage.Event, rec *kgo.Record, err error) usage.Outcome {
+// A delivered record's answer is appended to answers, which it returns.
+func (b *Backend) classify(ev *usage.Event, rec *kgo.Record, err error, answers []byte) (usage.Outcome, []byte) {
 	if err == nil {
-		return usage.Outcome{Result: usage.Delivered, Answer: appendAnswer(nil, rec)}
+		start := len(answers)
+		answers = appendAnswer(answers, rec)
+		return usage.Outcome{Result: usage.Delivered, Answer: answers[start:len(answers):len(answers)]}, answers
 	}
+	return b.failure(ev, err), answers
+}
+
+// failure classifies an error franz-go reported for ev's record.
+func (b *Backend) failure(ev *usage.Event, err error) usage.Outcome {
 	err = b.named(ev, err)
 	switch {
 	case isSASL(err):

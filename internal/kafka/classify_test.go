@@ -70,7 +70,7 @@ func TestClassifyTable(t *testing.T) {
 		for _, err := range errs {
 			b := &Backend{topic: topic}
 			ev := events(1, 1)[0]
-			o := b.classify(&ev, &kgo.Record{}, err)
+			o := b.failure(&ev, err)
 			assert.ErrorIs(t, o.Err, err)
 			assert.Contains(t, o.Err.Error(), "kafka produce to topic "+topic+" (event "+ev.ID.String()+"): ")
 			switch want {
@@ -92,7 +92,7 @@ func TestClassifyTable(t *testing.T) {
 func TestDeliveredAnswersTopicPartitionOffset(t *testing.T) {
 	b := &Backend{topic: topic}
 	ev := events(1, 1)[0]
-	o := b.classify(&ev, &kgo.Record{Topic: topic, Partition: 4, Offset: 1234}, nil)
+	o, _ := b.classify(&ev, &kgo.Record{Topic: topic, Partition: 4, Offset: 1234}, nil, nil)
 	assert.Equal(t, usage.Delivered, o.Result)
 	assert.NoError(t, o.Err)
 	assert.JSONEq(t, `{"topic":"usage-events","partition":4,"offset":1234}`, string(o.Answer))
@@ -105,17 +105,17 @@ func TestClosedOnCredentialsBlamesThemForTimeouts(t *testing.T) {
 	b := &Backend{topic: topic}
 	ev := events(1, 1)[0]
 	timeout := lastErr(io.EOF)
-	assert.False(t, usage.IsConfig(b.classify(&ev, nil, timeout).Err))
+	assert.False(t, usage.IsConfig(b.failure(&ev, timeout).Err))
 
 	b.auth.OnBrokerRead(kgo.BrokerMetadata{}, 36, 0, 0, 0, io.EOF)
-	o := b.classify(&ev, nil, timeout)
+	o := b.failure(&ev, timeout)
 	assert.Equal(t, usage.Retry, o.Result)
 	assert.True(t, usage.IsConfig(o.Err))
 	assert.Contains(t, o.Err.Error(), "closed the connection when sent the SASL credentials")
-	assert.False(t, usage.IsConfig(b.classify(&ev, nil, context.Canceled).Err), "shutting down is not the credentials' fault")
+	assert.False(t, usage.IsConfig(b.failure(&ev, context.Canceled).Err), "shutting down is not the credentials' fault")
 
 	b.auth.OnBrokerRead(kgo.BrokerMetadata{}, 36, 40, 0, 0, nil) // SCRAM's first round trip
-	assert.True(t, usage.IsConfig(b.classify(&ev, nil, timeout).Err))
+	assert.True(t, usage.IsConfig(b.failure(&ev, timeout).Err))
 	b.auth.OnBrokerRead(kgo.BrokerMetadata{}, 3, 400, 0, 0, nil) // a metadata answer: authenticated
-	assert.False(t, usage.IsConfig(b.classify(&ev, nil, timeout).Err))
+	assert.False(t, usage.IsConfig(b.failure(&ev, timeout).Err))
 }

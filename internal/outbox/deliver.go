@@ -9,8 +9,11 @@ import (
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-// batch is a worker's buffers for one Send, reused from batch to batch.
+// batch is a worker's buffers for one Send, reused from batch to batch;
+// they grow with the batches the worker takes, not to the largest allowed,
+// so that idle workers of a batching backend hold little.
 type batch struct {
+	max     int
 	series  []*Series
 	events  []usage.Event // events[i] is series[i]'s event, as sent
 	seqs    []uint64
@@ -28,12 +31,15 @@ type lookup struct {
 	err      error
 }
 
-func newBatch(n int) *batch {
-	return &batch{
-		series: make([]*Series, 0, n), events: make([]usage.Event, 0, n), seqs: make([]uint64, 0, n),
-		failed: make([]error, n), rebind: make([]bool, n), send: make([]usage.Event, 0, n),
-		sendIdx: make([]int, 0, n), outs: make([]usage.Outcome, n), tenants: map[string]lookup{},
+func newBatch(max int) *batch { return &batch{max: max, tenants: map[string]lookup{}} }
+
+// grow makes the per-event buffers hold n events.
+func (b *batch) grow(n int) {
+	if cap(b.failed) >= n {
+		b.failed, b.rebind, b.outs = b.failed[:n], b.rebind[:n], b.outs[:n]
+		return
 	}
+	b.failed, b.rebind, b.outs = make([]error, n), make([]bool, n), make([]usage.Outcome, n)
 }
 
 // worker delivers batches until the outbox stops.
@@ -57,7 +63,7 @@ func (o *Outbox) take(b *batch) bool {
 	if o.stopping {
 		return false
 	}
-	for len(b.series) < cap(b.series) {
+	for len(b.series) < b.max {
 		s := o.ready.pop()
 		if s == nil {
 			break
@@ -77,6 +83,7 @@ func (o *Outbox) take(b *batch) bool {
 // settles every one. Lookups, ids (a SHA-256 each) and the send run
 // without the lock.
 func (o *Outbox) deliver(b *batch) {
+	b.grow(len(b.events))
 	clear(b.tenants)
 	b.send, b.sendIdx = b.send[:0], b.sendIdx[:0]
 	for i := range b.events {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
+
+const benchTopic = "usage-events"
+
+// kafkaCluster is an in-process cluster that speaks the Kafka protocol,
+// with three brokers, that discards what it is sent: what is measured is
+// the producing side.
+func kafkaCluster() (*kfake.Cluster, error) {
+	return kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, benchTopic), kfake.BlackholeProduce())
+}
+
+// steadyDelivery measures the second of two collections of the same n
+// series: the steady state, in which every series and customer is known.
+// extra options choose the backend; delivered says how many events the
+// backend has. The Export returns once every event had its first outcome,
+// which on a healthy backend is delivery.
+func steadyDelivery(b *backend, n, tenants, concurrency int, delivered func(*litewavemetric.Exporter) int64, extra ...litewavemetric.Option) (float64, error) {
+	ctx := context.Background()
+	opts := append([]litewavemetric.Option{litewavemetric.WithEndpoint(b.URL), litewavemetric.WithConcurrency(concurrency),
+		litewavemetric.WithMaxSeries(2 * n), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey("")}, extra...)
+	exp, err := litewavemetric.New(ctx, opts...)
+	if err != nil {
+		return 0, err
+	}
+	defer exp.Shutdown(ctx)
+	if err := exp.Export(ctx, collection(n, tenants)); err != nil {
+		return 0, fmt.Errorf("first collection: %w", err)
+	}
+	rm := collection(n, tenants)
+	before := delivered(exp)
+	runtime.GC()
+	start := time.Now()
+	if err := exp.Export(ctx, rm); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(start)
+	if got := delivered(exp) - before; got != int64(n) {
+		return 0, fmt.Errorf("%d events delivered, want %d", got, n)
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+func deliveredEvents(exp *litewavemetric.Exporter) int64 { return exp.Stats().DeliveredEvents }
+
+// kafkaDelivery is steadyDelivery through backend kafka to c.
+func kafkaDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int) (float64, error) {
+	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents,
+		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(c.ListenAddrs()...))
+}
+
+// bareKafka produces the same records, keys and values with a bare
+// franz-go client with its defaults (acks=all, idempotent), all at once
+// and then a flush: the limit of the client on this machine.
+func bareKafka(c *kfake.Cluster, n, tenants int) (float64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(benchTopic))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	recs := kafkaRecords(n, tenants)
+	ctx := context.Background()
+	if err := cl.ProduceSync(ctx, kafkaRecords(tenants, tenants)...).FirstErr(); err != nil {
+		return 0, fmt.Errorf("warm-up: %w", err)
+	}
+	runtime.GC()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	start := time.Now()
+	for _, r := range recs {
+		wg.Add(1)
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				first = err
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	return float64(n) / elapsed.Seconds(), first
+}
+
+// kafkaRecords are the records of collection(n, tenants) as the exporter
+// writes them: key the quoted event id, value the usage record.
+func kafkaRecords(n, tenants int) []*kgo.Record {
+	recs := make([]*kgo.Record, n)
+	now := time.Now().UnixNano()
+	for i := range recs {
+		k := usage.Key{Tenant: tenant(i, tenants), Device: device(i, tenants), Meter: "pages.processed"}
+		ev := usage.Event{ID: usage.DeriveID("bench", usage.Session{}, k, uint64(i)), Key: k, Customer: "cus_bench",
+			Units: int64(1 + i%9), Start: now, End: now}
+		recs[i] = &kgo.Record{Key: usage.AppendRecordKey(nil, ev.ID), Value: usage.AppendRecord(nil, &ev)}
+	}
+	return recs
+}
