@@ -70,8 +70,8 @@ func reportPerPoint(b *testing.B) {
 // 100 000 points whose series already exist, the steady state:
 //   - accumulate: each series' event is still pending, so the usage adds to
 //     its open amount (a slow or down backend);
-//   - freeze: each series is idle, so each point freezes a new event (a
-//     healthy backend that acknowledged the previous collection).
+//   - new-event: each series is idle, so each point makes the series' next
+//     event (a healthy backend that acknowledged the previous collection).
 //
 // Like the SDK's, consecutive collections carry equal attribute sets built
 // anew, with their own strings: the benchmark alternates two such copies.
@@ -95,7 +95,7 @@ func BenchmarkExportHotPath(b *testing.B) {
 		}
 		reportPerPoint(b)
 	})
-	b.Run("freeze", func(b *testing.B) {
+	b.Run("new-event", func(b *testing.B) {
 		m, box := benchMapper(), benchOutbox()
 		box.Start()
 		defer box.Close()

@@ -41,16 +41,21 @@
 // (OTEL_METRICS_EXPORTER=litewave through contrib's autoexport) reaches
 // all of them:
 //
-//	LITEWAVE_BACKEND                 events | kafka-rest (default events)        WithBackend
+//	LITEWAVE_BACKEND                 events | kafka-rest | kafka (events)         WithBackend
 //	LITEWAVE_ENDPOINT                events API base URL (default
 //	                                 http://metering.metering.svc.cluster.local:8000)  WithEndpoint
-//	LITEWAVE_API_KEY                 x-api-key on every HTTP request (none)       WithAPIKey
+//	LITEWAVE_API_KEY                 x-api-key to Litewave, not to a proxy (none) WithAPIKey
 //	LITEWAVE_PORTAL_URL              look customers up at the portal (none: at
 //	                                 the events API)                              WithPortalURL
 //	LITEWAVE_KAFKA_REST_URL          Kafka REST Proxy v2 base URL (none)          WithKafkaRESTURL
 //	LITEWAVE_KAFKA_TOPIC             topic of usage records (usage-events)        WithKafkaTopic
 //	LITEWAVE_KAFKA_REST_MAX_RECORDS  records per REST request (500)               WithKafkaRESTBatch
 //	LITEWAVE_KAFKA_REST_MAX_BYTES    bytes per REST request (1048576)             WithKafkaRESTBatch
+//	LITEWAVE_KAFKA_BROKERS           seed brokers, host:port,... (none)           WithKafkaBrokers
+//	LITEWAVE_KAFKA_TLS               true: TLS to the brokers (plaintext)         WithKafkaTLS
+//	LITEWAVE_KAFKA_SASL_MECHANISM    PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (none) WithKafkaSASL
+//	LITEWAVE_KAFKA_SASL_USERNAME     SASL user name (none)                        WithKafkaSASL
+//	LITEWAVE_KAFKA_SASL_PASSWORD     SASL password, never printed (none)          WithKafkaSASL
 //	LITEWAVE_TIMEOUT                 per HTTP request, ms or a duration (10s)     WithTimeout
 //	LITEWAVE_CONCURRENCY             batches in flight (64)                       WithConcurrency
 //	LITEWAVE_SPOOL_DIR               crash-safe outbox directory (none: memory)   WithSpoolDir
@@ -86,7 +91,7 @@
 // ForceFlush and Shutdown return an UndeliveredError while usage is owed or
 // held aside. Every error wraps its cause: errors.Is and errors.As reach
 // ErrNoCustomer, *HTTPError, the network error and the context's error.
-// The API key never appears in any.
+// The API key and the SASL password never appear in any.
 //
 // For code without OpenTelemetry, Client offers the meter-lib calls,
 // LookupCustomer and PostMeterUsage, with errors instead of silent nils.

@@ -12,28 +12,75 @@ import (
 )
 
 // The README's Go snippets compile as written: each is, byte for byte, a
-// program under examples/, which go vet and go build compile.
+// program under examples/, which go vet and go build compile, or a whole
+// Example function, which go test compiles and runs against its Output.
 func TestReadmeGoSnippetsAreCompiledPrograms(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
 	require.NotEmpty(t, blocks, "the README shows its five lines")
-	programs := map[string]string{}
+	programs := map[string]bool{}
 	files, err := filepath.Glob("examples/*/main.go")
 	require.NoError(t, err)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
-		programs[string(b)] = f
+		programs[string(b)] = true
+	}
+	var exampleFuncs []string
+	tests, err := filepath.Glob("*/*example_test.go")
+	require.NoError(t, err)
+	for _, f := range tests {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		exampleFuncs = append(exampleFuncs, string(b))
 	}
 	for _, b := range blocks {
 		snippet := b[1]
-		_, ok := programs[snippet]
-		assert.True(t, ok, "README snippet is not one of examples/*/main.go:\n%s", firstLines(snippet, 5))
+		ok := programs[snippet]
+		if strings.HasPrefix(snippet, "func Example") && strings.HasSuffix(snippet, "\n}\n") {
+			for _, f := range exampleFuncs {
+				ok = ok || strings.Contains(f, "\n"+snippet)
+			}
+		}
+		assert.True(t, ok, "README snippet is neither one of examples/*/main.go nor a whole Example function:\n%s", firstLines(snippet, 5))
 	}
 }
 
 func firstLines(s string, n int) string {
 	lines := strings.SplitN(s, "\n", n+1)
 	return strings.Join(lines[:min(n, len(lines))], "\n")
+}
+
+// doc.go lists every variable New reads, as otlpmetrichttp's doc.go does.
+func TestPackageDocListsEveryVariable(t *testing.T) {
+	config, err := os.ReadFile("config.go")
+	require.NoError(t, err)
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	vars := regexp.MustCompile(`"(LITEWAVE_[A-Z_]+)"`).FindAllStringSubmatch(string(config), -1)
+	require.NotEmpty(t, vars)
+	for _, v := range vars {
+		assert.Regexp(t, `(?m)^//\t`+v[1]+` `, string(doc), "doc.go does not list %s", v[1])
+	}
+}
+
+// Every test the README cites as proof of a promise exists.
+func TestReadmeCitesOnlyTestsThatExist(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	var sources strings.Builder
+	require.NoError(t, filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			sources.Write(b)
+			return err
+		}
+		return err
+	}))
+	cited := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllStringSubmatch(string(readme), -1)
+	require.NotEmpty(t, cited)
+	for _, c := range cited {
+		assert.Contains(t, sources.String(), "func "+c[1]+"(", "the README cites %s", c[1])
+	}
 }

@@ -2,26 +2,74 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/aiorch/litewavemetric"
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-const benchTopic = "usage-events"
+const (
+	benchTopic      = "usage-events"
+	kafkaPartitions = 6
+)
 
 // kafkaCluster is an in-process cluster that speaks the Kafka protocol,
 // with three brokers, that discards what it is sent: what is measured is
 // the producing side.
 func kafkaCluster() (*kfake.Cluster, error) {
-	return kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, benchTopic), kfake.BlackholeProduce())
+	return kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, benchTopic), kfake.BlackholeProduce())
 }
+
+// produceCount counts the produce requests a cluster receives and the
+// records in them.
+type produceCount struct{ requests, records atomic.Int64 }
+
+// countProduces observes every produce request c receives, without
+// handling it.
+func countProduces(c *kfake.Cluster) *produceCount {
+	pc := new(produceCount)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		pc.requests.Add(1)
+		for _, t := range req.(*kmsg.ProduceRequest).Topics {
+			for _, p := range t.Partitions {
+				pc.records.Add(recordsIn(p.Records))
+			}
+		}
+		return nil, nil, false
+	})
+	return pc
+}
+
+// recordsIn counts the records of the record batches in b: each batch
+// header gives its length at byte 8 and its record count at byte 57.
+func recordsIn(b []byte) int64 {
+	var n int64
+	for len(b) >= 61 {
+		n += int64(int32(binary.BigEndian.Uint32(b[57:])))
+		size := 12 + int(int32(binary.BigEndian.Uint32(b[8:])))
+		if size <= 12 || size > len(b) {
+			break
+		}
+		b = b[size:]
+	}
+	return n
+}
+
+// perRequest is the records per produce request since before.
+func (pc *produceCount) perRequest(before [2]int64) float64 {
+	return float64(pc.records.Load()-before[1]) / float64(pc.requests.Load()-before[0])
+}
+
+func (pc *produceCount) now() [2]int64 { return [2]int64{pc.requests.Load(), pc.records.Load()} }
 
 // steadyDelivery measures the second of two collections of the same n
 // series: the steady state, in which every series and customer is known.

@@ -108,6 +108,9 @@ func run() error {
 	}
 	err = report(counted, backend, exp.Stats())
 	reports.print()
+	if err == nil && backend != nil {
+		fmt.Println("\nnext: see your usage in a browser, on a local stand-in for Litewave: go run ./cmd/litewave dev")
+	}
 	return err
 }
 

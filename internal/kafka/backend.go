@@ -77,20 +77,42 @@ func New(cfg Config) (*Backend, error) {
 // MaxBatch is the most events one Send carries.
 func (b *Backend) MaxBatch() int { return b.maxBatch }
 
-// result is what one promise reports: the index of its event in the batch.
-type result struct {
-	i   int
-	rec *kgo.Record
-	err error
+// promises collects what franz-go reports of one Send's records. Its
+// promise goroutine fills it; Send reads it once, when every record has
+// reported or ctx ended: one wakeup per Send, not one per record.
+type promises struct {
+	mu    sync.Mutex
+	errs  []error
+	fired []bool
+	left  int
+	all   chan struct{} // closed when left reaches 0
+}
+
+func newPromises(n int) *promises {
+	return &promises{errs: make([]error, n), fired: make([]bool, n), left: n, all: make(chan struct{})}
+}
+
+// fire records the outcome of record i.
+func (p *promises) fire(i int, err error) {
+	p.mu.Lock()
+	p.errs[i], p.fired[i] = err, true
+	p.settle(1)
+	p.mu.Unlock()
+}
+
+// settle counts n records as reported; p.mu is held.
+func (p *promises) settle(n int) {
+	p.left -= n
+	if p.left == 0 {
+		close(p.all)
+	}
 }
 
 // Send produces one record per event and waits for every promise, or for
 // ctx to end. Records are never produced again by hand: franz-go retries
 // what is retriable and Send only reports what became of each.
 func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
-	// Room for every result: a promise that fires after Send returned
-	// never blocks franz-go's promise goroutine.
-	done := make(chan result, len(batch))
+	p := newPromises(len(batch))
 	// One allocation for the batch's records and one for their bytes,
 	// not three per record.
 	recs := make([]kgo.Record, len(batch))
@@ -103,11 +125,16 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		rec := &recs[i]
 		buf = b.record(rec, &batch[i], buf)
 		b.pending.Add(1)
-		b.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
-			done <- result{i, r, err}
+		b.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			p.fire(i, err)
 			b.pending.Done()
 		})
 		produced++
+	}
+	if produced < len(batch) {
+		p.mu.Lock()
+		p.settle(len(batch) - produced)
+		p.mu.Unlock()
 	}
 
 	// Produce lingers (10 ms) to fill batches, as ProduceSync does not: a
@@ -119,33 +146,20 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		go b.cl.Flush(flushCtx) //nolint:errcheck // only its unlingering matters
 	}
 
-	finished := make([]bool, len(batch))
-	answers := make([]byte, 0, len(batch)*answerGuess)
-	take := func(r result) {
-		out[r.i], answers = b.classify(&batch[r.i], r.rec, r.err, answers)
-		finished[r.i] = true
-	}
-wait:
-	for remaining := produced; remaining > 0; remaining-- {
-		select {
-		case r := <-done:
-			take(r)
-		case <-ctx.Done():
-			break wait
-		}
+	select {
+	case <-p.all:
+	case <-ctx.Done():
 	}
 	// What fired before ctx ended is known: report it rather than Retry.
-drain:
-	for {
-		select {
-		case r := <-done:
-			take(r)
-		default:
-			break drain
-		}
-	}
+	// A record that fires later writes only to p and to its own record,
+	// neither of which is read again.
+	answers := make([]byte, 0, len(batch)*answerGuess)
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := range batch {
-		if !finished[i] {
+		if p.fired[i] {
+			out[i], answers = b.classify(&batch[i], &recs[i], p.errs[i], answers)
+		} else {
 			out[i] = b.unfinished(&batch[i], context.Cause(ctx))
 		}
 	}
