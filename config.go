@@ -142,6 +142,7 @@ type config struct {
 	maxSpoolBytes   int64
 	instanceID      string
 	logger          *slog.Logger
+	loggerGiven     bool // WithLogger or LITEWAVE_LOG_LEVEL set one
 	cardinality     int
 	staleness       time.Duration
 	meterProvider   metric.MeterProvider
@@ -463,6 +464,7 @@ func newConfig(opts []Option) (config, error) {
 			o.apply(&c)
 		}
 	}
+	c.loggerGiven = c.logger != nil
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}

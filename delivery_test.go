@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -259,10 +260,13 @@ func TestTenantWithoutAccountIsReportedAsConfiguration(t *testing.T) {
 // failure is made by the dialer: no test reaches a resolver.
 func TestUnresolvableHostIsConfiguration(t *testing.T) {
 	reports := handleErrors(t)
+	warnings := captureDefaultLog(t)
 	dns := &net.DNSError{Err: "no such host", Name: "metering.metering.svc.cluster.local", IsNotFound: true}
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return nil, dns }}}
 	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithHTTPClient(hc), fastRetry)
 	require.NoError(t, err)
+	assert.Contains(t, warnings.String(), "using the built-in in-cluster endpoint; set LITEWAVE_ENDPOINT",
+		"New says so even without a logger: outside a cluster it is why nothing is billed")
 	require.NoError(t, exp.Export(context.Background(), usage(1)), "owed usage is no failed export")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -507,4 +511,14 @@ func deadEndpoint(t *testing.T) string {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return "http://" + addr
+}
+
+// captureDefaultLog sends slog's default logger to a buffer for the test.
+func captureDefaultLog(t *testing.T) *syncBuffer {
+	t.Helper()
+	buf := new(syncBuffer)
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return buf
 }

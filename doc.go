@@ -24,7 +24,7 @@
 // anything, so no network failure can lose it. Each series owes at most one
 // event in flight, with an idempotency key that every retry repeats with
 // the same bytes, and one amount that accumulates meanwhile. Outages
-// (network errors, 408, 429, 5xx) and configuration problems (redirects,
+// (network errors, 408, 409, 429, 5xx) and configuration problems (redirects,
 // refused keys, tenants without an account, unresolvable hosts, missing
 // topics) keep the usage owed and are retried; they are reported through
 // otel.Handle when they begin, persist and end (DeferredError). Usage the
@@ -86,10 +86,13 @@
 //
 // Export returns an error only for usage that cannot be billed as counted:
 // a UsageError per kind (no tenant, cardinality overflow, invalid id, bad
-// value, capacity), a RejectedError per event the backend refused, and the
-// spool's error if it cannot be written. Usage owed is not a failed export.
+// value, capacity), a RejectedError per event the backend refused at its
+// first attempt, and the spool's error if it cannot be written. Usage owed
+// (accepted, not delivered yet) is not a failed export. Through
+// NewPeriodicReader, Export does not wait for first attempts: these errors
+// go to otel.Handle, and the provider's ForceFlush and Shutdown return them.
 // ForceFlush and Shutdown return an UndeliveredError while usage is owed or
-// held aside. Every error wraps its cause: errors.Is and errors.As reach
+// held aside after a rejection. Every error wraps its cause: errors.Is and errors.As reach
 // ErrNoCustomer, *HTTPError, the network error and the context's error.
 // The API key and the SASL password never appear in any.
 //

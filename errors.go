@@ -168,7 +168,11 @@ type UsageError struct {
 }
 
 func (e *UsageError) Error() string {
-	msg := fmt.Sprintf("litewavemetric: %d points (%s units) of usage %s; e.g. meter %s", e.Points, formatUnits(e.Units), e.Problem, e.Meter)
+	unit := "units"
+	if e.Units == 1 {
+		unit = "unit"
+	}
+	msg := fmt.Sprintf("litewavemetric: %s (%s %s) of usage %s; e.g. meter %s", plural(int64(e.Points), "point"), formatUnits(e.Units), unit, e.Problem, e.Meter)
 	if e.Tenant != "" || e.Device != "" {
 		msg += fmt.Sprintf(" tenant %s device %s", e.Tenant, e.Device)
 	}
@@ -246,7 +250,7 @@ func (e *DeferredError) Error() string {
 	if e.Failure == SpoolFailure {
 		kept = "held unsent until the spool can be written"
 	}
-	msg := fmt.Sprintf("litewavemetric: %s since %s (%v): %d events failing, %d units owed in all, %s", what, since, lasted, e.Events, e.OwedUnits, kept)
+	msg := fmt.Sprintf("litewavemetric: %s since %s (%v): %s failing, %d units owed in all, %s", what, since, lasted, plural(e.Events, "event"), e.OwedUnits, kept)
 	if e.Cause != nil {
 		msg += ": " + strings.TrimPrefix(e.Cause.Error(), "litewavemetric: ")
 	}
@@ -274,8 +278,10 @@ func (e *UndeliveredError) Error() string {
 	if e.Spooled {
 		where = "kept in the spool for the next start"
 	}
-	msg := fmt.Sprintf("litewavemetric: %d units in %d events not delivered, %d units of %d rejected events held aside; %s",
-		e.Units, e.Events, e.ParkedUnits, e.ParkedEvents, where)
+	// Units, not events: usage counted while an event is owed is owed too,
+	// and goes out as events of its own.
+	msg := fmt.Sprintf("litewavemetric: %d units not delivered, %d units rejected and held aside; %s",
+		e.Units, e.ParkedUnits, where)
 	if e.Cause != nil {
 		msg += ": " + strings.ReplaceAll(e.Cause.Error(), "\n", "; ")
 	}
@@ -283,6 +289,14 @@ func (e *UndeliveredError) Error() string {
 }
 
 func (e *UndeliveredError) Unwrap() error { return e.Cause }
+
+// plural is "1 event" or "n events".
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.FormatInt(n, 10) + " " + word + "s"
+}
 
 // failureOf is the public name of an outbox failure class.
 func failureOf(c outbox.Class) Failure {

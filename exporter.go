@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,7 +73,13 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		cfg.instanceID = hex.EncodeToString(b[:])
 	}
 	if cfg.endpoint == DefaultEndpoint && (cfg.backend == BackendEvents || cfg.portalURL == "") {
-		cfg.logger.Warn("litewavemetric: using the built-in in-cluster endpoint; set LITEWAVE_ENDPOINT (WithEndpoint) outside the cluster",
+		// Said even without a logger: outside a cluster, this is why
+		// nothing is billed.
+		warn := cfg.logger
+		if !cfg.loggerGiven {
+			warn = slog.Default()
+		}
+		warn.Warn("litewavemetric: using the built-in in-cluster endpoint; set LITEWAVE_ENDPOINT (WithEndpoint) outside the cluster",
 			"endpoint", DefaultEndpoint)
 	}
 	client, err := newClient(cfg)

@@ -170,8 +170,8 @@ func runFaultSuite(t *testing.T, s suite) {
 	assert.Zero(t, st.OwedUnits)
 	assert.Zero(t, st.ParkedUnits)
 	assert.Equal(t, wantTotal, st.DeliveredUnits)
-	t.Logf("%d series, %d collections: %d events and %d records accepted (%d units), %d requests, %d faults injected %v, "+
+	t.Logf("%s: %d series, %d collections: %d events and %d records accepted (%d units), %d requests, %d faults injected %v, "+
 		"%d record faults, %d retries, %d duplicates suppressed, %d lookups; units lost: %d",
-		len(want), collections, bs.Accepted, bs.RecordsAccepted, wantTotal, bs.Requests, bs.Faults, bs.FaultsByKind,
+		t.Name(), len(want), collections, bs.Accepted, bs.RecordsAccepted, wantTotal, bs.Requests, bs.Faults, bs.FaultsByKind,
 		bs.RecordErrors, st.Retries, bs.Duplicates+bs.RecordDuplicates, st.Lookups.Requests, wantTotal-srv.Total())
 }

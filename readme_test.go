@@ -28,8 +28,11 @@ func TestReadmeGoSnippetsAreCompiledPrograms(t *testing.T) {
 		programs[string(b)] = true
 	}
 	var exampleFuncs []string
-	tests, err := filepath.Glob("*/*example_test.go")
+	tests, err := filepath.Glob("*example_test.go")
 	require.NoError(t, err)
+	inPackages, err := filepath.Glob("*/*example_test.go")
+	require.NoError(t, err)
+	tests = append(tests, inPackages...)
 	for _, f := range tests {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -38,7 +41,8 @@ func TestReadmeGoSnippetsAreCompiledPrograms(t *testing.T) {
 	for _, b := range blocks {
 		snippet := b[1]
 		ok := programs[snippet]
-		if strings.HasPrefix(snippet, "func Example") && strings.HasSuffix(snippet, "\n}\n") {
+		// An Example is run only when it has an Output comment.
+		if strings.HasPrefix(snippet, "func Example") && strings.HasSuffix(snippet, "\n}\n") && strings.Contains(snippet, "\t// Output:") {
 			for _, f := range exampleFuncs {
 				ok = ok || strings.Contains(f, "\n"+snippet)
 			}
@@ -52,16 +56,32 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
 
-// doc.go lists every variable New reads, as otlpmetrichttp's doc.go does.
+// doc.go lists every variable the package reads, as otlpmetrichttp's
+// doc.go does, and no variable it does not read.
 func TestPackageDocListsEveryVariable(t *testing.T) {
-	config, err := os.ReadFile("config.go")
-	require.NoError(t, err)
 	doc, err := os.ReadFile("doc.go")
 	require.NoError(t, err)
-	vars := regexp.MustCompile(`"(LITEWAVE_[A-Z_]+)"`).FindAllStringSubmatch(string(config), -1)
-	require.NotEmpty(t, vars)
-	for _, v := range vars {
-		assert.Regexp(t, `(?m)^//\t`+v[1]+` `, string(doc), "doc.go does not list %s", v[1])
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	read := map[string]bool{}
+	quoted := regexp.MustCompile(`"((?:LITEWAVE|OTEL_GO_X)_[A-Z_]+)"`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "doc.go" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range quoted.FindAllStringSubmatch(string(src), -1) {
+			read[m[1]] = true
+		}
+	}
+	require.Contains(t, read, "LITEWAVE_ENDPOINT")
+	require.Contains(t, read, "OTEL_GO_X_OBSERVABILITY")
+	for v := range read {
+		assert.Regexp(t, `(?m)^//\t`+v+` `, string(doc), "doc.go does not list %s", v)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^//\t((?:LITEWAVE|OTEL)_[A-Z_]+) `).FindAllStringSubmatch(string(doc), -1) {
+		assert.True(t, read[m[1]], "doc.go lists %s, which nothing reads", m[1])
 	}
 }
 

@@ -3,7 +3,7 @@ module github.com/aiorch/litewavemetric/autoexport
 go 1.26.0
 
 require (
-	github.com/aiorch/litewavemetric v0.0.0-00010101000000-000000000000
+	github.com/aiorch/litewavemetric v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/contrib/exporters/autoexport v0.72.0
 	go.opentelemetry.io/otel v1.47.0
@@ -59,4 +59,6 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
+// Developed beside the exporter; users of the module get the tagged
+// version required above, since a dependency's replace is not applied.
 replace github.com/aiorch/litewavemetric => ../

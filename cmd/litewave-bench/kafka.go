@@ -64,19 +64,47 @@ func recordsIn(b []byte) int64 {
 	return n
 }
 
-// perRequest is the records per produce request since before.
-func (pc *produceCount) perRequest(before [2]int64) float64 {
-	return float64(pc.records.Load()-before[1]) / float64(pc.requests.Load()-before[0])
+// since is the records per produce request since before, 0 if none.
+func (pc *produceCount) since(before [2]int64) float64 {
+	reqs := pc.requests.Load() - before[0]
+	if reqs == 0 {
+		return 0
+	}
+	return float64(pc.records.Load()-before[1]) / float64(reqs)
 }
 
 func (pc *produceCount) now() [2]int64 { return [2]int64{pc.requests.Load(), pc.records.Load()} }
 
+// recordsPerRequest runs the kafka backend and the bare producer once each
+// on a cluster of their own that counts produce requests, and returns the
+// records per request of their measured collections. It is apart from the
+// timed rounds: observing requests costs kfake a little on each.
+func recordsPerRequest(b *backend, n, tenants, concurrency int) (exporter, bare float64, err error) {
+	c, err := kafkaCluster()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	pc := countProduces(c)
+	var before [2]int64
+	mark := func() { before = pc.now() }
+	if _, err := kafkaDelivery(b, c, n, tenants, concurrency, mark); err != nil {
+		return 0, 0, err
+	}
+	exporter = pc.since(before)
+	if _, err := bareKafka(c, n, tenants, mark); err != nil {
+		return 0, 0, err
+	}
+	return exporter, pc.since(before), nil
+}
+
 // steadyDelivery measures the second of two collections of the same n
 // series: the steady state, in which every series and customer is known.
 // extra options choose the backend; delivered says how many events the
-// backend has. The Export returns once every event had its first outcome,
-// which on a healthy backend is delivery.
-func steadyDelivery(b *backend, n, tenants, concurrency int, delivered func(*litewavemetric.Exporter) int64, extra ...litewavemetric.Option) (float64, error) {
+// backend has; measuring, if not nil, is called as the measured collection
+// begins. The Export returns once every event had its first outcome, which
+// on a healthy backend is delivery.
+func steadyDelivery(b *backend, n, tenants, concurrency int, delivered func(*litewavemetric.Exporter) int64, measuring func(), extra ...litewavemetric.Option) (float64, error) {
 	ctx := context.Background()
 	opts := append([]litewavemetric.Option{litewavemetric.WithEndpoint(b.URL), litewavemetric.WithConcurrency(concurrency),
 		litewavemetric.WithMaxSeries(2 * n), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey("")}, extra...)
@@ -91,6 +119,9 @@ func steadyDelivery(b *backend, n, tenants, concurrency int, delivered func(*lit
 	rm := collection(n, tenants)
 	before := delivered(exp)
 	runtime.GC()
+	if measuring != nil {
+		measuring()
+	}
 	start := time.Now()
 	if err := exp.Export(ctx, rm); err != nil {
 		return 0, err
@@ -105,15 +136,16 @@ func steadyDelivery(b *backend, n, tenants, concurrency int, delivered func(*lit
 func deliveredEvents(exp *litewavemetric.Exporter) int64 { return exp.Stats().DeliveredEvents }
 
 // kafkaDelivery is steadyDelivery through backend kafka to c.
-func kafkaDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int) (float64, error) {
-	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents,
+func kafkaDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int, measuring func()) (float64, error) {
+	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents, measuring,
 		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(c.ListenAddrs()...))
 }
 
 // bareKafka produces the same records, keys and values with a bare
 // franz-go client with its defaults (acks=all, idempotent), all at once
-// and then a flush: the limit of the client on this machine.
-func bareKafka(c *kfake.Cluster, n, tenants int) (float64, error) {
+// and then a flush: the limit of the client on this machine. measuring, if
+// not nil, is called after the warm-up, as the measured records begin.
+func bareKafka(c *kfake.Cluster, n, tenants int, measuring func()) (float64, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(benchTopic))
 	if err != nil {
 		return 0, err
@@ -125,6 +157,9 @@ func bareKafka(c *kfake.Cluster, n, tenants int) (float64, error) {
 		return 0, fmt.Errorf("warm-up: %w", err)
 	}
 	runtime.GC()
+	if measuring != nil {
+		measuring()
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error

@@ -2,7 +2,7 @@
 // of a one-POST-per-event API and against meter-lib's access pattern, on a
 // fast in-process backend on loopback, and prints one table. Each figure is
 // the median of several rounds; each ratio is the median of the rounds'
-// ratios, each of two measurements taken back to back, because shared
+// ratios, each of two measurements made in the same round, because shared
 // machines are noisy.
 //
 //	go run ./cmd/litewave-bench
@@ -27,18 +27,18 @@ import (
 )
 
 var (
-	n           = flag.Int("n", 20_000, "usage series in the measured collection")
-	tenants     = flag.Int("tenants", 100, "distinct tenants among them")
-	concurrency = flag.Int("concurrency", litewavemetric.DefaultConcurrency, "requests in flight, exporter and bare client alike")
-	rounds      = flag.Int("rounds", 9, "rounds per figure; the median is printed")
-	seedSample  = flag.Int("seed-sample", 1000, "events sent in the seed's access pattern (it is slow)")
-	owed        = flag.Int("owed", 100_000, "series owed in the memory measurement")
-	sweep       = flag.String("sweep", "", "comma-separated concurrencies to compare the exporter at, e.g. 4,8,16,32,64")
-	latency     = flag.Duration("latency", time.Millisecond, "service time of the modelled backend for the latency rows (0 skips them)")
-	latencyN    = flag.Int("latency-n", 5000, "series in the measured collection at -latency")
-	kafkaN      = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
-	only        = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, seed, kafka or bare-kafka")
-	cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	n              = flag.Int("n", 20_000, "usage series in the measured collection")
+	tenants        = flag.Int("tenants", 100, "distinct tenants among them")
+	concurrency    = flag.Int("concurrency", litewavemetric.DefaultConcurrency, "requests in flight, exporter and bare client alike")
+	rounds         = flag.Int("rounds", 9, "rounds per figure; the median is printed")
+	meterLibSample = flag.Int("meterlib-sample", 1000, "events sent in meter-lib's access pattern (it is slow)")
+	owed           = flag.Int("owed", 100_000, "series owed in the memory measurement")
+	sweep          = flag.String("sweep", "", "comma-separated concurrencies to compare the exporter at, e.g. 4,8,16,32,64")
+	latency        = flag.Duration("latency", time.Millisecond, "service time of the modelled backend for the latency rows (0 skips them)")
+	latencyN       = flag.Int("latency-n", 5000, "series in the measured collection at -latency")
+	kafkaN         = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
+	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka or bare-kafka")
+	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
 func main() {
@@ -68,7 +68,7 @@ func run() error {
 		return err
 	}
 	defer b.close()
-	fmt.Printf("litewave-bench: %d series over %d tenants, concurrency %d, median of %d rounds (ratios: of each round's pair); %s %s/%s, %d CPUs\n\n",
+	fmt.Printf("litewave-bench: %d series over %d tenants, concurrency %d, median of %d rounds (a ratio is the median of the rounds' ratios, not value/value); %s %s/%s, %d CPUs\n\n",
 		*n, *tenants, *concurrency, *rounds, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 
 	if *sweep != "" {
@@ -91,7 +91,7 @@ func run() error {
 	}
 	reqs := requests(*n, *tenants)
 	rest := []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafkaRESTURL(b.URL)}
-	var exp, bare, bareNoTimeout, spool, seed, restRates []float64
+	var exp, bare, bareNoTimeout, spool, meterLib, restRates []float64
 	var perRequest float64
 	var lookups [2]int64
 	for round := range *rounds {
@@ -123,17 +123,17 @@ func run() error {
 			return fmt.Errorf("exporter with spool: %w", err)
 		}
 		spool = append(spool, r)
-		if r, err = seedDelivery(b, reqs[:min(*seedSample, len(reqs))]); err != nil {
-			return fmt.Errorf("seed pattern: %w", err)
+		if r, err = meterLibDelivery(b, reqs[:min(*meterLibSample, len(reqs))]); err != nil {
+			return fmt.Errorf("meter-lib pattern: %w", err)
 		}
-		seed = append(seed, r)
+		meterLib = append(meterLib, r)
 		if r, _, err = exporterDelivery(b, *n, *tenants, *concurrency, false, rest...); err != nil {
 			return fmt.Errorf("kafka-rest backend: %w", err)
 		}
 		restRates = append(restRates, r)
 		perRequest = float64(b.records.Load()) / float64(b.produces.Load())
 	}
-	var slowExp, slowSeed []float64
+	var slowExp, slowMeterLib []float64
 	if *latency > 0 {
 		slow, err := startBackend(*latency)
 		if err != nil {
@@ -147,10 +147,10 @@ func run() error {
 				return fmt.Errorf("exporter at %v: %w", *latency, err)
 			}
 			slowExp = append(slowExp, r)
-			if r, err = seedDelivery(slow, slowReqs[:min(*seedSample/4, len(slowReqs))]); err != nil {
-				return fmt.Errorf("seed pattern at %v: %w", *latency, err)
+			if r, err = meterLibDelivery(slow, slowReqs[:min(*meterLibSample/4, len(slowReqs))]); err != nil {
+				return fmt.Errorf("meter-lib pattern at %v: %w", *latency, err)
 			}
-			slowSeed = append(slowSeed, r)
+			slowMeterLib = append(slowMeterLib, r)
 		}
 	}
 	var kafkaRates, bareKafkaRates, eventsAtKafkaN []float64
@@ -161,23 +161,33 @@ func run() error {
 			return fmt.Errorf("kafka cluster: %w", err)
 		}
 		defer c.Close()
-		produces := countProduces(c)
-		for range *rounds {
-			before := produces.now()
-			r, err := kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency)
+		for round := range *rounds {
+			// Odd rounds measure the bare producer first.
+			if round%2 == 1 {
+				r, err := bareKafka(c, *kafkaN, *tenants, nil)
+				if err != nil {
+					return fmt.Errorf("bare franz-go: %w", err)
+				}
+				bareKafkaRates = append(bareKafkaRates, r)
+			}
+			r, err := kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency, nil)
 			if err != nil {
 				return fmt.Errorf("kafka backend: %w", err)
 			}
-			kafkaRates, kafkaPerRequest = append(kafkaRates, r), produces.perRequest(before)
-			before = produces.now()
-			if r, err = bareKafka(c, *kafkaN, *tenants); err != nil {
-				return fmt.Errorf("bare franz-go: %w", err)
+			kafkaRates = append(kafkaRates, r)
+			if round%2 == 0 {
+				if r, err = bareKafka(c, *kafkaN, *tenants, nil); err != nil {
+					return fmt.Errorf("bare franz-go: %w", err)
+				}
+				bareKafkaRates = append(bareKafkaRates, r)
 			}
-			bareKafkaRates, barePerRequest = append(bareKafkaRates, r), produces.perRequest(before)
-			if r, err = steadyDelivery(b, *kafkaN, *tenants, *concurrency, deliveredEvents); err != nil {
+			if r, err = steadyDelivery(b, *kafkaN, *tenants, *concurrency, deliveredEvents, nil); err != nil {
 				return fmt.Errorf("events API at %d series: %w", *kafkaN, err)
 			}
 			eventsAtKafkaN = append(eventsAtKafkaN, r)
+		}
+		if kafkaPerRequest, barePerRequest, err = recordsPerRequest(b, *kafkaN, *tenants, *concurrency); err != nil {
+			return fmt.Errorf("records per produce request: %w", err)
 		}
 	}
 	mem, err := owedMemory(*owed, *tenants, *concurrency)
@@ -189,21 +199,21 @@ func run() error {
 		return fmt.Errorf("idle: %w", err)
 	}
 
-	mExp, mBare, mSpool, mSeed := median(exp), median(bare), median(spool), median(seed)
-	seedRatio := pairedRatio(exp, seed)
-	// Ratios are medians of each round's pair, measured back to back: the
-	// machine's drift between rounds cancels out of them.
+	mExp, mBare, mSpool, mMeterLib := median(exp), median(bare), median(spool), median(meterLib)
+	meterLibRatio := pairedRatio(exp, meterLib)
+	// Ratios are medians of each round's ratio, of two measurements made in
+	// the same round: the machine's drift between rounds cancels out of them.
 	expBare, expNoTimeout, spoolExp := pairedRatio(exp, bare), pairedRatio(exp, bareNoTimeout), pairedRatio(spool, exp)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "figure\tvalue\tratio\ttarget\t")
 	fmt.Fprintf(w, "delivery, exporter\t%s events/s\t\t\t\n", count(mExp))
 	fmt.Fprintf(w, "delivery, bare tuned net/http client\t%s events/s\t%.2f exporter/bare\t>= 0.90 %s\t\n", count(mBare), expBare, verdict(expBare >= 0.90))
 	fmt.Fprintf(w, "  the same client, no per-request timeout\t%s events/s\t%.2f exporter/it\t\t\n", count(median(bareNoTimeout)), expNoTimeout)
-	fmt.Fprintf(w, "delivery, seed's access pattern\t%s events/s\t%.1fx exporter/seed\t>= 50x %s\t\n", count(mSeed), seedRatio, verdict(seedRatio >= 50))
+	fmt.Fprintf(w, "delivery, meter-lib's access pattern\t%s events/s\t%.1fx exporter/meter-lib\t>= 50x %s\t\n", count(mMeterLib), meterLibRatio, verdict(meterLibRatio >= 50))
 	if *latency > 0 {
-		e, s, es := median(slowExp), median(slowSeed), pairedRatio(slowExp, slowSeed)
+		e, s, es := median(slowExp), median(slowMeterLib), pairedRatio(slowExp, slowMeterLib)
 		fmt.Fprintf(w, "delivery at %v latency, exporter\t%s events/s\t\t\t\n", *latency, count(e))
-		fmt.Fprintf(w, "delivery at %v latency, seed's pattern\t%s events/s\t%.1fx exporter/seed\t>= 50x %s\t\n", *latency, count(s), es, verdict(es >= 50))
+		fmt.Fprintf(w, "delivery at %v latency, meter-lib's pattern\t%s events/s\t%.1fx exporter/meter-lib\t>= 50x %s\t\n", *latency, count(s), es, verdict(es >= 50))
 	}
 	fmt.Fprintf(w, "delivery, exporter with spool\t%s events/s\t%.2f spool/no spool\t>= 0.80 %s\t\n", count(mSpool), spoolExp, verdict(spoolExp >= 0.80))
 	mRest := median(restRates)
@@ -239,21 +249,21 @@ func measureOnly(b *backend) error {
 			r, _, err = exporterDelivery(b, *n, *tenants, *concurrency, *only == "spool")
 		case "bare":
 			r, err = bareDelivery(b, reqs, *concurrency, litewavemetric.DefaultTimeout)
-		case "seed":
-			r, err = seedDelivery(b, reqs[:min(*seedSample, len(reqs))])
+		case "meter-lib":
+			r, err = meterLibDelivery(b, reqs[:min(*meterLibSample, len(reqs))])
 		case "kafka", "bare-kafka":
 			c, cerr := kafkaCluster()
 			if cerr != nil {
 				return cerr
 			}
 			if *only == "kafka" {
-				r, err = kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency)
+				r, err = kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency, nil)
 			} else {
-				r, err = bareKafka(c, *kafkaN, *tenants)
+				r, err = bareKafka(c, *kafkaN, *tenants, nil)
 			}
 			c.Close()
 		default:
-			return fmt.Errorf("-only %q: want exporter, spool, bare, seed, kafka or bare-kafka", *only)
+			return fmt.Errorf("-only %q: want exporter, spool, bare, meter-lib, kafka or bare-kafka", *only)
 		}
 		if err != nil {
 			return err

@@ -102,9 +102,9 @@ func bareDelivery(b *backend, reqs []request, concurrency int, timeout time.Dura
 	return float64(len(reqs)) / elapsed.Seconds(), nil
 }
 
-// seedDelivery emulates meter-lib's access pattern in Go: for each event a
+// meterLibDelivery emulates meter-lib's access pattern in Go: for each event a
 // customer lookup and a post, each on a new connection, one at a time.
-func seedDelivery(b *backend, reqs []request) (float64, error) {
+func meterLibDelivery(b *backend, reqs []request) (float64, error) {
 	t := &http.Transport{DisableKeepAlives: true}
 	client := &http.Client{Transport: t, Timeout: 10 * time.Second}
 	b.reset()

@@ -12,7 +12,8 @@ func post(ctx context.Context, out *output, args []string) error {
 	f := newFlags("post", "litewave post --tenant T --device D --meter M --usage N", `
 Bills N units of meter M for tenant T and device D, once, through the
 configured backend (LITEWAVE_BACKEND: the events API at LITEWAVE_ENDPOINT by
-default, or the Kafka REST Proxy at LITEWAVE_KAFKA_REST_URL), as meter-lib's
+default, the Kafka REST Proxy at LITEWAVE_KAFKA_REST_URL, or Kafka at
+LITEWAVE_KAFKA_BROKERS), as meter-lib's
 post_meter_usage does. The tenant's customer id is looked up first. Prints
 the backend's answer as JSON. It makes one attempt: a failure exits 1 and
 nothing is retried.`)

@@ -200,7 +200,9 @@ func report(counted map[seriesKey]float64, backend *litewavetest.Server, st lite
 			return errors.New("some series do not match: received != floor(counted)")
 		}
 		fmt.Println("every series: received = floor(counted)")
+		return nil
 	}
+	fmt.Println("received: n/a, since the backend is not this program's to read; with litewave dev it is on the dev server's page")
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -89,7 +90,11 @@ type promises struct {
 }
 
 func newPromises(n int) *promises {
-	return &promises{errs: make([]error, n), fired: make([]bool, n), left: n, all: make(chan struct{})}
+	p := &promises{errs: make([]error, n), fired: make([]bool, n), left: n, all: make(chan struct{})}
+	if n == 0 {
+		close(p.all)
+	}
+	return p
 }
 
 // fire records the outcome of record i.
@@ -151,13 +156,15 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	case <-ctx.Done():
 	}
 	// What fired before ctx ended is known: report it rather than Retry.
-	// A record that fires later writes only to p and to its own record,
-	// neither of which is read again.
-	answers := make([]byte, 0, len(batch)*answerGuess)
+	// A record that fires later writes only its own entries of p and its
+	// own record, which are not read. The lock is not held while
+	// classifying, so that late promises do not wait for it.
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	fired := slices.Clone(p.fired)
+	p.mu.Unlock()
+	answers := make([]byte, 0, len(batch)*answerGuess)
 	for i := range batch {
-		if p.fired[i] {
+		if fired[i] {
 			out[i], answers = b.classify(&batch[i], &recs[i], p.errs[i], answers)
 		} else {
 			out[i] = b.unfinished(&batch[i], context.Cause(ctx))

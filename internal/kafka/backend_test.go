@@ -322,3 +322,20 @@ func TestCancelledSendReturnsAtOnceAndCloseLeavesNoGoroutine(t *testing.T) {
 	c.Close()
 	goleak.VerifyNone(t)
 }
+
+// An empty batch has no outcome to wait for: Send returns at once, even
+// with a context that never ends.
+func TestEmptySendReturnsAtOnce(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	b := newBackend(t, Config{Brokers: c.ListenAddrs()})
+	returned := make(chan struct{})
+	go func() {
+		b.Send(context.Background(), nil, nil)
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(hang):
+		t.Fatal("Send of an empty batch did not return")
+	}
+}
