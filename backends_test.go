@@ -182,16 +182,7 @@ func TestKafkaRESTMissingTopicIsConfiguration(t *testing.T) {
 				opts = append(opts, litewavetest.WithRedpandaAnswers())
 			}
 			srv := newServer(t, opts...)
-			p := restPipeline(t, srv)
-			p.counter("pages").Add(context.Background(), 4, at(tenantID(0), "d"))
-			var ue *litewavemetric.UndeliveredError
-			require.ErrorAs(t, p.flushWithin(300*time.Millisecond), &ue)
-			assert.Equal(t, int64(4), ue.Units)
-			ds := deferred(reports.all())
-			require.NotEmpty(t, ds)
-			assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
-			assert.Contains(t, ds[0].Error(), "LITEWAVE_KAFKA_TOPIC")
-			t.Logf("a user sees: %v", ds[0])
+			requireMissingTopicReported(t, restPipeline(t, srv), reports, 300*time.Millisecond)
 		})
 	}
 }

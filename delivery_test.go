@@ -522,3 +522,19 @@ func captureDefaultLog(t *testing.T) *syncBuffer {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	return buf
 }
+
+// requireMissingTopicReported counts 4 units on p and checks that a flush
+// within d leaves them owed, reported as a configuration problem that names
+// the topic's variable.
+func requireMissingTopicReported(t *testing.T, p *pipeline, reports *handled, d time.Duration) {
+	t.Helper()
+	p.counter("pages").Add(context.Background(), 4, at(tenantID(0), "d"))
+	var ue *litewavemetric.UndeliveredError
+	require.ErrorAs(t, p.flushWithin(d), &ue)
+	assert.Equal(t, int64(4), ue.Units)
+	ds := deferred(reports.all())
+	require.NotEmpty(t, ds)
+	assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
+	assert.Contains(t, ds[0].Error(), "LITEWAVE_KAFKA_TOPIC")
+	t.Logf("a user sees: %v", ds[0])
+}

@@ -197,15 +197,7 @@ func TestKafkaMissingTopicIsConfiguration(t *testing.T) {
 	cluster := newKafka(t)
 	p := kafkaPipeline(t, srv, cluster.ListenAddrs(), litewavemetric.WithKafkaTopic("not-there"),
 		litewavemetric.WithKafkaOptions(kgo.UnknownTopicRetries(1)))
-	p.counter("pages").Add(context.Background(), 4, at(tenantID(0), "d"))
-	var ue *litewavemetric.UndeliveredError
-	require.ErrorAs(t, p.flushWithin(5*time.Second), &ue)
-	assert.Equal(t, int64(4), ue.Units)
-	ds := deferred(reports.all())
-	require.NotEmpty(t, ds)
-	assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
-	assert.Contains(t, ds[0].Error(), "LITEWAVE_KAFKA_TOPIC")
-	t.Logf("a user sees: %v", ds[0])
+	requireMissingTopicReported(t, p, reports, 5*time.Second)
 }
 
 // Killed with SIGKILL while the brokers are away, a process loses nothing
