@@ -44,14 +44,7 @@ func deferred(reports []error) []*litewavemetric.DeferredError {
 // delivers everything counted, once.
 func TestUsageKeptThroughOutageThenDelivered(t *testing.T) {
 	srv := newServer(t, customers(3)...)
-	var down atomic.Bool
-	down.Store(true)
-	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		if down.Load() {
-			return litewavetest.Fault{Status: http.StatusServiceUnavailable}
-		}
-		return litewavetest.Fault{}
-	})
+	down := outage(srv)
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
 	counted := map[litewavetest.Series]int64{}
@@ -267,10 +260,9 @@ func TestUnresolvableHostIsConfiguration(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, warnings.String(), "using the built-in in-cluster endpoint; set LITEWAVE_ENDPOINT",
 		"New says so even without a logger: outside a cluster it is why nothing is billed")
-	require.NoError(t, exp.Export(context.Background(), usage(1)), "owed usage is no failed export")
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	err = exp.Shutdown(ctx)
+	p := pipelineOf(t, exp, pipelineOpts{})
+	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
+	err = p.shutdownWithin(200 * time.Millisecond)
 	var de *net.DNSError
 	require.ErrorAs(t, err, &de)
 	ds := deferred(reports.all())
@@ -279,22 +271,19 @@ func TestUnresolvableHostIsConfiguration(t *testing.T) {
 	assert.Contains(t, ds[0].Error(), "does not resolve: check LITEWAVE_ENDPOINT")
 }
 
-// Every error wraps its cause: through ForceFlush and Shutdown errors.As
-// reaches the network error and errors.Is the context's.
+// Every error wraps its cause: through the provider's ForceFlush and
+// Shutdown errors.As reaches the network error and errors.Is the context's.
 func TestErrorsWrapNetworkAndContextErrors(t *testing.T) {
 	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(deadEndpoint(t)), fastRetry)
 	require.NoError(t, err)
-	require.NoError(t, exp.Export(context.Background(), usage(1)))
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	err = exp.ForceFlush(ctx)
+	p := pipelineOf(t, exp, pipelineOpts{})
+	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
+	err = p.flushWithin(100 * time.Millisecond)
 	var op *net.OpError
 	require.ErrorAs(t, err, &op, "connection refused is reachable")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.True(t, strings.HasPrefix(err.Error(), "litewavemetric: "))
-	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	err = exp.Shutdown(ctx)
+	err = p.shutdownWithin(100 * time.Millisecond)
 	require.ErrorAs(t, err, &op)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
@@ -305,14 +294,7 @@ func TestErrorsWrapNetworkAndContextErrors(t *testing.T) {
 func TestOutageReportsAreFewAndPrefixed(t *testing.T) {
 	reports := handleErrors(t)
 	srv := newServer(t, customers(20)...)
-	var down atomic.Bool
-	down.Store(true)
-	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		if down.Load() {
-			return litewavetest.Fault{Status: http.StatusServiceUnavailable}
-		}
-		return litewavetest.Fault{}
-	})
+	down := outage(srv)
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
 	for range 5 {
@@ -493,11 +475,9 @@ func TestBadLookupAnswersKeepUsageOwed(t *testing.T) {
 	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry,
 		litewavemetric.WithCustomerCache(time.Minute, time.Millisecond), litewavemetric.WithConcurrency(1))
 	require.NoError(t, err)
-	defer exp.Shutdown(context.Background())
-	require.NoError(t, exp.Export(context.Background(), usage(1)))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, exp.ForceFlush(ctx))
+	p := pipelineOf(t, exp, pipelineOpts{})
+	p.counter("pages").Add(context.Background(), 1, at(tenantID(0), "d"))
+	require.NoError(t, p.flush())
 	st := exp.Stats()
 	assert.Equal(t, int64(1), st.DeliveredUnits)
 	assert.Equal(t, int64(2), st.Lookups.Failures, "garbage and no-id answers are failures")

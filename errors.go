@@ -33,7 +33,9 @@ var (
 	ErrSpoolLocked = errors.New("spool is in use by another process")
 )
 
-// HTTPError is a non-2xx answer from an HTTP backend or lookup.
+// HTTPError is a non-2xx answer from an HTTP backend or lookup. It has
+// the fields of the HTTP layer's own error, so that one converts to the
+// other.
 type HTTPError struct {
 	Op         string // what was asked: "customer lookup", "usage post", "kafka-rest produce"
 	StatusCode int
@@ -43,14 +45,7 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	msg := fmt.Sprintf("litewavemetric: %s: HTTP %d", e.Op, e.StatusCode)
-	if e.Location != "" {
-		msg += " redirect to " + strconv.Quote(e.Location) + " not followed"
-	}
-	if e.Body != "" {
-		msg += ": " + strconv.Quote(e.Body)
-	}
-	return msg
+	return "litewavemetric: " + (*httpclient.StatusError)(e).Error()
 }
 
 // Temporary reports whether sending the request again may succeed: 408,
@@ -102,7 +97,8 @@ func (e *exposed) As(target any) bool {
 	if !errors.As(e.err, &se) {
 		return false
 	}
-	*t = &HTTPError{Op: se.Op, StatusCode: se.StatusCode, Body: se.Body, RetryAfter: se.RetryAfter, Location: se.Location}
+	h := HTTPError(*se)
+	*t = &h
 	return true
 }
 

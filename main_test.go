@@ -3,9 +3,11 @@ package litewavemetric_test
 import (
 	"context"
 	"log"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +63,12 @@ func newPipelineWith(t testing.TB, srv *litewavetest.Server, po pipelineOpts, op
 	all := append([]litewavemetric.Option{litewavemetric.WithEndpoint(srv.URL), fastRetry}, opts...)
 	exp, err := litewavemetric.New(context.Background(), all...)
 	require.NoError(t, err)
+	return pipelineOf(t, exp, po)
+}
+
+// pipelineOf is the pipeline around exp, an exporter made for the test.
+func pipelineOf(t testing.TB, exp *litewavemetric.Exporter, po pipelineOpts) *pipeline {
+	t.Helper()
 	ropts := []sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(time.Hour)}
 	for _, pr := range po.producers {
 		ropts = append(ropts, sdkmetric.WithProducer(pr))
@@ -150,6 +158,20 @@ func newServer(t testing.TB, opts ...litewavetest.Option) *litewavetest.Server {
 	srv := litewavetest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// outage makes srv answer every request with 503 while the returned switch
+// is on, as it is at first.
+func outage(srv *litewavetest.Server) *atomic.Bool {
+	down := new(atomic.Bool)
+	down.Store(true)
+	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
+		if down.Load() {
+			return litewavetest.Fault{Status: http.StatusServiceUnavailable}
+		}
+		return litewavetest.Fault{}
+	})
+	return down
 }
 
 // sumMetric is a collection holding one monotonic sum, as the SDK or a

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,14 +94,7 @@ func TestSpoolSizeCapRefusesNewSeries(t *testing.T) {
 func TestSpoolCapIsNotAHighWaterMark(t *testing.T) {
 	dir := t.TempDir()
 	srv := newServer(t, customers(600)...)
-	var down atomic.Bool
-	down.Store(true)
-	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		if down.Load() {
-			return litewavetest.Fault{Status: 503}
-		}
-		return litewavetest.Fault{}
-	})
+	down := outage(srv)
 	capOpt := litewavemetric.WithMaxSpoolBytes(16 << 10)
 	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir), capOpt)
 	c := p.counter("pages")
@@ -188,17 +180,19 @@ func TestRemovedSpoolIsNoticedAndWrittenAgain(t *testing.T) {
 func TestExportersSharingAnInstanceIDNeverShareAKey(t *testing.T) {
 	t.Setenv(litewavemetric.EnvInstanceID, "pod-7")
 	srv := newServer(t, customers(1)...)
-	exps := make([]*litewavemetric.Exporter, 4)
-	for i := range exps {
-		exps[i] = newExporter(t, srv)
+	ps := make([]*pipeline, 4)
+	for i := range ps {
+		ps[i] = newPipeline(t, srv)
 	}
 	var wg sync.WaitGroup
-	for _, exp := range exps {
+	for _, p := range ps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := p.counter("pages")
 			for range 3 {
-				assert.NoError(t, exp.Export(context.Background(), usage(1)))
+				c.Add(context.Background(), 1, at(tenantID(0), "d"))
+				assert.NoError(t, p.flush())
 			}
 		}()
 	}
@@ -213,11 +207,9 @@ func TestTwoStartsOnOneSpoolNeverReuseAKey(t *testing.T) {
 	dir := t.TempDir()
 	srv := newServer(t, customers(1)...)
 	for range 2 {
-		exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), litewavemetric.WithSpoolDir(dir),
-			litewavemetric.WithInstanceID("same"))
-		require.NoError(t, err)
-		require.NoError(t, exp.Export(context.Background(), usage(1)))
-		require.NoError(t, exp.Shutdown(context.Background()))
+		p := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir), litewavemetric.WithInstanceID("same"))
+		p.counter("pages").Add(context.Background(), 1, at(tenantID(0), "d"))
+		require.NoError(t, p.shutdownWithin(10*time.Second))
 	}
 	events := srv.Events()
 	require.Len(t, events, 2)
@@ -225,23 +217,21 @@ func TestTwoStartsOnOneSpoolNeverReuseAKey(t *testing.T) {
 	assert.Equal(t, int64(2), srv.Total())
 }
 
-// No goroutine outlives Shutdown: workers, scheduler, lookups, requests in
-// flight, idle connections.
+// No goroutine outlives the provider's Shutdown: the reader, workers,
+// scheduler, lookups, requests in flight, idle connections.
 func TestNoGoroutineSurvivesShutdown(t *testing.T) {
 	srv := litewavetest.NewServer(customers(4)...)
 	srv.Script(
 		litewavetest.Fault{Target: litewavetest.Events, Status: 503},
 		litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour},
 	)
-	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL),
-		litewavemetric.WithSpoolDir(t.TempDir()), litewavemetric.WithTimeout(time.Minute), fastRetry)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_ = exp.Export(ctx, usage(4))
-	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_ = exp.Shutdown(ctx) // one request is stalled: Shutdown abandons it
+	p := newPipelineWith(t, srv, pipelineOpts{}, litewavemetric.WithSpoolDir(t.TempDir()), litewavemetric.WithTimeout(time.Minute))
+	c := p.counter("pages")
+	for i := range 4 {
+		c.Add(context.Background(), 1, at(tenantID(i), "d"))
+	}
+	_ = p.flushWithin(200 * time.Millisecond)
+	_ = p.shutdownWithin(200 * time.Millisecond) // one request is stalled: Shutdown abandons it
 	srv.Close()
 	goleak.VerifyNone(t)
 }

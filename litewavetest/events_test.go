@@ -167,23 +167,7 @@ func TestConcurrentPosts(t *testing.T) {
 	s := newTestServer(t, WithCustomer("t1", "cus_1"), WithCustomer("t2", "cus_2"))
 	c := newClient(t, true, 30*time.Second)
 
-	// Readers run alongside the writers so -race checks the snapshots.
-	stop := make(chan struct{})
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = s.Events()
-			_ = s.Requests()
-			_ = s.Totals()
-			_ = s.Stats()
-		}
-	}()
+	stopReading := readWhileWriting(s)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -218,8 +202,7 @@ func TestConcurrentPosts(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-readerDone
+	stopReading()
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)

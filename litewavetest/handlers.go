@@ -63,9 +63,18 @@ func errReply(status int, msg string) reply {
 	return reply{status: status, body: detailJSON(msg)}
 }
 
+// bodyResult is a request body a delay fault read before stalling.
 type bodyResult struct {
 	b   []byte
 	err error
+}
+
+// body returns the body pre read already, or reads it from r (pre nil).
+func (pre *bodyResult) body(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if pre != nil {
+		return pre.b, pre.err
+	}
+	return readBody(w, r, limit)
 }
 
 // readBody reads at most limit bytes, sized from Content-Length so the
@@ -215,13 +224,7 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, hdr []byte, now t
 	if device == "" {
 		return s.reject(http.StatusBadRequest, "x-device-id header is required")
 	}
-	var body []byte
-	var err error
-	if pre != nil {
-		body, err = pre.b, pre.err
-	} else {
-		body, err = readBody(w, r, maxBody)
-	}
+	body, err := pre.body(w, r, maxBody)
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			return s.reject(http.StatusRequestEntityTooLarge, "body larger than 64 KiB")

@@ -224,3 +224,28 @@ func confluentEntries(t *testing.T, body string) []confluentEntry {
 func okAt(e confluentEntry, p int32, o int64) bool {
 	return e.ErrorCode == nil && e.Partition != nil && *e.Partition == p && e.Offset != nil && *e.Offset == o
 }
+
+// readWhileWriting reads every snapshot of s in a loop until the returned
+// function is called, so that -race checks them against concurrent writes.
+func readWhileWriting(s *Server) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			_ = s.Events()
+			_ = s.Records()
+			_ = s.Requests()
+			_ = s.Totals()
+			_ = s.Stats()
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}

@@ -72,13 +72,7 @@ func (s *Server) produce(topic string, w http.ResponseWriter, r *http.Request, n
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != kafkaJSONType {
 		return s.rejectProduce(http.StatusUnsupportedMediaType, "HTTP 415 Unsupported Media Type")
 	}
-	var body []byte
-	var err error
-	if pre != nil {
-		body, err = pre.b, pre.err
-	} else {
-		body, err = readBody(w, r, maxProduceBody)
-	}
+	body, err := pre.body(w, r, maxProduceBody)
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			return s.rejectProduce(http.StatusRequestEntityTooLarge, "request body larger than 4 MiB")

@@ -377,21 +377,7 @@ func TestConcurrentProduces(t *testing.T) {
 	s := newTestServer(t, WithCustomer("t1", "cus_1"))
 	c := newClient(t, true, 30*time.Second)
 
-	stop := make(chan struct{})
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = s.Records()
-			_ = s.Totals()
-			_ = s.Stats()
-		}
-	}()
+	stopReading := readWhileWriting(s)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -425,8 +411,7 @@ func TestConcurrentProduces(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-readerDone
+	stopReading()
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)

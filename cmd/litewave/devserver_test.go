@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -18,52 +19,62 @@ import (
 // than take a testing.T, because the browser helper process uses them too.
 type devServer struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
-	url    string   // where it serves
-	export []string // the variables its banner says to export
+	out    *lockedBuffer // everything it printed
+	copied chan struct{} // closed when its stdout has closed
+	url    string        // where it serves
+	export []string      // the variables its banner says to export
 }
 
-// launchDev starts `litewave dev args...` and waits until it answers.
+// launchDev starts `litewave dev args...` and returns once it has printed
+// its banner, which it does once it listens: it answers from then on.
 func launchDev(args ...string) (*devServer, error) {
-	d := &devServer{out: &lockedBuffer{}}
+	d := &devServer{out: &lockedBuffer{}, copied: make(chan struct{})}
 	d.cmd = exec.Command(binary, append([]string{"dev"}, args...)...)
 	d.cmd.Env = cleanEnv()
-	d.cmd.Stdout, d.cmd.Stderr = d.out, os.Stderr
+	d.cmd.Stderr = os.Stderr
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
 	}
-	if err := d.readBanner(); err != nil {
+	// A server that never prints its banner is killed, which ends the read.
+	hung := time.AfterFunc(10*time.Second, func() { _ = d.cmd.Process.Kill() })
+	err = d.readBanner(bufio.NewReader(io.TeeReader(stdout, d.out)))
+	hung.Stop()
+	go func() {
+		_, _ = io.Copy(d.out, stdout)
+		close(d.copied)
+	}()
+	if err != nil {
 		_ = d.cmd.Process.Kill()
+		<-d.copied
 		_ = d.cmd.Wait()
 		return nil, fmt.Errorf("%w; it printed:\n%s", err, d.out)
 	}
 	return d, nil
 }
 
-func (d *devServer) readBanner() error {
+// readBanner reads the banner up to its export line.
+func (d *devServer) readBanner(r *bufio.Reader) error {
 	const lead = "litewave dev: a local stand-in for Litewave at "
-	var banner string
-	if !poll(10*time.Second, func() bool {
-		banner = d.out.String()
-		return strings.Contains(banner, "\nexport ")
-	}) {
-		return errors.New("litewave dev printed no export line")
-	}
-	for line := range strings.Lines(banner) {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return errors.New("litewave dev printed no export line")
+		}
 		switch {
 		case strings.HasPrefix(line, lead):
 			d.url = strings.TrimSpace(strings.TrimPrefix(line, lead))
 		case strings.HasPrefix(line, "export "):
 			d.export = strings.Fields(strings.TrimPrefix(line, "export "))
+			if d.url == "" {
+				return errors.New("litewave dev did not say where it serves")
+			}
+			return nil
 		}
 	}
-	if d.url == "" {
-		return errors.New("litewave dev did not say where it serves")
-	}
-	if !poll(10*time.Second, func() bool { _, err := d.get("/usage.json"); return err == nil }) {
-		return fmt.Errorf("litewave dev does not answer at %s", d.url)
-	}
-	return nil
 }
 
 // get fetches path from the server, on a fresh connection that leaves no
@@ -82,28 +93,19 @@ func (d *devServer) get(path string) ([]byte, error) {
 	return body, err
 }
 
-// stop sends sig and returns the exit status.
+// stop sends sig and returns the exit status, once all it printed is in
+// d.out.
 func (d *devServer) stop(sig syscall.Signal) (int, error) {
 	if err := d.cmd.Process.Signal(sig); err != nil {
 		return -1, err
 	}
+	<-d.copied // Wait must follow the last read of the pipe
 	err := d.cmd.Wait()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), nil
 	}
 	return 0, err
-}
-
-// poll reports whether cond became true within d. It polls a condition
-// with a deadline; nothing relies on how long anything takes.
-func poll(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return cond()
 }
 
 // lockedBuffer is a buffer a process writes to while the test reads it.
