@@ -47,10 +47,12 @@ func NewClient(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClient(cfg)
+	return newClient(cfg, nil)
 }
 
-func newClient(cfg config) (*Client, error) {
+// newClient builds the client; txn, if not nil, makes backend kafka
+// transactional.
+func newClient(cfg config, txn *kafka.Transactions) (*Client, error) {
 	c := &Client{http: cfg.httpClient}
 	var rt http.RoundTripper
 	if cfg.httpClient == nil {
@@ -76,14 +78,19 @@ func newClient(cfg config) (*Client, error) {
 			AuthFix: "the REST Proxy refused the request: check its authentication, and its Kafka credentials and ACLs"})
 		c.backend = kafkarest.New(proxy, baseURL(cfg.kafkaRESTURL), cfg.kafkaTopic, cfg.restRecords, cfg.restBytes)
 	case BackendKafka:
-		b, err := kafka.New(kafka.Config{Brokers: cfg.kafkaBrokers, Topic: cfg.kafkaTopic, TLS: cfg.kafkaTLS,
+		kc := kafka.Config{Brokers: cfg.kafkaBrokers, Topic: cfg.kafkaTopic, TLS: cfg.kafkaTLS,
 			SASL:  kafka.SASL{Mechanism: strings.ToUpper(cfg.saslMechanism), User: cfg.saslUsername, Password: cfg.saslPassword.Value()},
-			Extra: cfg.kafkaOptions})
+			Extra: cfg.kafkaOptions, Logger: cfg.logger}
+		var err error
+		if txn != nil {
+			c.backend, err = kafka.NewTransactional(kc, *txn)
+		} else {
+			c.backend, err = kafka.New(kc)
+		}
 		if err != nil {
 			c.CloseIdleConnections()
 			return nil, fmt.Errorf("litewavemetric: backend kafka: %w", err)
 		}
-		c.backend = b
 	}
 	_, _ = rand.Read(c.session[:])
 	return c, nil

@@ -36,24 +36,29 @@ const (
 	EnvKafkaSASLMechanism  = "LITEWAVE_KAFKA_SASL_MECHANISM"   // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 	EnvKafkaSASLUsername   = "LITEWAVE_KAFKA_SASL_USERNAME"
 	EnvKafkaSASLPassword   = "LITEWAVE_KAFKA_SASL_PASSWORD" // never printed
-	EnvTimeout             = "LITEWAVE_TIMEOUT"             // per request: milliseconds, or a Go duration ("10s")
-	EnvConcurrency         = "LITEWAVE_CONCURRENCY"         // requests in flight
-	EnvSpoolDir            = "LITEWAVE_SPOOL_DIR"           // crash-safe outbox directory
-	EnvMaxSpoolBytes       = "LITEWAVE_MAX_SPOOL_BYTES"     // spool size cap
-	EnvInstanceID          = "LITEWAVE_INSTANCE_ID"         // part of every idempotency key
-	EnvTenantAttribute     = "LITEWAVE_TENANT_ATTRIBUTE"    // attribute key of the tenant id
-	EnvDeviceAttribute     = "LITEWAVE_DEVICE_ATTRIBUTE"    // attribute key of the device id
-	EnvMeterIDs            = "LITEWAVE_METER_IDS"           // instrument=meter,... renames
-	EnvInstruments         = "LITEWAVE_INSTRUMENTS"         // comma-separated instruments to bill
-	EnvMaxSeries           = "LITEWAVE_MAX_SERIES"          // series held at once
-	EnvCardinalityLimit    = "LITEWAVE_CARDINALITY_LIMIT"   // per-counter SDK limit of billing readers
-	EnvStaleness           = "LITEWAVE_STALENESS"           // forget cumulative streams unseen this long
-	EnvRetryInitial        = "LITEWAVE_RETRY_INITIAL_INTERVAL"
-	EnvRetryMax            = "LITEWAVE_RETRY_MAX_INTERVAL"
-	EnvRetryMaxRetryAfter  = "LITEWAVE_RETRY_MAX_RETRY_AFTER"
-	EnvCustomerCacheHit    = "LITEWAVE_CUSTOMER_CACHE_HIT"  // how long a customer id is cached
-	EnvCustomerCacheMiss   = "LITEWAVE_CUSTOMER_CACHE_MISS" // how long "no such account" is cached
-	EnvLogLevel            = "LITEWAVE_LOG_LEVEL"           // debug, info, warn or error: log to stderr
+	// EnvKafkaTransactions: false produces without transactions (on by
+	// default with a spool).
+	EnvKafkaTransactions       = "LITEWAVE_KAFKA_TRANSACTIONS"
+	EnvKafkaCheckpointTopic    = "LITEWAVE_KAFKA_CHECKPOINT_TOPIC"    // compacted; default: the topic + ".checkpoints"
+	EnvKafkaTransactionTimeout = "LITEWAVE_KAFKA_TRANSACTION_TIMEOUT" // milliseconds, or a Go duration
+	EnvTimeout                 = "LITEWAVE_TIMEOUT"                   // per request: milliseconds, or a Go duration ("10s")
+	EnvConcurrency             = "LITEWAVE_CONCURRENCY"               // requests in flight
+	EnvSpoolDir                = "LITEWAVE_SPOOL_DIR"                 // crash-safe outbox directory
+	EnvMaxSpoolBytes           = "LITEWAVE_MAX_SPOOL_BYTES"           // spool size cap
+	EnvInstanceID              = "LITEWAVE_INSTANCE_ID"               // part of every idempotency key
+	EnvTenantAttribute         = "LITEWAVE_TENANT_ATTRIBUTE"          // attribute key of the tenant id
+	EnvDeviceAttribute         = "LITEWAVE_DEVICE_ATTRIBUTE"          // attribute key of the device id
+	EnvMeterIDs                = "LITEWAVE_METER_IDS"                 // instrument=meter,... renames
+	EnvInstruments             = "LITEWAVE_INSTRUMENTS"               // comma-separated instruments to bill
+	EnvMaxSeries               = "LITEWAVE_MAX_SERIES"                // series held at once
+	EnvCardinalityLimit        = "LITEWAVE_CARDINALITY_LIMIT"         // per-counter SDK limit of billing readers
+	EnvStaleness               = "LITEWAVE_STALENESS"                 // forget cumulative streams unseen this long
+	EnvRetryInitial            = "LITEWAVE_RETRY_INITIAL_INTERVAL"
+	EnvRetryMax                = "LITEWAVE_RETRY_MAX_INTERVAL"
+	EnvRetryMaxRetryAfter      = "LITEWAVE_RETRY_MAX_RETRY_AFTER"
+	EnvCustomerCacheHit        = "LITEWAVE_CUSTOMER_CACHE_HIT"  // how long a customer id is cached
+	EnvCustomerCacheMiss       = "LITEWAVE_CUSTOMER_CACHE_MISS" // how long "no such account" is cached
+	EnvLogLevel                = "LITEWAVE_LOG_LEVEL"           // debug, info, warn or error: log to stderr
 )
 
 // Backends, the values of LITEWAVE_BACKEND and WithBackend.
@@ -75,18 +80,22 @@ const maxRESTRecords = 5000
 
 // Defaults.
 const (
-	DefaultEndpoint          = "http://metering.metering.svc.cluster.local:8000"
-	DefaultKafkaTopic        = "usage-events"
-	DefaultKafkaRESTRecords  = 500
-	DefaultKafkaRESTBytes    = 1 << 20
-	DefaultTimeout           = 10 * time.Second
-	DefaultConcurrency       = 64
-	DefaultTenantAttribute   = "tenant.id"
-	DefaultDeviceAttribute   = "device.id"
-	DefaultMaxSeries         = 100_000
-	DefaultMaxSpoolBytes     = 256 << 20
-	DefaultCustomerCacheHit  = 10 * time.Minute
-	DefaultCustomerCacheMiss = time.Minute
+	DefaultEndpoint   = "http://metering.metering.svc.cluster.local:8000"
+	DefaultKafkaTopic = "usage-events"
+	// DefaultKafkaTransactionTimeout bounds a transaction: what a replica
+	// that dies inside one costs read_committed readers, with the brokers'
+	// abort-cleanup interval.
+	DefaultKafkaTransactionTimeout = 20 * time.Second
+	DefaultKafkaRESTRecords        = 500
+	DefaultKafkaRESTBytes          = 1 << 20
+	DefaultTimeout                 = 10 * time.Second
+	DefaultConcurrency             = 64
+	DefaultTenantAttribute         = "tenant.id"
+	DefaultDeviceAttribute         = "device.id"
+	DefaultMaxSeries               = 100_000
+	DefaultMaxSpoolBytes           = 256 << 20
+	DefaultCustomerCacheHit        = 10 * time.Minute
+	DefaultCustomerCacheMiss       = time.Minute
 )
 
 // RetryConfig sets how failed deliveries are retried. Delivery is retried
@@ -126,6 +135,9 @@ type config struct {
 	saslUsername    string
 	saslPassword    redact.Secret
 	kafkaOptions    []kgo.Opt
+	kafkaTxn        bool // transactions, when there is a spool
+	checkpointTopic string
+	txnTimeout      time.Duration
 	apiKey          redact.Secret
 	timeout         time.Duration
 	httpClient      *http.Client
@@ -246,6 +258,32 @@ func WithKafkaSASL(mechanism, username, password string) Option {
 		opt(EnvKafkaSASLUsername, fmt.Sprintf("WithKafkaSASL(_, %q, _)", username), func(c *config) { c.saslUsername = username }),
 		opt(EnvKafkaSASLPassword, "WithKafkaSASL(_, _, [REDACTED])", func(c *config) { c.saslPassword = redact.New(password) }),
 	)
+}
+
+// WithKafkaTransactions turns transactions on backend kafka on or off. On
+// (the default), with a spool, each record reaches read_committed
+// consumers exactly once, even across crashes; it needs a checkpoint topic
+// and transactional ACLs (see the package documentation). Off, or without
+// a spool, records are produced idempotently, and a crash can repeat a
+// record, with its key. Env: LITEWAVE_KAFKA_TRANSACTIONS.
+func WithKafkaTransactions(on bool) Option {
+	return opt(EnvKafkaTransactions, fmt.Sprintf("WithKafkaTransactions(%t)", on), func(c *config) { c.kafkaTxn = on })
+}
+
+// WithKafkaCheckpointTopic sets the compacted topic where each transaction
+// writes its checkpoint (to partition 0). Env:
+// LITEWAVE_KAFKA_CHECKPOINT_TOPIC. Default: the usage topic + ".checkpoints".
+func WithKafkaCheckpointTopic(topic string) Option {
+	return opt(EnvKafkaCheckpointTopic, fmt.Sprintf("WithKafkaCheckpointTopic(%q)", topic), func(c *config) { c.checkpointTopic = topic })
+}
+
+// WithKafkaTransactionTimeout sets the transaction timeout: the longest a
+// transaction may take, and so how long a replica that dies inside one
+// holds back read_committed readers of its partitions (plus the brokers'
+// abort cleanup, 10s by default). Env: LITEWAVE_KAFKA_TRANSACTION_TIMEOUT.
+// Default 20s.
+func WithKafkaTransactionTimeout(d time.Duration) Option {
+	return opt(EnvKafkaTransactionTimeout, fmt.Sprintf("WithKafkaTransactionTimeout(%v)", d), func(c *config) { c.txnTimeout = d })
 }
 
 // WithKafkaOptions adds franz-go options to backend kafka's client, for
@@ -444,6 +482,8 @@ func newConfig(opts []Option) (config, error) {
 		backend:       BackendEvents,
 		endpoint:      DefaultEndpoint,
 		kafkaTopic:    DefaultKafkaTopic,
+		kafkaTxn:      true,
+		txnTimeout:    DefaultKafkaTransactionTimeout,
 		restRecords:   DefaultKafkaRESTRecords,
 		restBytes:     DefaultKafkaRESTBytes,
 		timeout:       DefaultTimeout,
@@ -509,6 +549,16 @@ var envSettings = []envSetting{
 	{EnvKafkaSASLMechanism, func(c *config, v string) error { c.saslMechanism = v; return nil }},
 	{EnvKafkaSASLUsername, func(c *config, v string) error { c.saslUsername = v; return nil }},
 	{EnvKafkaSASLPassword, func(c *config, v string) error { c.saslPassword = redact.New(v); return nil }},
+	{EnvKafkaTransactions, func(c *config, v string) error {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.kafkaTxn = on
+		return nil
+	}},
+	{EnvKafkaCheckpointTopic, func(c *config, v string) error { c.checkpointTopic = v; return nil }},
+	{EnvKafkaTransactionTimeout, durationInto(func(c *config) *time.Duration { return &c.txnTimeout })},
 	{EnvTimeout, durationInto(func(c *config) *time.Duration { return &c.timeout })},
 	{EnvConcurrency, intInto(func(c *config) *int { return &c.concurrency })},
 	{EnvSpoolDir, func(c *config, v string) error { c.spoolDir = v; return nil }},
@@ -664,6 +714,15 @@ func (c *config) validate() error {
 	}
 	if c.kafkaTopic == "" || strings.ContainsAny(c.kafkaTopic, "/?# ") {
 		bad(EnvKafkaTopic, "the topic", "topic %q is not a valid topic name", c.kafkaTopic)
+	}
+	if c.checkpointTopic == "" {
+		c.checkpointTopic = c.kafkaTopic + ".checkpoints"
+	}
+	if strings.ContainsAny(c.checkpointTopic, "/?# ") || c.checkpointTopic == c.kafkaTopic {
+		bad(EnvKafkaCheckpointTopic, "the checkpoint topic", "topic %q is not a valid checkpoint topic: a topic of its own", c.checkpointTopic)
+	}
+	if c.txnTimeout < time.Second || c.txnTimeout > 15*time.Minute {
+		bad(EnvKafkaTransactionTimeout, "the transaction timeout", "want 1s to 15m (the brokers' transaction.max.timeout.ms), got %v", c.txnTimeout)
 	}
 	if c.restRecords < 1 || c.restRecords > maxRESTRecords {
 		bad(EnvKafkaRESTMaxRecords, "the REST Proxy batch", "want 1 to %d records per request (the proxy's answer holds an entry per record)", maxRESTRecords)

@@ -15,9 +15,11 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/aiorch/litewavemetric/internal/kafka"
 	"github.com/aiorch/litewavemetric/internal/outbox"
 	"github.com/aiorch/litewavemetric/internal/retry"
 	"github.com/aiorch/litewavemetric/internal/spool"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 // maxReported bounds the errors one Export or flush lists individually;
@@ -67,11 +69,16 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.instanceID == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		cfg.instanceID = hex.EncodeToString(b[:])
+	// The spool's transactional id names the instance when one is set, so
+	// that a broker's view of producers is readable; the random part keeps
+	// replicas apart whatever their instance ids.
+	txnID := "litewavemetric-"
+	if cfg.instanceID != "" {
+		txnID += cfg.instanceID + "-"
+	} else {
+		cfg.instanceID = randomHex(8)
 	}
+	txnID += randomHex(8)
 	if cfg.endpoint == DefaultEndpoint && (cfg.backend == BackendEvents || cfg.portalURL == "") {
 		// Said even without a logger: outside a cluster, this is why
 		// nothing is billed.
@@ -82,16 +89,11 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		warn.Warn("litewavemetric: using the built-in in-cluster endpoint; set LITEWAVE_ENDPOINT (WithEndpoint) outside the cluster",
 			"endpoint", DefaultEndpoint)
 	}
-	client, err := newClient(cfg)
-	if err != nil {
-		return nil, err
-	}
-	e := &Exporter{cfg: cfg, client: client}
+	e := &Exporter{cfg: cfg}
 	var contents spool.Contents
 	if cfg.spoolDir != "" {
-		sp, c, err := spool.Open(cfg.spoolDir, spool.Options{MaxBytes: cfg.maxSpoolBytes})
+		sp, c, err := spool.Open(cfg.spoolDir, spool.Options{MaxBytes: cfg.maxSpoolBytes, TransactionalID: txnID})
 		if err != nil {
-			_ = client.Close()
 			return nil, fmt.Errorf("litewavemetric: spool %s: %w", cfg.spoolDir, expose(err))
 		}
 		e.spool, contents, e.recovery = sp, c, c.Recovery
@@ -99,6 +101,14 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 			e.reportError(fmt.Errorf("litewavemetric: spool %s was damaged and repaired: %s", cfg.spoolDir, c.Recovery))
 		}
 	}
+	client, err := newClient(cfg, transactions(cfg, e.spool != nil, &contents))
+	if err != nil {
+		if e.spool != nil {
+			_ = e.spool.Close()
+		}
+		return nil, err
+	}
+	e.client = client
 	e.mapper = mapper{
 		tenantKey:   attribute.Key(cfg.tenantAttr),
 		deviceKey:   attribute.Key(cfg.deviceAttr),
@@ -143,6 +153,26 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	}
 	e.box.Start()
 	return e, nil
+}
+
+// transactions configures backend kafka's transactions: on with a spool,
+// unless turned off; nil otherwise.
+func transactions(cfg config, spooled bool, c *spool.Contents) *kafka.Transactions {
+	if cfg.backend != BackendKafka || !cfg.kafkaTxn || !spooled {
+		return nil
+	}
+	held := make([]usage.ID, len(c.Events))
+	for i := range c.Events {
+		held[i] = c.Events[i].ID
+	}
+	return &kafka.Transactions{ID: c.TransactionalID, CheckpointTopic: cfg.checkpointTopic, Timeout: cfg.txnTimeout,
+		Held: held, Mark: c.Mark}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Temporality asks the SDK for deltas for counters: each collection then

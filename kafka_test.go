@@ -24,17 +24,21 @@ import (
 	"github.com/aiorch/litewavemetric/litewavetest"
 )
 
-const usageTopic = "usage-events"
+const (
+	usageTopic      = "usage-events"
+	checkpointTopic = usageTopic + ".checkpoints" // the default
+)
 
 // fastMetadata keeps tests of moving leaders and absent brokers short:
 // franz-go otherwise waits 5s between metadata refreshes.
 var fastMetadata = litewavemetric.WithKafkaOptions(kgo.MetadataMinAge(100 * time.Millisecond))
 
 // newKafka starts an in-process cluster that speaks the Kafka protocol,
-// with the usage topic on 6 partitions, closed when the test ends.
+// with the usage topic on 6 partitions and the checkpoint topic, closed
+// when the test ends.
 func newKafka(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(6, usageTopic)}, opts...)...)
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(6, usageTopic), kfake.SeedTopics(1, checkpointTopic)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c
@@ -55,27 +59,45 @@ type topicRead struct {
 	conflicts  []string // keys seen with two values
 }
 
-// readTopic consumes the whole usage topic, up to its end offsets now, as
-// the metering pipeline's consumers do: deduplicating by key.
+// readTopic consumes the whole usage topic read_committed, up to its last
+// stable offsets now, as the metering pipeline's consumers do. It counts
+// every record; totals count each key once, and duplicates what a consumer
+// that does not deduplicate would bill again.
 func readTopic(t *testing.T, brokers []string) topicRead {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(usageTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers take offsets too: reading them tells where
+		// the committed part of a partition ends.
+		kgo.KeepControlRecords(), kgo.FetchMaxWait(100*time.Millisecond))
 	require.NoError(t, err)
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, usageTopic)
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, usageTopic)
 	require.NoError(t, err)
-	var want int64
-	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
+	require.NoError(t, ends.Error())
+	next := map[int32]int64{}
+	done := func() bool {
+		for p, o := range ends[usageTopic] {
+			if next[p] < o.Offset {
+				return false
+			}
+		}
+		return true
+	}
 	read := topicRead{totals: map[string]int64{}}
 	seen := map[string][]byte{}
-	for int64(read.records) < want {
+	for !done() {
 		fs := cl.PollFetches(ctx)
-		require.NoError(t, ctx.Err(), "read %d of %d records", read.records, want)
+		require.NoError(t, ctx.Err(), "read %d records, at %v of %v", read.records, next, ends)
 		fs.EachError(func(_ string, _ int32, err error) { require.NoError(t, err) })
-		fs.EachRecord(func(r *kgo.Record) { read.add(t, r.Key, r.Value, seen) })
+		fs.EachRecord(func(r *kgo.Record) {
+			next[r.Partition] = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				read.add(t, r.Key, r.Value, seen)
+			}
+		})
 	}
 	return read
 }
@@ -159,11 +181,22 @@ func TestKafkaThroughAbsentBrokersAndMovingLeaders(t *testing.T) {
 
 // A record the brokers refuse for good (here INVALID_RECORD on its
 // partition) is rejected for its series only, reported by the flush; every
-// other series is delivered.
+// other series is delivered: in a transaction, the rest commit in the next
+// one, once.
 func TestKafkaNonRetriableRecordIsRejectedAlone(t *testing.T) {
+	for name, spool := range map[string]bool{"idempotent": false, "transactions": true} {
+		t.Run(name, func(t *testing.T) { testRejectedAlone(t, spool) })
+	}
+}
+
+func testRejectedAlone(t *testing.T, spooled bool) {
 	srv := newServer(t, customers(6)...)
 	cluster := newKafka(t)
-	p := kafkaPipeline(t, srv, cluster.ListenAddrs())
+	var opts []litewavemetric.Option
+	if spooled {
+		opts = append(opts, litewavemetric.WithSpoolDir(t.TempDir()))
+	}
+	p := kafkaPipeline(t, srv, cluster.ListenAddrs(), opts...)
 	c := p.counter("pages")
 	for i := range 6 {
 		c.Add(context.Background(), int64(i+1), at(tenantID(i), "d"))
@@ -187,6 +220,7 @@ func TestKafkaNonRetriableRecordIsRejectedAlone(t *testing.T) {
 	assert.Equal(t, int64(100), ue.ParkedUnits)
 	read := readTopic(t, cluster.ListenAddrs())
 	assert.Equal(t, int64(1+2+3+4+5+6+5), sum(read.totals), "the other series were delivered")
+	assert.Zero(t, read.duplicates)
 }
 
 // A topic that does not exist is a configuration problem naming the
@@ -225,18 +259,19 @@ func TestKafkaCrashWithBrokersAwayBillsOnce(t *testing.T) {
 }
 
 // kcatTotals reads the topic with kcat (librdkafka), the client most
-// consumers use, and checks it finds the same totals, each key once.
-func kcatTotals(t *testing.T, brokers []string, want map[string]int64) {
+// consumers use, read_committed, and checks it finds the same totals, each
+// key once.
+func kcatTotals(t *testing.T, brokers []string, want map[string]int64) topicRead {
 	t.Helper()
 	path, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Log("kcat not installed (Debian package kcat; .ci/run installs it): the independent read is skipped")
-		return
+		return topicRead{}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, "-C", "-b", strings.Join(brokers, ","), "-t", usageTopic, "-e", "-q",
-		"-f", "%k\t%s\n").Output()
+		"-X", "isolation.level=read_committed", "-f", "%k\t%s\n").Output()
 	require.NoError(t, err)
 	read := topicRead{totals: map[string]int64{}}
 	seen := map[string][]byte{}
@@ -249,6 +284,7 @@ func kcatTotals(t *testing.T, brokers []string, want map[string]int64) {
 	assert.Empty(t, mismatches(want, read.totals), "kcat: [counted, read back]")
 	assert.Empty(t, read.conflicts)
 	t.Logf("kcat read %d records: the same totals", read.records)
+	return read
 }
 
 // freePort is a loopback port nothing listens on now.

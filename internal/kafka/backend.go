@@ -2,9 +2,11 @@
 // franz-go: one record per event, keyed by the event's id as a JSON string
 // and valued by its JSON, the same bytes the REST Proxy path stores.
 //
-// Delivery is idempotent within one client (acks=all, franz-go's
-// sequence numbers); across restarts a replayed event is a second record
-// with the same key, so consumers dedupe on the key.
+// Without transactions, delivery is idempotent within one client
+// (acks=all, franz-go's sequence numbers); across restarts a replayed event
+// is a second record with the same key, so consumers dedupe on the key.
+// With them (NewTransactional), read_committed consumers see each event
+// once (txn.go).
 package kafka
 
 import (
@@ -12,6 +14,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -32,6 +35,7 @@ type Config struct {
 	SASL     SASL        // zero: none
 	Extra    []kgo.Opt   // further franz-go options, applied last
 	MaxBatch int         // records per Send; 0: 1000
+	Logger   *slog.Logger
 }
 
 // Backend produces usage events to one topic. It is a usage.Backend.
@@ -40,6 +44,7 @@ type Backend struct {
 	topic    string
 	maxBatch int
 	auth     authWatch // hooked only with SASL
+	txn      *txnLoop  // nil: idempotent, without transactions
 
 	// pending counts promises not yet fired, so that Close can wait for
 	// franz-go's promise goroutine to be done with this backend.
@@ -52,20 +57,7 @@ var _ usage.Backend = (*Backend)(nil)
 // New builds the franz-go client. It does not dial: brokers that are down
 // now surface as Retry outcomes of Send.
 func New(cfg Config) (*Backend, error) {
-	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("kafka: no brokers")
-	}
-	if cfg.Topic == "" {
-		return nil, errors.New("kafka: no topic")
-	}
-	if cfg.MaxBatch < 0 {
-		return nil, fmt.Errorf("kafka: MaxBatch %d is negative", cfg.MaxBatch)
-	}
-	b := &Backend{topic: cfg.Topic, maxBatch: cfg.MaxBatch}
-	if b.maxBatch == 0 {
-		b.maxBatch = defaultMaxBatch
-	}
-	opts, err := clientOpts(&cfg, &b.auth)
+	b, opts, err := prepare(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +65,59 @@ func New(cfg Config) (*Backend, error) {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	return b, nil
+}
+
+// prepare checks cfg and returns a backend without a client, and the
+// client options cfg maps to.
+func prepare(cfg *Config) (*Backend, []kgo.Opt, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, nil, errors.New("kafka: no brokers")
+	}
+	if cfg.Topic == "" {
+		return nil, nil, errors.New("kafka: no topic")
+	}
+	if cfg.MaxBatch < 0 {
+		return nil, nil, fmt.Errorf("kafka: MaxBatch %d is negative", cfg.MaxBatch)
+	}
+	b := &Backend{topic: cfg.Topic, maxBatch: cfg.MaxBatch}
+	if b.maxBatch == 0 {
+		b.maxBatch = defaultMaxBatch
+	}
+	opts, err := clientOpts(cfg, &b.auth)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, opts, nil
+}
+
+// NewTransactional builds a backend that delivers in transactions. Options
+// in cfg.Extra that would break them are refused.
+func NewTransactional(cfg Config, txn Transactions) (*Transactional, error) {
+	if txn.ID == "" || txn.CheckpointTopic == "" {
+		return nil, errors.New("kafka: transactions need an id and a checkpoint topic")
+	}
+	inner, err := probeExtra(cfg.Extra)
+	if err != nil {
+		return nil, err
+	}
+	b, base, err := prepare(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	producer := append(slices.Clone(base),
+		kgo.TransactionalID(txn.ID),
+		kgo.TransactionTimeout(txn.Timeout),
+		// A record must fail well within the transaction's timeout, so
+		// that the transaction is aborted by us and not timed out.
+		kgo.RecordDeliveryTimeout(txn.Timeout/2),
+		kgo.RecordPartitioner(checkpointPartitioner{inner: inner, topic: txn.CheckpointTopic}),
+	)
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b.txn = newTxnLoop(b, txn, producer, base, logger)
+	return &Transactional{b}, nil
 }
 
 // MaxBatch is the most events one Send carries.
@@ -117,6 +162,12 @@ func (p *promises) settle(n int) {
 // ctx to end. Records are never produced again by hand: franz-go retries
 // what is retriable and Send only reports what became of each.
 func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
+	if b.txn != nil {
+		if len(batch) > 0 {
+			b.txn.send(ctx, batch, out)
+		}
+		return
+	}
 	p := newPromises(len(batch))
 	// One allocation for the batch's records and one for their bytes,
 	// not three per record.
@@ -195,6 +246,10 @@ func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
 // until every promise has fired.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
+		if b.txn != nil {
+			b.txn.close() // closes its client
+			return
+		}
 		b.cl.Close()
 		b.pending.Wait()
 	})

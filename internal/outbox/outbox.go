@@ -43,6 +43,7 @@ type Config struct {
 type Outbox struct {
 	cfg     Config
 	session usage.Session
+	recover usage.Recoverable // the backend, if it is one and there is a store
 
 	mu      sync.Mutex
 	work    *sync.Cond // signalled when ready gains an item or on stop
@@ -53,6 +54,7 @@ type Outbox struct {
 	dirty   []*Series     // series whose stored records are stale
 	dropped []Key         // open records of forgotten series, to delete
 	acked   []uint64      // stored records of acknowledged events, to delete
+	ackedID []usage.ID    // their ids, for a usage.Recoverable backend
 	streams streamRecords // cumulative stream state, with a store
 	// uncommitted estimates the bytes of new series not committed yet, for
 	// the store's cap.
@@ -105,6 +107,9 @@ func New(cfg Config) *Outbox {
 	// are configured: two exporters of one process, or two starts on one
 	// spool, never derive the same id.
 	_, _ = rand.Read(o.session[:])
+	if r, ok := cfg.Backend.(usage.Recoverable); ok && cfg.Store != nil {
+		o.recover = r
+	}
 	o.windowEnd = o.wallNow()
 	o.work = sync.NewCond(&o.mu)
 	return o

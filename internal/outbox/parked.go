@@ -44,7 +44,7 @@ func (o *Outbox) park(s *Series, out usage.Outcome, r *Round) (report func()) {
 	p.events++
 	p.reason, p.err = out.Err.Error(), out.Err
 	if s.storedEvent {
-		o.acked = append(o.acked, ev.seq)
+		o.ack(ev.seq, ev.id)
 		s.storedEvent = false
 	}
 	rejected := Parked{Key: s.Key, Units: ev.units, Events: 1, Reason: p.reason, Err: out.Err, Since: time.Unix(0, now)}

@@ -11,16 +11,18 @@ import (
 // commit succeeded.
 type written struct {
 	s                        *Series
-	seq                      uint64 // the event record written, 0 if none
+	seq                      uint64   // the event record written, 0 if none
+	id                       usage.ID // its id
 	storedOpen, storedParked bool
 }
 
 // snapshotted is one snapshot: the change and what to apply after it.
 type snapshotted struct {
-	ch      *Change
-	done    []written
-	release []*Series
-	streams map[StreamID]bool
+	ch       *Change
+	ackedIDs []usage.ID // the ids of ch.DeleteEvents
+	done     []written
+	release  []*Series
+	streams  map[StreamID]bool
 }
 
 // Persist commits every pending change to the store, then releases the
@@ -59,6 +61,9 @@ func (o *Outbox) Persist() error {
 		if !snap.ch.Empty() {
 			err = o.cfg.Store.Commit(snap.ch)
 		}
+		if err == nil && o.recover != nil && len(snap.ackedIDs) > 0 {
+			o.recover.Released(snap.ackedIDs)
+		}
 		o.mu.Lock()
 		reports = append(reports, o.applyCommit(snap, err))
 		lost := errors.Is(err, ErrStoreLost)
@@ -88,6 +93,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 		o.persistFailed = o.mono()
 		o.dropped = append(o.dropped, ch.DeleteOpen...)
 		o.acked = append(o.acked, ch.DeleteEvents...)
+		o.ackedID = append(o.ackedID, snap.ackedIDs...)
 		o.streams.giveBack(snap.streams)
 		for _, w := range snap.done {
 			o.markDirty(w.s)
@@ -111,7 +117,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 			w.s.storedEvent = true
 		default:
 			// Acknowledged while its record was being written.
-			o.acked = append(o.acked, w.seq)
+			o.ack(w.seq, w.id)
 			o.kick()
 		}
 	}
@@ -134,7 +140,11 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 // Change. mu must be held.
 func (o *Outbox) snapshot() snapshotted {
 	ch := &Change{DeleteOpen: o.dropped, DeleteEvents: o.acked}
-	o.dropped, o.acked = nil, nil
+	ackedIDs := o.ackedID
+	o.dropped, o.acked, o.ackedID = nil, nil, nil
+	if o.recover != nil {
+		ch.Mark = o.recover.Mark()
+	}
 	done := make([]written, 0, len(o.dirty))
 	for _, s := range o.dirty {
 		s.dirty = false
@@ -150,7 +160,7 @@ func (o *Outbox) snapshot() snapshotted {
 				Seq: ev.seq, Key: s.Key, Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customer,
 			})
 			ev.rewrite = false
-			w.seq = ev.seq
+			w.seq, w.id = ev.seq, ev.id
 		}
 		switch {
 		case s.open > 0 || !s.rem.IsZero():
@@ -174,13 +184,13 @@ func (o *Outbox) snapshot() snapshotted {
 	o.dirty = o.dirty[:0]
 	release := o.pending
 	o.pending = nil
-	return snapshotted{ch: ch, done: done, release: release, streams: o.streams.take(ch)}
+	return snapshotted{ch: ch, ackedIDs: ackedIDs, done: done, release: release, streams: o.streams.take(ch)}
 }
 
 // rewriteAll marks everything held for writing to a fresh, empty store.
 // mu must be held.
 func (o *Outbox) rewriteAll() {
-	o.dropped, o.acked = nil, nil
+	o.dropped, o.acked, o.ackedID = nil, nil, nil
 	o.series.all(func(s *Series) {
 		s.storedEvent, s.storedOpen, s.storedParked = false, false, false
 		if s.hasEvent() {
@@ -189,4 +199,13 @@ func (o *Outbox) rewriteAll() {
 		o.markDirty(s)
 	})
 	o.streams.rewriteAll()
+}
+
+// ack queues the deletion of an acknowledged event's record. mu must be
+// held.
+func (o *Outbox) ack(seq uint64, id usage.ID) {
+	o.acked = append(o.acked, seq)
+	if o.recover != nil {
+		o.ackedID = append(o.ackedID, id)
+	}
 }

@@ -34,6 +34,9 @@ type Change struct {
 	PutParked     []ParkedRecord
 	DeleteStreams []StreamID
 	PutStreams    []StreamRecord
+	// Mark is the backend's recovery mark (usage.Recoverable), stored
+	// whole; nil leaves the stored one.
+	Mark []byte
 }
 
 // Empty reports whether the change writes nothing.

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,12 @@ var (
 	bucketParked  = []byte("parked")
 	bucketStreams = []byte("streams")
 	keyFormat     = []byte("format")
+	// keyTransactionalID holds the spool's producer identity, drawn once
+	// when the spool is created (or first opened by 0.2): a restart, or a
+	// drain on another machine, fences and recovers under the same id.
+	keyTransactionalID = []byte("transactional-id")
+	// keyMark holds the backend's recovery mark, stored with each commit.
+	keyMark = []byte("mark")
 )
 
 // Files a rebuild writes before it replaces the spool in one rename.
@@ -55,6 +62,9 @@ type Options struct {
 	MaxBytes int64 // Full reports true once the records held pass this
 	// LockTimeout bounds the wait for another process's lock (default 1s).
 	LockTimeout time.Duration
+	// TransactionalID is stored as the spool's identity if it has none yet;
+	// Contents.TransactionalID is the one stored.
+	TransactionalID string
 }
 
 // Spool is an outbox.Store in a bbolt file.
@@ -64,6 +74,7 @@ type Spool struct {
 	file     *os.File // bbolt's handle of the file, to tell whether path still names it
 	maxBytes int64
 	held     atomic.Int64 // bytes of the records held, keys included
+	id       string       // the stored transactional id, written again to a fresh file
 }
 
 var _ outbox.Store = (*Spool)(nil)
@@ -71,7 +82,9 @@ var _ outbox.Store = (*Spool)(nil)
 // Contents is what a spool held when it was opened.
 type Contents struct {
 	outbox.Contents
-	Recovery Recovery
+	Recovery        Recovery
+	TransactionalID string // the spool's identity (Options.TransactionalID)
+	Mark            []byte // the last outbox.Change.Mark committed, if any
 }
 
 // Recovery tells what opening a spool had to do.
@@ -143,6 +156,16 @@ func Open(dir string, opts Options) (*Spool, Contents, error) {
 		_ = s.db.Close()
 		return nil, c, err
 	}
+	if c.TransactionalID == "" && opts.TransactionalID != "" {
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(keyTransactionalID, []byte(opts.TransactionalID))
+		}); err != nil {
+			_ = s.db.Close()
+			return nil, c, err
+		}
+		c.TransactionalID = opts.TransactionalID
+	}
+	s.id = c.TransactionalID
 	return s, c, nil
 }
 
@@ -253,6 +276,8 @@ func decodeFile(tx *bolt.Tx, c *Contents) (fresh bool, held int64, dropped int, 
 	if b.events == nil || b.open == nil || b.parked == nil || b.streams == nil {
 		return false, 0, 0, fmt.Errorf("%w: missing bucket", ErrCorrupt)
 	}
+	c.TransactionalID = string(meta.Get(keyTransactionalID))
+	c.Mark = bytes.Clone(meta.Get(keyMark))
 	acc := tally{}
 	err = errors.Join(
 		decodeAll(b.events, decodeEvent, &c.Events, &acc),
@@ -348,7 +373,10 @@ func (s *Spool) repair(c *Contents, dropped int) error {
 			if err := initBuckets(tx); err != nil {
 				return err
 			}
-			_, err := write(tx, &outbox.Change{PutEvents: c.Events, PutOpen: c.Opens, PutParked: c.Parked, PutStreams: c.Streams})
+			if err := putIdentity(tx, c.TransactionalID); err != nil {
+				return err
+			}
+			_, err := write(tx, &outbox.Change{PutEvents: c.Events, PutOpen: c.Opens, PutParked: c.Parked, PutStreams: c.Streams, Mark: c.Mark})
 			return err
 		})
 	})
@@ -447,7 +475,13 @@ func (s *Spool) checkFile() error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return err
 	}
-	if err := s.rebuild(freshSuffix, func(db *bolt.DB) error { return db.Update(initBuckets) }); err != nil {
+	fresh := func(tx *bolt.Tx) error {
+		if err := initBuckets(tx); err != nil {
+			return err
+		}
+		return putIdentity(tx, s.id)
+	}
+	if err := s.rebuild(freshSuffix, func(db *bolt.DB) error { return db.Update(fresh) }); err != nil {
 		return fmt.Errorf("%w: %s was %s, and starting a fresh one failed: %w", outbox.ErrStoreLost, s.path, what, err)
 	}
 	s.held.Store(0)
@@ -484,7 +518,18 @@ func write(tx *bolt.Tx, ch *outbox.Change) (int64, error) {
 	for _, r := range ch.PutStreams {
 		w.put(b.streams, r.ID[:], encodeStream(r))
 	}
+	if ch.Mark != nil && w.err == nil {
+		w.err = tx.Bucket(bucketMeta).Put(keyMark, ch.Mark)
+	}
 	return w.delta, w.err
+}
+
+// putIdentity stores the spool's transactional id, if it has one.
+func putIdentity(tx *bolt.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	return tx.Bucket(bucketMeta).Put(keyTransactionalID, []byte(id))
 }
 
 // writer puts and deletes records, keeping the first error and the change

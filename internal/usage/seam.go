@@ -21,6 +21,18 @@ type Backend interface {
 	Close() error
 }
 
+// Recoverable is a Backend that finds, after a crash, which stored events
+// it had already delivered (Kafka transactions). For that it must know
+// which delivered events the store may still hold.
+type Recoverable interface {
+	// Mark is stored with each commit of the store, and handed back to the
+	// backend at the next start.
+	Mark() []byte
+	// Released is told, after a commit, of delivered events the store no
+	// longer holds: they can never be sent again.
+	Released(ids []ID)
+}
+
 // Result is what became of one event.
 type Result uint8
 
