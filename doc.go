@@ -34,6 +34,14 @@
 // With WithSpoolDir the outbox is written to disk, synced, before the first
 // send, and replayed with its original keys on the next start.
 //
+// How often a unit is billed depends on the backend and on its consumers:
+// at least once everywhere, for usage Export accepted with a spool; exactly
+// once on any backend that honours the idempotency key; and exactly once
+// on backend kafka with a spool, whose transactions (on by default) fence a
+// dead process and let a restart find what it had committed, for
+// read_committed consumers. Elsewhere a crash can repeat the events in
+// flight, with their keys.
+//
 // # Configuration
 //
 // Options beat environment variables, which beat defaults. Every setting
@@ -56,6 +64,10 @@
 //	LITEWAVE_KAFKA_SASL_MECHANISM    PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (none) WithKafkaSASL
 //	LITEWAVE_KAFKA_SASL_USERNAME     SASL user name (none)                        WithKafkaSASL
 //	LITEWAVE_KAFKA_SASL_PASSWORD     SASL password, never printed (none)          WithKafkaSASL
+//	LITEWAVE_KAFKA_TRANSACTIONS      false: no transactions (true, with a spool)  WithKafkaTransactions
+//	LITEWAVE_KAFKA_CHECKPOINT_TOPIC  compacted topic of transaction checkpoints
+//	                                 (the topic + ".checkpoints")                 WithKafkaCheckpointTopic
+//	LITEWAVE_KAFKA_TRANSACTION_TIMEOUT  transaction timeout (20s)                 WithKafkaTransactionTimeout
 //	LITEWAVE_TIMEOUT                 per HTTP request, ms or a duration (10s)     WithTimeout
 //	LITEWAVE_CONCURRENCY             batches in flight (64)                       WithConcurrency
 //	LITEWAVE_SPOOL_DIR               crash-safe outbox directory (none: memory)   WithSpoolDir

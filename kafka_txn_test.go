@@ -485,3 +485,27 @@ func TestKafkaTransactionNeedsAreConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// franz-go options that would undo transactions are refused while they
+// are on, and accepted without them.
+func TestKafkaOptionsThatUndoTransactionsAreRefused(t *testing.T) {
+	for name, o := range map[string]kgo.Opt{
+		"TransactionalID":        kgo.TransactionalID("mine"),
+		"DisableIdempotentWrite": kgo.DisableIdempotentWrite(),
+		"TransactionTimeout":     kgo.TransactionTimeout(time.Minute),
+	} {
+		t.Run(name, func(t *testing.T) {
+			base := []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
+				litewavemetric.WithKafkaBrokers("127.0.0.1:1"), litewavemetric.WithEndpoint("http://127.0.0.1:1"),
+				litewavemetric.WithKafkaOptions(o)}
+			_, err := litewavemetric.New(context.Background(), append(base, litewavemetric.WithSpoolDir(t.TempDir()))...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), name)
+			assert.Contains(t, err.Error(), "LITEWAVE_KAFKA_TRANSACTIONS=false")
+			exp, err := litewavemetric.New(context.Background(), append(base, litewavemetric.WithSpoolDir(t.TempDir()),
+				litewavemetric.WithKafkaTransactions(false))...)
+			require.NoError(t, err)
+			require.NoError(t, exp.Shutdown(context.Background()))
+		})
+	}
+}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,7 +28,21 @@ const (
 // with three brokers, that discards what it is sent: what is measured is
 // the producing side.
 func kafkaCluster() (*kfake.Cluster, error) {
-	return kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, benchTopic), kfake.BlackholeProduce())
+	return kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, benchTopic),
+		kfake.SeedTopics(1, benchTopic+".checkpoints"), kfake.BlackholeProduce())
+}
+
+// endTxns counts the transactions a cluster commits.
+func endTxns(c *kfake.Cluster) *atomic.Int64 {
+	n := new(atomic.Int64)
+	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if req.(*kmsg.EndTxnRequest).Commit {
+			n.Add(1)
+		}
+		return nil, nil, false
+	})
+	return n
 }
 
 // produceCount counts the produce requests a cluster receives and the
@@ -139,6 +155,57 @@ func deliveredEvents(exp *litewavemetric.Exporter) int64 { return exp.Stats().De
 func kafkaDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int, measuring func()) (float64, error) {
 	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents, measuring,
 		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(c.ListenAddrs()...))
+}
+
+// kafkaTxnDelivery is kafkaDelivery with a spool, and so in transactions.
+func kafkaTxnDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int, measuring func()) (float64, error) {
+	dir, err := os.MkdirTemp("", "litewave-bench-spool")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents, measuring,
+		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(c.ListenAddrs()...),
+		litewavemetric.WithSpoolDir(dir))
+}
+
+// bareKafkaTxn produces the same records with a bare transactional
+// franz-go client, committing every perTxn records: the limit of
+// transactions of that size on this machine.
+func bareKafkaTxn(c *kfake.Cluster, n, tenants, perTxn int, measuring func()) (float64, error) {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(benchTopic),
+		kgo.TransactionalID(fmt.Sprintf("bench-%x", id)))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	commit := func(recs []*kgo.Record) error {
+		if err := cl.BeginTransaction(); err != nil {
+			return err
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return err
+		}
+		return cl.EndTransaction(ctx, kgo.TryCommit)
+	}
+	if err := commit(kafkaRecords(tenants, tenants)); err != nil {
+		return 0, fmt.Errorf("warm-up: %w", err)
+	}
+	recs := kafkaRecords(n, tenants)
+	runtime.GC()
+	if measuring != nil {
+		measuring()
+	}
+	start := time.Now()
+	for i := 0; i < len(recs); i += perTxn {
+		if err := commit(recs[i:min(i+perTxn, len(recs))]); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // bareKafka produces the same records, keys and values with a bare

@@ -153,14 +153,15 @@ func run() error {
 			slowMeterLib = append(slowMeterLib, r)
 		}
 	}
-	var kafkaRates, bareKafkaRates, eventsAtKafkaN []float64
-	var kafkaPerRequest, barePerRequest float64
+	var kafkaRates, bareKafkaRates, eventsAtKafkaN, txnRates, bareTxnRates []float64
+	var kafkaPerRequest, barePerRequest, perTxn float64
 	if *kafkaN > 0 {
 		c, err := kafkaCluster()
 		if err != nil {
 			return fmt.Errorf("kafka cluster: %w", err)
 		}
 		defer c.Close()
+		commits := endTxns(c)
 		for round := range *rounds {
 			// Odd rounds measure the bare producer first.
 			if round%2 == 1 {
@@ -185,6 +186,16 @@ func run() error {
 				return fmt.Errorf("events API at %d series: %w", *kafkaN, err)
 			}
 			eventsAtKafkaN = append(eventsAtKafkaN, r)
+			var before int64
+			if r, err = kafkaTxnDelivery(b, c, *kafkaN, *tenants, *concurrency, func() { before = commits.Load() }); err != nil {
+				return fmt.Errorf("kafka backend with transactions: %w", err)
+			}
+			txnRates = append(txnRates, r)
+			perTxn = float64(*kafkaN) / float64(max(1, commits.Load()-before))
+			if r, err = bareKafkaTxn(c, *kafkaN, *tenants, int(perTxn+0.5), nil); err != nil {
+				return fmt.Errorf("bare transactional franz-go: %w", err)
+			}
+			bareTxnRates = append(bareTxnRates, r)
 		}
 		if kafkaPerRequest, barePerRequest, err = recordsPerRequest(b, *kafkaN, *tenants, *concurrency); err != nil {
 			return fmt.Errorf("records per produce request: %w", err)
@@ -227,6 +238,10 @@ func run() error {
 		fmt.Fprintf(w, "  bare franz-go producer, same records\t%s events/s\t%.2f kafka/bare\t>= 0.70 %s\t\n", count(bk), kb, verdict(kb >= 0.70))
 		fmt.Fprintf(w, "    its records per produce request\t%.0f\t\t\t\n", barePerRequest)
 		fmt.Fprintf(w, "  events API, same collection\t%s events/s\t%.1fx kafka/events\t>= 10x %s\t\n", count(ev), ke, verdict(ke >= 10))
+		tk, tb := pairedRatio(txnRates, kafkaRates), pairedRatio(txnRates, bareTxnRates)
+		fmt.Fprintf(w, "delivery, kafka backend with a spool: transactions\t%s events/s\t%.2f txn/idempotent\t\t\n", count(median(txnRates)), tk)
+		fmt.Fprintf(w, "  records per transaction\t%.0f\t\t\t\n", perTxn)
+		fmt.Fprintf(w, "  bare transactional franz-go producer, same size\t%s events/s\t%.2f kafka-txn/bare-txn\t\t\n", count(median(bareTxnRates)), tb)
 	}
 	fmt.Fprintf(w, "lookups, first collection\t%d\tfor %d tenants\tone per tenant %s\t\n", lookups[0], *tenants, verdict(lookups[0] == int64(*tenants)))
 	fmt.Fprintf(w, "lookups, next collection\t%d\tfor %s events\tnone while cached %s\t\n", lookups[1], count(float64(*n)), verdict(lookups[1] == 0))

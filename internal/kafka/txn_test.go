@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,4 +134,64 @@ func TestRestartProducesNothingACommittedTransactionHolds(t *testing.T) {
 	require.Len(t, s.Recoveries, 1)
 	assert.Equal(t, 150, s.Recoveries[0].Found)
 	t.Logf("read-back: %d records in %v", s.Recoveries[0].Scanned, s.Recoveries[0].Took)
+}
+
+// The read-back at a restart reads the checkpoint partition from the mark
+// the spool kept, so it reads what every replica wrote since, not the
+// partition's history; it finds every held event that a committed
+// transaction delivered.
+func TestRecoveryReadsOnlyWhatWasWrittenSinceTheMark(t *testing.T) {
+	c := txnCluster(t)
+	const others = 4
+	var (
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+		replicas = make([]*Transactional, others)
+	)
+	for i := range replicas {
+		replicas[i] = newTransactional(t, c, Transactions{ID: "litewavemetric-other-" + strconv.Itoa(i)})
+		wg.Go(func() {
+			for range 200 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				requireDelivered(t, send(t, replicas[i].Backend, events(50, 10)))
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	committed := func() (n int64) {
+		for _, r := range replicas {
+			n += r.Stats().Transactions
+		}
+		return n
+	}
+	// Well into the others' writing: a long history before the mark.
+	require.Eventually(t, func() bool { return committed() >= 100 }, hang, time.Millisecond)
+
+	a := newTransactional(t, c, Transactions{ID: "litewavemetric-restarting"})
+	var held []usage.ID
+	for range 5 {
+		evs := events(100, 20)
+		requireDelivered(t, send(t, a.Backend, evs))
+		held = append(held, ids(evs)...)
+	}
+	mark := a.Mark()
+	s := a.Stats()
+	require.NoError(t, a.Close())
+	before := committed()
+	require.Eventually(t, func() bool { return committed() >= before+40 }, hang, time.Millisecond)
+
+	again := newTransactional(t, c, Transactions{ID: "litewavemetric-restarting", Held: held, Mark: mark})
+	out := send(t, again.Backend, events(1, 1))
+	requireDelivered(t, out)
+	rec := again.Stats().Recoveries
+	require.Len(t, rec, 1)
+	assert.Equal(t, len(held), rec[0].Found, "every held event its transactions committed")
+	written := committed() - before
+	assert.LessOrEqual(t, int64(rec[0].Scanned), 2*(written+others+1), "checkpoints and their markers since the mark, no more")
+	t.Logf("%d records per transaction; the others committed %d transactions (%d in all); the read-back read %d records in %v",
+		s.Records/s.Transactions, written, committed(), rec[0].Scanned, rec[0].Took)
 }
