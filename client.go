@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -61,8 +63,9 @@ func newClient(cfg config, txn *kafka.Transactions) (*Client, error) {
 	}
 	// Litewave's own endpoints get the API key; a REST Proxy, which may be
 	// anyone's, never does.
+	scrub := scrubber(cfg)
 	litewave := func(setting string) *httpclient.Client {
-		return httpclient.New(cfg.httpClient, rt, cfg.apiKey, cfg.timeout, httpclient.Target{Setting: setting})
+		return httpclient.New(cfg.httpClient, rt, cfg.apiKey, cfg.timeout, httpclient.Target{Setting: setting, Scrub: scrub})
 	}
 	lookupURL, lookupSetting := baseURL(cfg.endpoint)+accounts.EventsAPIPath, EnvEndpoint
 	if cfg.portalURL != "" {
@@ -75,7 +78,7 @@ func newClient(cfg config, txn *kafka.Transactions) (*Client, error) {
 		c.backend = events.New(litewave(EnvEndpoint), baseURL(cfg.endpoint))
 	case BackendKafkaREST:
 		proxy := httpclient.New(cfg.httpClient, rt, redact.Secret{}, cfg.timeout, httpclient.Target{Setting: EnvKafkaRESTURL,
-			AuthFix: "the REST Proxy refused the request: check its authentication, and its Kafka credentials and ACLs"})
+			AuthFix: "the REST Proxy refused the request: check its authentication, and its Kafka credentials and ACLs", Scrub: scrub})
 		c.backend = kafkarest.New(proxy, baseURL(cfg.kafkaRESTURL), cfg.kafkaTopic, cfg.restRecords, cfg.restBytes)
 	case BackendKafka:
 		kc := kafka.Config{Brokers: cfg.kafkaBrokers, Topic: cfg.kafkaTopic, TLS: cfg.kafkaTLS,
@@ -94,6 +97,19 @@ func newClient(cfg config, txn *kafka.Transactions) (*Client, error) {
 	}
 	_, _ = rand.Read(c.session[:])
 	return c, nil
+}
+
+// scrubber scrubs the configured secrets, and the credentials of an HTTP
+// proxy, which the environment may hold and a server may echo.
+func scrubber(cfg config) *redact.Scrubber {
+	secrets := []string{cfg.apiKey.Value(), cfg.saslPassword.Value()}
+	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		if u, err := url.Parse(os.Getenv(v)); err == nil && u.User != nil {
+			pass, _ := u.User.Password()
+			secrets = append(secrets, u.User.Username(), pass)
+		}
+	}
+	return redact.NewScrubber(secrets...)
 }
 
 // LookupCustomer asks the backend which customer account tenantID is billed

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -203,20 +202,20 @@ func WithBackend(name string) Option {
 // are posted (backend events) and customers looked up (unless
 // WithPortalURL). Env: LITEWAVE_ENDPOINT. Default: DefaultEndpoint.
 func WithEndpoint(baseURL string) Option {
-	return opt(EnvEndpoint, fmt.Sprintf("WithEndpoint(%q)", redactURL(baseURL)), func(c *config) { c.endpoint = baseURL })
+	return opt(EnvEndpoint, "WithEndpoint("+shownURL(baseURL)+")", func(c *config) { c.endpoint = baseURL })
 }
 
 // WithPortalURL makes customer lookups go to the portal:
 // {portal}/metering/v1alpha1/customer-accounts/tenant/{tenant}, with the
 // API key, whatever the backend. Env: LITEWAVE_PORTAL_URL.
 func WithPortalURL(portal string) Option {
-	return opt(EnvPortalURL, fmt.Sprintf("WithPortalURL(%q)", redactURL(portal)), func(c *config) { c.portalURL = portal })
+	return opt(EnvPortalURL, "WithPortalURL("+shownURL(portal)+")", func(c *config) { c.portalURL = portal })
 }
 
 // WithKafkaRESTURL sets the base URL of the Kafka REST Proxy (v2) that
 // backend kafka-rest produces to. Env: LITEWAVE_KAFKA_REST_URL.
 func WithKafkaRESTURL(baseURL string) Option {
-	return opt(EnvKafkaRESTURL, fmt.Sprintf("WithKafkaRESTURL(%q)", redactURL(baseURL)), func(c *config) { c.kafkaRESTURL = baseURL })
+	return opt(EnvKafkaRESTURL, "WithKafkaRESTURL("+shownURL(baseURL)+")", func(c *config) { c.kafkaRESTURL = baseURL })
 }
 
 // WithKafkaTopic sets the topic usage records are produced to, on the
@@ -255,7 +254,7 @@ func WithKafkaTLS(tc *tls.Config) Option {
 func WithKafkaSASL(mechanism, username, password string) Option {
 	return multi(
 		opt(EnvKafkaSASLMechanism, fmt.Sprintf("WithKafkaSASL(%q, ...)", mechanism), func(c *config) { c.saslMechanism = mechanism }),
-		opt(EnvKafkaSASLUsername, fmt.Sprintf("WithKafkaSASL(_, %q, _)", username), func(c *config) { c.saslUsername = username }),
+		opt(EnvKafkaSASLUsername, "WithKafkaSASL(_, [REDACTED], _)", func(c *config) { c.saslUsername = username }),
 		opt(EnvKafkaSASLPassword, "WithKafkaSASL(_, _, [REDACTED])", func(c *config) { c.saslPassword = redact.New(password) }),
 	)
 }
@@ -642,8 +641,11 @@ func (c *config) fromEnv() {
 			continue
 		}
 		shown := strconv.Quote(v)
-		if s.name == EnvAPIKey || s.name == EnvKafkaSASLPassword {
+		switch s.name {
+		case EnvAPIKey, EnvKafkaSASLPassword, EnvKafkaSASLUsername:
 			shown = "[REDACTED]"
+		case EnvEndpoint, EnvPortalURL, EnvKafkaRESTURL, EnvKafkaBrokers:
+			shown = shownURL(v)
 		}
 		c.source[s.name] = s.name + "=" + shown
 		if err := s.parse(c, v); err != nil {
@@ -671,6 +673,14 @@ func (c *config) from(env, what string) string {
 		return s
 	}
 	return what
+}
+
+// secretOption names the option of each secret's variable, for errors
+// about a secret given as an option.
+var secretOption = map[string]string{
+	EnvAPIKey:            "WithAPIKey",
+	EnvKafkaSASLUsername: "WithKafkaSASL (the username)",
+	EnvKafkaSASLPassword: "WithKafkaSASL (the password)",
 }
 
 func (c *config) validate() error {
@@ -703,6 +713,11 @@ func (c *config) validate() error {
 	}
 	if c.backend == BackendKafka && len(c.kafkaBrokers) == 0 {
 		bad(EnvKafkaBrokers, EnvKafkaBrokers, "backend %s needs the seed brokers: set %s or WithKafkaBrokers", c.backend, EnvKafkaBrokers)
+	}
+	for env, secret := range map[string]string{EnvAPIKey: c.apiKey.Value(), EnvKafkaSASLUsername: c.saslUsername, EnvKafkaSASLPassword: c.saslPassword.Value()} {
+		if err := checkSecret(secret); err != nil {
+			bad(env, secretOption[env], "%v", err)
+		}
 	}
 	if c.saslMechanism != "" {
 		if !slices.Contains(saslMechanisms, strings.ToUpper(c.saslMechanism)) {
@@ -777,32 +792,5 @@ func (c *config) validate() error {
 	return nil
 }
 
-// checkURL checks a base URL. Credentials in it are refused: they would be
-// printed with every network error.
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%q is not a URL", redactURL(raw))
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q: scheme must be http or https", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("%q: no host", u.Redacted())
-	case u.User != nil:
-		return fmt.Errorf("%q: credentials in the URL are not allowed; use WithAPIKey", u.Redacted())
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("%q: must not have a query or fragment", u.Redacted())
-	}
-	return nil
-}
-
 // baseURL is raw, checked, without a trailing slash.
 func baseURL(raw string) string { return strings.TrimSuffix(raw, "/") }
-
-// redactURL hides the credentials of a URL that is printed.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
-}

@@ -31,6 +31,9 @@ const (
 	crashChildEnv    = "LITEWAVE_CRASH_CHILD"
 	crashSeriesEnv   = "LITEWAVE_CRASH_SERIES"
 	crashCompleteEnv = "LITEWAVE_CRASH_COMPLETE"
+	// crashSteadyEnv selects crashSteadyChild: one collection in steady
+	// state, reported before it is exported.
+	crashSteadyEnv = "LITEWAVE_CRASH_STEADY"
 )
 
 // crashReport is the child's last word before it is killed: what it counted
@@ -47,6 +50,9 @@ func crashKey(tenant, device, meter string) string { return tenant + "|" + devic
 func crashChild() int {
 	ctx := context.Background()
 	n, _ := strconv.Atoi(os.Getenv(crashSeriesEnv))
+	if os.Getenv(crashSteadyEnv) != "" {
+		return crashSteadyChild(n)
+	}
 	exp, err := litewavemetric.New(ctx, litewavemetric.WithTimeout(2*time.Second), litewavemetric.WithConcurrency(4),
 		litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 50 * time.Millisecond, MaxInterval: 100 * time.Millisecond}))
 	if err != nil {

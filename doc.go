@@ -18,6 +18,12 @@
 // the previous collection is total_usage, and the customer id is looked up
 // by tenant and cached.
 //
+// Only counters (synchronous and observable) are billed. Histograms,
+// gauges and up-down counters are dropped by the exporter's aggregation
+// selector (Exporter.Aggregation) before they reach Export, so they cost
+// nothing and no report names them: a reader built with NewPeriodicReader
+// never collects them.
+//
 // # Delivery
 //
 // Export takes a collection's usage into an outbox before it sends
@@ -92,7 +98,12 @@
 //	                                 global MeterProvider (off)                   WithMeterProvider
 //
 // Durations are milliseconds or Go durations ("10s"). A configuration error
-// from New names the variable or option it came from.
+// from New names the variable or option it came from, and never shows a
+// secret: URLs with credentials are refused, shown with their user
+// information masked. HTTP requests honour HTTP_PROXY, HTTPS_PROXY and
+// NO_PROXY (unless WithHTTPClient is given): through a proxy, the API key
+// travels inside the TLS tunnel to an https endpoint, but in the clear to
+// the proxy for an http one. The proxy's own URL is never printed.
 //
 // # Errors
 //

@@ -33,6 +33,11 @@ var (
 	ErrSpoolLocked = errors.New("spool is in use by another process")
 )
 
+// ErrSecondReader is the error of every export of a reader that
+// NewPeriodicReader made for an exporter that already had one: the usage
+// would be collected, and billed, twice. The first reader keeps working.
+var ErrSecondReader = errors.New("litewavemetric: this exporter already feeds another reader; one exporter serves one reader: create one exporter per MeterProvider")
+
 // HTTPError is a non-2xx answer from an HTTP backend or lookup. It has
 // the fields of the HTTP layer's own error, so that one converts to the
 // other.
@@ -133,6 +138,11 @@ const (
 	// OverCapacity usage belongs to a new series refused because the series
 	// cap or the spool size cap was reached.
 	OverCapacity
+	// Overlapping usage was collected twice: its interval overlaps one
+	// already taken for the same stream (resource, scope, instrument,
+	// attributes). Two readers, or two MeterProviders, sharing the exporter
+	// are the usual cause.
+	Overlapping
 )
 
 var problemText = map[Problem]string{
@@ -142,13 +152,14 @@ var problemText = map[Problem]string{
 	BadValue:            "is negative or not finite; not billed",
 	Overflow:            "would overflow an int64 total; not billed",
 	OverCapacity:        "belongs to a new series beyond the exporter's capacity; not billed",
+	Overlapping:         "was collected twice: its interval overlaps usage already taken for the same stream; not billed again",
 }
 
 func (p Problem) String() string { return problemText[p] }
 
 // typeName is the problem as an error.type value of the exporter's metrics.
 func (p Problem) typeName() string {
-	return [...]string{"", "unattributed", "cardinality_overflow", "invalid_id", "bad_value", "overflow", "over_capacity"}[p]
+	return [...]string{"", "unattributed", "cardinality_overflow", "invalid_id", "bad_value", "overflow", "over_capacity", "overlapping"}[p]
 }
 
 // UsageError reports the usage of one collection that has a Problem. Export

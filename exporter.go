@@ -38,6 +38,7 @@ type Exporter struct {
 	exportMu     sync.Mutex // serialises taking usage in, and shutting down
 	closed       atomic.Bool
 	shutdownOnce sync.Once
+	hasReader    atomic.Bool // NewPeriodicReader made its reader
 
 	recovery spool.Recovery
 	counts   struct {
@@ -296,6 +297,12 @@ func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport) []error 
 	add(OverCapacity, rep.OverCapacity)
 	add(BadValue, rep.BadValue)
 	add(Overflow, rep.Overflow)
+	if mrep.overlap.Points > 0 {
+		add(Overlapping, mrep.overlap)
+		// Logged as rejections are: the pipeline is built wrong, and the
+		// operator reads the exporter's log.
+		e.cfg.logger.Error(errs[len(errs)-1].Error())
+	}
 	return errs
 }
 
@@ -448,7 +455,7 @@ func (e *Exporter) MarshalLog() any {
 		Backend  string
 		Endpoint string
 		Spool    string
-	}{"litewave", e.cfg.backend, redactURL(e.cfg.endpoint), e.cfg.spoolDir}
+	}{"litewave", e.cfg.backend, shownURL(e.cfg.endpoint), e.cfg.spoolDir}
 }
 
 // backendAddress is where the configured backend is, for the exporter's

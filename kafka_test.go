@@ -234,10 +234,10 @@ func TestKafkaMissingTopicIsConfiguration(t *testing.T) {
 	requireMissingTopicReported(t, p, reports, 5*time.Second)
 }
 
-// Killed with SIGKILL while the brokers are away, a process loses nothing
-// it exported: restarted with them back, it bills everything once as a
-// consumer deduplicating by key reads it (a replay is a second record with
-// the same key and value).
+// Killed with SIGKILL while the brokers are away, before its first
+// produce, a process loses nothing it exported: restarted on its spool with
+// them back, it bills everything once, to a read_committed consumer that
+// does not deduplicate.
 func TestKafkaCrashWithBrokersAwayBillsOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
@@ -254,6 +254,7 @@ func TestKafkaCrashWithBrokersAwayBillsOnce(t *testing.T) {
 	read := readTopic(t, cluster.ListenAddrs())
 	assert.Empty(t, mismatches(rep.Counted, read.totals), "[counted, read back each key once]")
 	assert.Empty(t, read.conflicts, "replays carry the same key and value")
+	assert.Zero(t, read.duplicates, "no key twice")
 	t.Logf("killed child counted %d units in %d series; %d records read back, %d of them replays of a key",
 		sum(rep.Counted), len(rep.Counted), read.records, read.duplicates)
 }

@@ -30,9 +30,9 @@ type mapper struct {
 	cache                *seriesCache
 }
 
-// mapReport counts what mapping could not attribute.
+// mapReport counts what mapping could not attribute, or refused.
 type mapReport struct {
-	unattributed, overflow, untracked, invalid outbox.Issue
+	unattributed, overflow, untracked, invalid, overlap outbox.Issue
 }
 
 // ids of the resource, the fallback for points without their own.
@@ -98,7 +98,7 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 			if !ok {
 				continue
 			}
-			cumulative := false
+			cumulative, float := false, false
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
 				if !d.IsMonotonic {
@@ -109,7 +109,7 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 				if !d.IsMonotonic {
 					continue
 				}
-				cumulative = d.Temporality == metricdata.CumulativeTemporality
+				cumulative, float = d.Temporality == metricdata.CumulativeTemporality, true
 			default:
 				continue
 			}
@@ -122,13 +122,14 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 				}
 				continue
 			}
-			if cumulative && !scopeSet {
+			if !scopeSet {
 				scope = scopeKey{sm.Scope.Name, sm.Scope.Version, sm.Scope.SchemaURL, sm.Scope.Attributes.Equivalent()}
 				scopeSet = true
 			}
+			inst := instrumentKey{resource: res.res, scope: scope, name: met.Name, unit: met.Unit, description: met.Description, float: float}
 			p := points{meter: meter, name: met.Name, cumulative: cumulative, res: res, scope: scope, now: now,
 				resource: rm.Resource, instScope: &sm.Scope,
-				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device})}
+				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device, instrument: inst})}
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
 				ingestPoints(m, in, &rep, d.DataPoints, p, (*outbox.Ingest).Int, (*outbox.Ingest).IntTo)
@@ -172,12 +173,13 @@ type points struct {
 	now         int64
 	resource    *resource.Resource
 	instScope   *instrumentation.Scope
-	cached      map[attribute.Distinct]cachedSeries
+	cached      map[attribute.Distinct]*cachedStream
 }
 
 // ingestPoints adds a metric's points to their series: through the cache
-// when the point's attribute set was seen before (the steady state), else
-// by reading its ids and looking the series up.
+// when the point's stream was seen before (the steady state), else by
+// reading its ids and looking the series up. Points collected twice are
+// refused (see overlap.go).
 func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapReport, pts []metricdata.DataPoint[N], p points,
 	add func(*outbox.Ingest, usage.Key, N) *outbox.Series, addTo func(*outbox.Ingest, *outbox.Series, N)) {
 	for i := range pts {
@@ -189,20 +191,38 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 		if p.cumulative {
 			st := stream{key: streamKey{resource: p.res.res, scope: p.scope, name: p.name, attrs: dp.Attributes.Equivalent()},
 				res: p.resource, scope: p.instScope, attrs: &dp.Attributes}
-			d, status := delta(m.deltas, in, st, dp.StartTime, v, p.now)
+			d, status := delta(m.deltas, in, st, dp.StartTime, dp.Time, v, p.now)
 			switch status {
 			case baseline:
 				continue
 			case untracked:
 				rep.untracked.Add(usage.Key{Meter: p.meter}, 0, "cumulative stream cap reached: its delta cannot be known")
 				continue
+			case overlapping:
+				rep.overlap.Add(usage.Key{Meter: p.meter}, 0, overlapReason) // its delta is unknown
+				continue
 			}
 			if v = d; v == 0 {
 				continue
 			}
 		}
-		if s := m.cache.get(p.cached, &dp.Attributes); s != nil {
-			addTo(in, s, v)
+		e := m.cache.get(p.cached, &dp.Attributes)
+		var end int64 // of the stream's last delta interval taken, then of this one
+		if e != nil {
+			end = e.end
+		}
+		if !p.cumulative {
+			if deltaOverlaps(end, dp.StartTime) {
+				rep.overlap.Add(e.s.Key, max(float64(v), 0), overlapReason)
+				continue
+			}
+			if !dp.Time.IsZero() {
+				end = dp.Time.UnixNano()
+			}
+		}
+		if e != nil && !e.s.Gone() {
+			addTo(in, e.s, v)
+			e.end = end
 			continue
 		}
 		k, ok := m.key(&dp.Attributes, p.res, p.meter)
@@ -221,7 +241,7 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 			continue
 		}
 		if s := add(in, k, v); s != nil {
-			m.cache.put(p.cached, &dp.Attributes, s)
+			m.cache.put(p.cached, &dp.Attributes, s, end)
 		}
 	}
 }

@@ -33,10 +33,30 @@ import (
 // The reader exports every OTEL_METRIC_EXPORT_INTERVAL milliseconds
 // (default 60000), each within OTEL_METRIC_EXPORT_TIMEOUT (default 30000);
 // options such as sdkmetric.WithInterval apply after these settings.
+//
+// One exporter serves one reader: a second reader would collect the same
+// usage again. So only the first call for exp makes a working reader;
+// every export of a later one fails with ErrSecondReader, which is also
+// reported at once, and its Shutdown leaves exp to the first.
 func NewPeriodicReader(exp *Exporter, opts ...sdkmetric.PeriodicReaderOption) *sdkmetric.PeriodicReader {
 	all := append([]sdkmetric.PeriodicReaderOption{sdkmetric.WithCardinalityLimitSelector(exp.CardinalityLimit)}, opts...)
+	if !exp.hasReader.CompareAndSwap(false, true) {
+		exp.reportError(ErrSecondReader)
+		return sdkmetric.NewPeriodicReader(secondReader{exp}, all...)
+	}
 	return sdkmetric.NewPeriodicReader(&readerExporter{Exporter: exp}, all...)
 }
+
+// secondReader is the exporter as a second reader sees it. (Its reader
+// never calls ForceFlush, which follows only a successful export.)
+type secondReader struct{ *Exporter }
+
+func (secondReader) Export(context.Context, *metricdata.ResourceMetrics) error {
+	return ErrSecondReader
+}
+
+// Shutdown leaves the exporter running for the reader that has it.
+func (secondReader) Shutdown(context.Context) error { return nil }
 
 // readerExporter is the exporter as a PeriodicReader drives it.
 type readerExporter struct {

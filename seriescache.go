@@ -6,29 +6,46 @@ import (
 	"github.com/aiorch/litewavemetric/internal/outbox"
 )
 
-// seriesCache remembers, per meter, which series each attribute set was
-// billed to, so that a point whose set was seen before skips both reading
-// its ids (otel's Set.Value uses reflection) and the series table. It is
-// keyed by the SDK's set hash and every hit is confirmed by exact set
-// equality, so a hash collision costs a lookup, never a misattribution.
-// Export is serialised, so it needs no lock.
+// seriesCache remembers, per stream, which series it was billed to, so
+// that a point whose stream was seen before skips both reading its ids
+// (otel's Set.Value uses reflection) and the series table; and the end of
+// the stream's last delta interval taken, for the overlap check (see
+// overlap.go). It is keyed by the SDK's set hash and every hit is confirmed
+// by exact set equality, so a hash collision costs a lookup, never a
+// misattribution. Export is serialised, so it needs no lock.
 type seriesCache struct {
-	scopes  map[cacheScope]map[attribute.Distinct]cachedSeries
+	scopes  map[cacheScope]map[attribute.Distinct]*cachedStream
 	size    int
 	max     int
 	exports uint64
 }
 
-// cacheScope is what, besides a point's attributes, decides its series: the
-// meter, and the resource's ids that stand in for missing point ids.
+// cacheScope is what, besides a point's attributes, identifies its stream
+// and decides its series: the instrument, and the meter it is billed under
+// with the resource's ids that stand in for missing point ids (compared as
+// text, so that a resource hash collision never misattributes).
 type cacheScope struct {
 	meter, tenant, device string
+	instrument            instrumentKey
 }
 
-// cachedSeries is stored by value: one allocation less per series.
-type cachedSeries struct {
+// instrumentKey identifies an instrument as OpenTelemetry does: the SDK
+// exports instruments that differ in unit, description or number type
+// apart, even under one name.
+type instrumentKey struct {
+	resource                attribute.Distinct
+	scope                   scopeKey
+	name, unit, description string
+	float                   bool
+}
+
+// cachedStream is a stream's entry. Held by pointer, it is updated in
+// place as points are taken, and the map stays small: faster than entries
+// held by value, for about the same memory.
+type cachedStream struct {
 	set attribute.Set
 	s   *outbox.Series
+	end int64 // Unix nanoseconds: end of the last delta interval taken; 0 if none
 }
 
 // sweepEvery is how often, in exports, entries of forgotten series are
@@ -36,37 +53,41 @@ type cachedSeries struct {
 const sweepEvery = 64
 
 func newSeriesCache(max int) *seriesCache {
-	return &seriesCache{scopes: map[cacheScope]map[attribute.Distinct]cachedSeries{}, max: max}
+	return &seriesCache{scopes: map[cacheScope]map[attribute.Distinct]*cachedStream{}, max: max}
 }
 
 // scope returns the entries of one scope, for the points of one metric.
-func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]cachedSeries {
+func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]*cachedStream {
 	m := c.scopes[s]
 	if m == nil {
-		m = map[attribute.Distinct]cachedSeries{}
+		m = map[attribute.Distinct]*cachedStream{}
 		c.scopes[s] = m
 	}
 	return m
 }
 
-// get returns the series cached for set, if it is still held.
-func (c *seriesCache) get(m map[attribute.Distinct]cachedSeries, set *attribute.Set) *outbox.Series {
-	e, ok := m[set.Equivalent()]
-	if !ok || e.s.Gone() || !e.set.Equals(set) {
+// get returns the entry of set's stream, or nil; its series may be Gone.
+func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute.Set) *cachedStream {
+	e := m[set.Equivalent()]
+	if e == nil || !e.set.Equals(set) {
 		return nil
 	}
-	return e.s
+	return e
 }
 
-func (c *seriesCache) put(m map[attribute.Distinct]cachedSeries, set *attribute.Set, s *outbox.Series) {
+// put remembers the series of set's stream and the end of its last delta
+// interval taken.
+func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, s *outbox.Series, end int64) {
 	d := set.Equivalent()
-	if _, ok := m[d]; !ok {
-		if c.size >= c.max {
-			return // a cache, not a ledger: full means slower, not wrong
-		}
-		c.size++
+	if e := m[d]; e != nil {
+		*e = cachedStream{set: *set, s: s, end: end}
+		return
 	}
-	m[d] = cachedSeries{set: *set, s: s}
+	if c.size >= c.max {
+		return // full: slower, and the stream's overlaps go unchecked
+	}
+	c.size++
+	m[d] = &cachedStream{set: *set, s: s, end: end}
 }
 
 // endExport drops, now and then, the entries of series the outbox forgot:

@@ -30,6 +30,7 @@ type scopeKey struct {
 
 type streamState struct {
 	start int64 // Unix nanoseconds; 0 when unknown
+	end   int64 // Unix nanoseconds: the time of the last point taken; 0 when unknown
 	seen  int64 // Unix nanoseconds of the export that last saw it
 	i     int64
 	f     float64
@@ -80,20 +81,22 @@ type stream struct {
 //     stream's state, which is then the baseline;
 //   - a new start time is a new stream: all its value is new usage;
 //   - a value lower than the last is a reset: the counter restarted from
-//     zero, so the value is new usage.
+//     zero, so the value is new usage;
+//   - a point another writer of the stream collected is refused (see
+//     cumulativeOverlaps), and leaves the state as it was.
 //
 // A new state is stored through in with the usage it produced. An invalid
 // value (negative, NaN, infinite) is passed through untouched, without
 // updating the state, so that the outbox rejects and reports it.
-func delta[N int64 | float64](t *deltaTracker, in *outbox.Ingest, p stream, start time.Time, v N, now int64) (N, deltaStatus) {
+func delta[N int64 | float64](t *deltaTracker, in *outbox.Ingest, p stream, start, end time.Time, v N, now int64) (N, deltaStatus) {
 	if !validUsage(v) {
 		return v, counted
 	}
-	startNs := int64(0)
-	if !start.IsZero() {
-		startNs = start.UnixNano()
-	}
+	startNs, endNs := unixNano(start), unixNano(end)
 	st, known := t.streams[p.key]
+	if known && cumulativeOverlaps(st, startNs, endNs) {
+		return 0, overlapping
+	}
 	if !known {
 		if len(t.streams) >= t.max {
 			t.sweep(in, now, true)
@@ -115,7 +118,7 @@ func delta[N int64 | float64](t *deltaTracker, in *outbox.Ingest, p stream, star
 	prev := *last
 	newStart := known && st.start != startNs
 	changed := !known || newStart || v != prev
-	st.start, st.seen, *last = startNs, now, v
+	st.start, st.end, st.seen, *last = startNs, endNs, now, v
 	if changed && t.spooled {
 		in.PutStream(outbox.StreamRecord{ID: st.id, Start: st.start, Int: st.i, Float: st.f})
 	}
@@ -134,9 +137,10 @@ func delta[N int64 | float64](t *deltaTracker, in *outbox.Ingest, p stream, star
 type deltaStatus int
 
 const (
-	counted   deltaStatus = iota // the delta is usage
-	baseline                     // first point of a stream that may have been billed before
-	untracked                    // the stream cap is reached
+	counted     deltaStatus = iota // the delta is usage
+	baseline                       // first point of a stream that may have been billed before
+	untracked                      // the stream cap is reached
+	overlapping                    // collected by another writer of the stream
 )
 
 func validUsage[N int64 | float64](v N) bool {

@@ -55,7 +55,7 @@ const (
 
 // Fault describes what to do to one request. Effects apply in this order:
 // Delay, then DropBeforeRead, then Status, then normal processing followed
-// by DropAfterRecord. The zero Fault means normal handling.
+// by DropAfterRecord or Answer. The zero Fault means normal handling.
 type Fault struct {
 	// Target selects the requests the fault applies to: a queued fault
 	// waits for a request it matches, and a fault a FaultFunc returns for a
@@ -75,6 +75,12 @@ type Fault struct {
 	Header http.Header
 	// Drop closes the connection without an answer, see Drop.
 	Drop Drop
+	// Answer, if not nil, is sent with status 200 in place of the answer
+	// to a request processed normally (an event, or every record of a
+	// produce, is recorded exactly as on success): a backend that takes
+	// the request and answers with a body too large, empty ([]byte{}) or
+	// not JSON.
+	Answer []byte
 	// Delay stalls the request this long (or until the client goes away or
 	// the server closes) before handling it. A request whose client went
 	// away during the delay is not processed and gets no answer.
@@ -82,7 +88,7 @@ type Fault struct {
 }
 
 func (f Fault) isZero() bool {
-	return f.Status == 0 && f.Drop == DropNone && f.Delay <= 0
+	return f.Status == 0 && f.Drop == DropNone && f.Delay <= 0 && f.Answer == nil
 }
 
 // FaultFunc decides the fault for one request. n is the 1-based sequence

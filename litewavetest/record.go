@@ -77,7 +77,7 @@ type Stats struct {
 	// Faults counts requests that had at least one fault effect applied.
 	Faults int64
 	// FaultsByKind counts applied effects by kind: "status:<code>",
-	// "drop-before-read", "drop-after-record", "delay". A fault with several
+	// "drop-before-read", "drop-after-record", "answer", "delay". A fault with several
 	// effects counts once per effect.
 	FaultsByKind map[string]int64
 }

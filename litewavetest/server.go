@@ -306,10 +306,14 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, k k
 		return
 	}
 	rep := s.handle(k, tenant, w, r, hdr, now, pre)
-	if f.Drop == DropAfterRecord {
+	switch {
+	case f.Drop == DropAfterRecord:
 		note("drop-after-record")
 		drop(w)
 		return
+	case f.Answer != nil:
+		note("answer")
+		rep = reply{status: http.StatusOK, body: f.Answer}
 	}
 	rep.write(w)
 }

@@ -44,7 +44,9 @@ func (b *Backend) Close() error { return nil }
 
 func (b *Backend) post(ctx context.Context, ev *usage.Event) usage.Outcome {
 	body := AppendBody(make([]byte, 0, 96+len(ev.Key.Meter)+len(ev.Customer)), ev)
-	answer, err := b.http.Do(ctx, "usage post", http.MethodPost, b.url, body, func(h http.Header) {
+	// The status decides: a 2xx whose body is too large, empty or cut short
+	// has still recorded the event, and a resend would bill it twice.
+	answer, err := b.http.Deliver(ctx, "usage post", http.MethodPost, b.url, body, func(h http.Header) {
 		// Canonical keys set directly: Header.Set would canonicalise (and
 		// allocate) them on every event.
 		h["Content-Type"] = []string{"application/json"}

@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"github.com/aiorch/litewavemetric/internal/redact"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/aiorch/litewavemetric/internal/redact"
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
@@ -34,6 +34,9 @@ type Client struct {
 type Target struct {
 	Setting string // the variable of the URL, e.g. LITEWAVE_ENDPOINT
 	AuthFix string // what to check on 401 and 403; "" names LITEWAVE_API_KEY
+	// Scrub removes secrets from what servers say (bodies, a Location),
+	// before it reaches an answer or an error.
+	Scrub *redact.Scrubber
 }
 
 func (t Target) authFix() string {
@@ -74,14 +77,56 @@ func New(hc *http.Client, rt http.RoundTripper, key redact.Secret, timeout time.
 // it would send the API key and the usage to whatever the Location says.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// Do sends one request within the client's timeout and returns the body of
-// a 2xx answer. header, if not nil, sets the request's headers (canonical
-// keys). A non-2xx answer is a *StatusError; failures that configuration
-// must fix (3xx, 401, 403, a host that does not resolve) are marked with
+// Do sends one request within the client's timeout and returns the whole
+// body of a 2xx answer, for callers that must read it: a customer lookup,
+// a REST Proxy's per-record answer. A 2xx whose body cannot be read whole
+// (larger than MaxAnswerBytes, or cut short) is an *AnswerError. header,
+// if not nil, sets the request's headers (canonical keys). A non-2xx
+// answer is a *StatusError; failures that configuration must fix (3xx,
+// 401, 403, a host that does not resolve) are marked with
 // usage.Misconfigured.
 func (c *Client) Do(ctx context.Context, op, method, url string, body []byte, header func(http.Header)) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	resp, err := c.send(ctx, op, method, url, body, header)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, whole, err := c.readAnswer(resp)
+	switch {
+	case err != nil:
+		return nil, &AnswerError{Op: op, StatusCode: resp.StatusCode, Err: fmt.Errorf("cut short: %w", err)}
+	case !whole:
+		return nil, &AnswerError{Op: op, StatusCode: resp.StatusCode, Err: errTooLarge}
+	}
+	return b, nil
+}
+
+// Deliver is Do for a request whose 2xx status is its delivery, whatever
+// the body says: the server has taken the request, and sending it again
+// would deliver it twice. It returns at most MaxAnswerBytes of a 2xx
+// answer, for display, and never an error for it: a body larger than that
+// (its start is kept), empty, or cut short (what arrived is kept) is
+// still delivery. Its errors are Do's before any body is read: the
+// request's failure, or a *StatusError for an answer that is not 2xx.
+func (c *Client) Deliver(ctx context.Context, op, method, url string, body []byte, header func(http.Header)) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.send(ctx, op, method, url, body, header)
+	if err != nil {
+		return nil, err
+	}
+	// Closing the body unread past the cap drops the connection rather
+	// than draining megabytes to keep it.
+	defer resp.Body.Close()
+	b, _, _ := c.readAnswer(resp)
+	return b, nil
+}
+
+// send sends one request and returns a 2xx answer, whose body the caller
+// closes, or the error of any other answer.
+func (c *Client) send(ctx context.Context, op, method, url string, body []byte, header func(http.Header)) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -100,38 +145,44 @@ func (c *Client) Do(ctx context.Context, op, method, url string, body []byte, he
 	if err != nil {
 		return nil, c.mark(fmt.Errorf("%s: %w", op, err))
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		defer resp.Body.Close()
+		// Scrubbed, then cut: a cut never leaves half a secret.
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxErrorBody+c.target.Scrub.Reach())))
+		snippet = c.target.Scrub.Bytes(snippet)
 		return nil, c.mark(&StatusError{
 			Op:         op,
 			StatusCode: resp.StatusCode,
-			Body:       strings.TrimSpace(string(snippet)),
+			Body:       strings.TrimSpace(string(snippet[:min(len(snippet), maxErrorBody)])),
 			RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-			Location:   resp.Header.Get("Location"),
+			Location:   c.target.Scrub.String(resp.Header.Get("Location")),
 		})
 	}
-	return readAnswer(resp, op)
+	return resp, nil
 }
 
-// readAnswer reads a 2xx body, sized from Content-Length so the common
-// case is one exact allocation.
-func readAnswer(resp *http.Response, op string) ([]byte, error) {
+// errTooLarge is why an answer past the cap is not read whole.
+var errTooLarge = fmt.Errorf("larger than %d bytes", MaxAnswerBytes)
+
+// readAnswer reads at most MaxAnswerBytes of a 2xx body, scrubbed, sized
+// from Content-Length so the common case is one exact allocation. whole
+// is false when the body goes on past the cap; on a read error, b is what
+// arrived before it.
+func (c *Client) readAnswer(resp *http.Response) (b []byte, whole bool, err error) {
 	if n := resp.ContentLength; n >= 0 && n <= MaxAnswerBytes {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, b); err != nil {
-			return nil, fmt.Errorf("%s: reading answer: %w", op, err)
-		}
-		return b, nil
+		b = make([]byte, n)
+		m, err := io.ReadFull(resp.Body, b)
+		return c.target.Scrub.Bytes(b[:m]), err == nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading answer: %w", op, err)
+	// Past the cap, enough to scrub what straddles it, and one byte more
+	// to tell a body of exactly the cap from a larger one.
+	b, err = io.ReadAll(io.LimitReader(resp.Body, int64(MaxAnswerBytes+1+c.target.Scrub.Reach())))
+	whole = len(b) <= MaxAnswerBytes
+	b = c.target.Scrub.Bytes(b)
+	if !whole {
+		return b[:min(len(b), MaxAnswerBytes)], false, err
 	}
-	if len(b) > MaxAnswerBytes {
-		return nil, fmt.Errorf("%s: answer larger than %d bytes", op, MaxAnswerBytes)
-	}
-	return b, nil
+	return b, err == nil, err
 }
 
 func (c *Client) mark(err error) error {

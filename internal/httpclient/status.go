@@ -32,6 +32,20 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
+// AnswerError is a 2xx answer whose body Do could not read whole. The
+// server took the request: whether that is delivery is the caller's call.
+type AnswerError struct {
+	Op         string
+	StatusCode int
+	Err        error // why: too large, or cut short
+}
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d answer %v", e.Op, e.StatusCode, e.Err)
+}
+
+func (e *AnswerError) Unwrap() error { return e.Err }
+
 // RetryableStatus reports whether an answer with this status may succeed
 // if sent again: 408, 429, 5xx, and 409, which the IETF Idempotency-Key
 // draft uses for "a request with this key is still being processed".

@@ -41,7 +41,7 @@ type Transactions struct {
 const (
 	maxTxnEvents    = 16 << 10
 	maxUnconfirmed  = 32 << 10
-	recoveryTimeout = time.Minute
+	recoveryTimeout = 30 * time.Second
 	// fenceWindow: a second fence this soon after one means another
 	// process holds the id. A transaction that outlives its timeout is
 	// fenced too, but that is rare; two exporters taking the id from each

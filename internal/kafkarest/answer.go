@@ -34,15 +34,32 @@ const aclFix = "the REST Proxy's Kafka credentials or ACLs refused the record: c
 type entry map[string]json.RawMessage
 
 // parseAnswer sets out to the outcomes of the records of a 2xx answer,
-// which were batch[first:]. An answer that cannot be read makes every
-// record Retry: it is never taken for success.
+// which were batch[first:]. An answer that cannot be read per record makes
+// every record go again (resend).
 func (b *Backend) parseAnswer(first int, body []byte, out []usage.Outcome) {
 	if err := b.readAnswer(first, body, out); err != nil {
-		o := usage.Outcome{Result: usage.Retry,
-			Err: fmt.Errorf("%s to topic %s: unreadable answer, sent again: %w: %.64q", op, b.topic, err, body)}
-		for i := range out {
-			out[i] = o
-		}
+		b.resend(out, fmt.Errorf("%w: %.64q", err, body))
+	}
+}
+
+// resend makes every record of a 2xx answer that cannot be read per
+// record (not JSON, not the proxy's shape, offsets that do not match the
+// records, a body too large or cut short) go again, same keys and bytes.
+// A possible duplicate rather than a possible loss, because:
+//   - a 200 is not delivery here: Confluent's proxy answers each record's
+//     failure (50002, 50003, ...) inside a 200, so taking an unread answer
+//     for delivery could drop records the proxy refused, unbilled for good;
+//   - a duplicate costs consumers of this path nothing: they deduplicate
+//     by key already, as a crash can repeat records (REST Proxy v2 has no
+//     transactions).
+//
+// It is reported: the error travels with each Retry outcome, so the
+// exporter reports an outage naming it for as long as it lasts.
+func (b *Backend) resend(out []usage.Outcome, err error) {
+	o := usage.Outcome{Result: usage.Retry,
+		Err: fmt.Errorf("%s to topic %s: unreadable answer, sent again: %w", op, b.topic, err)}
+	for i := range out {
+		out[i] = o
 	}
 }
 

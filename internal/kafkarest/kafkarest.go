@@ -7,6 +7,7 @@ package kafkarest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -71,14 +72,18 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 // body, in one request.
 func (b *Backend) produce(ctx context.Context, first int, body []byte, out []usage.Outcome) {
 	answer, err := b.http.Do(ctx, op, http.MethodPost, b.url, body, setHeaders)
-	if err != nil {
+	var ae *httpclient.AnswerError
+	switch {
+	case errors.As(err, &ae):
+		b.resend(out, err)
+	case err != nil:
 		o := httpclient.Classify(err)
 		for i := range out {
 			out[i] = o
 		}
-		return
+	default:
+		b.parseAnswer(first, answer, out)
 	}
-	b.parseAnswer(first, answer, out)
 }
 
 func setHeaders(h http.Header) {

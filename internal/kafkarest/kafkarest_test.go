@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,18 +289,49 @@ func TestFailedRequests(t *testing.T) {
 	}
 }
 
-// An answer that cannot be read is never taken for success.
-func TestUnreadableAnswerIsRetried(t *testing.T) {
-	for _, body := range []string{"<html>proxy error</html>", "", `{"offsets":[]}`} {
-		p := newProxy(t, answerText(http.StatusOK, body))
+// A 200 that cannot be read per record is never taken for success: every
+// record of the request goes again, with the same keys and bytes (a
+// possible duplicate, which consumers deduplicate by key, rather than a
+// possible loss), and the outcome says so.
+func TestUnreadableAnswerIsResent(t *testing.T) {
+	cases := map[string]struct {
+		header http.Header
+		body   string
+	}{
+		"html":            {body: "<html>proxy error</html>"},
+		"empty":           {body: ""},
+		"no offsets":      {body: `{"offsets":[]}`},
+		"binary":          {body: "\xff\x00\xfe"},
+		"too few offsets": {body: `{"offsets":[{"partition":0,"offset":1,"error_code":null,"error":null}]}`},
+		"2 MiB":           {body: `{"offsets":[` + strings.Repeat(" ", 2<<20) + `]}`},
+		"cut short":       {header: http.Header{"Content-Length": {"100"}}, body: `{"offsets":[`},
+	}
+	for name, c := range cases {
+		p := newProxy(t, func(req, records int) (int, http.Header, string) {
+			if req == 0 {
+				return http.StatusOK, c.header, c.body
+			}
+			return confluentOK(req, records)
+		})
+		b := p.backend(testTopic, 100, 1<<20)
 		batch := testEvents(2)
 		out := newOutcomes(len(batch))
-		p.backend(testTopic, 100, 1<<20).Send(t.Context(), batch, out)
+		b.Send(t.Context(), batch, out)
 		for i, o := range out {
-			assert.Equal(t, usage.Retry, o.Result, "%q: record %d", body, i)
-			require.Error(t, o.Err)
-			assert.Contains(t, o.Err.Error(), "kafka-rest produce to topic usage-events: unreadable answer")
+			assert.Equal(t, usage.Retry, o.Result, "%s: record %d", name, i)
+			require.Error(t, o.Err, name)
+			assert.Contains(t, o.Err.Error(), "kafka-rest produce to topic usage-events: unreadable answer, sent again: ", name)
+			assert.False(t, usage.IsConfig(o.Err), name)
 		}
+		t.Logf("%s: %v", name, out[0].Err)
+		again := newOutcomes(len(batch))
+		b.Send(t.Context(), batch, again)
+		for i, o := range again {
+			assert.Equal(t, usage.Delivered, o.Result, "%s: record %d: %v", name, i, o.Err)
+		}
+		reqs := p.requests()
+		require.Len(t, reqs, 2, name)
+		assert.Equal(t, reqs[0].body, reqs[1].body, "%s: resent byte for byte", name)
 	}
 }
 

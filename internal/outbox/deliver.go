@@ -17,29 +17,23 @@ type batch struct {
 	series  []*Series
 	events  []usage.Event // events[i] is series[i]'s event, as sent
 	seqs    []uint64
-	failed  []error // a lookup failure of events[i]
-	rebind  []bool  // events[i] was just bound: store it before sending
+	aside   []bool // events[i] waits for its tenant's customer lookup
+	rebind  []bool // events[i] was just bound: store it before sending
 	send    []usage.Event
 	sendIdx []int
 	outs    []usage.Outcome
-	tenants map[string]lookup
 	reports []func()
 }
 
-type lookup struct {
-	customer string
-	err      error
-}
-
-func newBatch(max int) *batch { return &batch{max: max, tenants: map[string]lookup{}} }
+func newBatch(max int) *batch { return &batch{max: max} }
 
 // grow makes the per-event buffers hold n events.
 func (b *batch) grow(n int) {
-	if cap(b.failed) >= n {
-		b.failed, b.rebind, b.outs = b.failed[:n], b.rebind[:n], b.outs[:n]
+	if cap(b.aside) >= n {
+		b.aside, b.rebind, b.outs = b.aside[:n], b.rebind[:n], b.outs[:n]
 		return
 	}
-	b.failed, b.rebind, b.outs = make([]error, n), make([]bool, n), make([]usage.Outcome, n)
+	b.aside, b.rebind, b.outs = make([]bool, n), make([]bool, n), make([]usage.Outcome, n)
 }
 
 // worker delivers batches until the outbox stops.
@@ -79,27 +73,23 @@ func (o *Outbox) take(b *batch) bool {
 	return true
 }
 
-// deliver binds the batch's events to customers, sends those it can and
-// settles every one. Lookups, ids (a SHA-256 each) and the send run
-// without the lock.
+// deliver binds the batch's events to cached customers, sends those it
+// can and settles every one; an event whose customer is not cached is set
+// aside for its tenant's lookup (lookups.go). Ids (a SHA-256 each) and the
+// send run without the lock.
 func (o *Outbox) deliver(b *batch) {
 	b.grow(len(b.events))
-	clear(b.tenants)
 	b.send, b.sendIdx = b.send[:0], b.sendIdx[:0]
 	for i := range b.events {
 		ev := &b.events[i]
-		b.failed[i], b.rebind[i] = nil, false
+		b.aside[i], b.rebind[i] = false, false
 		if ev.Customer == "" {
-			l, ok := b.tenants[ev.Key.Tenant]
+			customer, ok := o.cfg.Customers.Cached(ev.Key.Tenant)
 			if !ok {
-				l.customer, l.err = o.cfg.Customers.Resolve(o.ctx, ev.Key.Tenant)
-				b.tenants[ev.Key.Tenant] = l
-			}
-			if l.err != nil {
-				b.failed[i] = l.err
+				b.aside[i] = true // looked up off this path (lookups.go)
 				continue
 			}
-			ev.Customer = l.customer
+			ev.Customer = customer
 			if o.cfg.Store != nil {
 				// The customer is part of the bytes: store it before the
 				// first send, so that a replay sends the same bytes.
@@ -125,10 +115,10 @@ func (o *Outbox) deliver(b *batch) {
 	for i, s := range b.series {
 		var report func()
 		switch {
-		case b.failed[i] != nil:
-			report = o.settle(s, &b.events[i], usage.Outcome{Result: usage.Retry, Err: b.failed[i]}, true)
+		case b.aside[i]:
+			report = o.aside(s, &b.events[i])
 		case b.rebind[i]:
-			report = o.rebind(s, &b.events[i])
+			report = o.bind(s, &b.events[i])
 		default:
 			report = o.settle(s, &b.events[i], outs[j], false)
 			j++
@@ -149,13 +139,14 @@ func (o *Outbox) deliver(b *batch) {
 	clear(b.send)
 }
 
-// rebind stores the customer just bound to s's event and sends the event
-// once the store holds it. mu must be held.
-func (o *Outbox) rebind(s *Series, ev *usage.Event) func() {
+// bind binds s's event to the customer ev names and sends it again: once
+// the store holds it (the customer is part of the bytes, so a replay sends
+// the same bytes), or at once without a store. mu must be held.
+func (o *Outbox) bind(s *Series, ev *usage.Event) func() {
 	o.stats.InFlight--
 	s.event.id, s.event.customer = ev.ID, ev.Customer
 	s.event.attempts-- // the lookup was not a delivery attempt
-	s.event.rewrite = true
+	s.event.rewrite = o.cfg.Store != nil
 	report := o.cleared(s)
 	o.enqueue(s)
 	return report
@@ -176,7 +167,7 @@ func (o *Outbox) settle(s *Series, ev *usage.Event, out usage.Outcome, lookup bo
 		o.stats.DeliveredEvents++
 		o.stats.DeliveredUnits += units
 		if s.storedEvent {
-			o.acked = append(o.acked, e.seq)
+			o.ack(e.seq, e.id)
 			s.storedEvent = false
 			o.kick()
 		}
@@ -247,6 +238,7 @@ func (o *Outbox) retryWait(attempts int, server time.Duration) time.Duration {
 func (o *Outbox) Flush(ctx context.Context) error {
 	o.mu.Lock()
 	o.flushing++
+	o.retryLookupsNow()
 	now := o.mono()
 	for _, s := range o.retries {
 		if !s.event.serverWait {
@@ -267,13 +259,16 @@ func (o *Outbox) Flush(ctx context.Context) error {
 }
 
 // settled reports whether nothing deliverable is owed and the store holds
-// the current state. mu must be held.
+// the current state: nothing waits to be committed, and no commit is under
+// way (its snapshot took what it writes out of the queues). mu must be held.
 func (o *Outbox) settled() bool {
-	return o.stats.OwedUnits == 0 && (o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0)
+	return o.stats.OwedUnits == 0 && (o.cfg.Store == nil || !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0)
 }
 
 // schedule moves events whose retry time has come to the ready queue and
-// commits changes to the store, until the outbox stops.
+// commits changes to the store, until the outbox stops. Commits follow one
+// another (group commit): what changes while one runs goes into the next,
+// which starts as soon as it ends if it is due (commitDue).
 func (o *Outbox) schedule() {
 	defer o.wg.Done()
 	timer := time.NewTimer(time.Hour)
@@ -285,9 +280,12 @@ func (o *Outbox) schedule() {
 		o.mu.Unlock()
 		if commit {
 			_ = o.Persist() // its failures are reported through OnHealth
-			o.mu.Lock()
-			_, later = o.commitDue()
-			o.mu.Unlock()
+			select {
+			case <-o.stop:
+				return
+			default:
+				continue
+			}
 		}
 		if later > 0 && (next == 0 || later < next) {
 			next = later
@@ -322,11 +320,8 @@ func (o *Outbox) releaseDue() time.Duration {
 }
 
 const (
-	// commitPause batches the commits that no event waits for (records of
-	// acknowledged events to delete, open amounts to update): one synced
-	// transaction per acknowledgement would cost a third of the delivery
-	// rate. It bounds how long an acknowledged event may stay in the store,
-	// to be resent, with its key, if the process dies meanwhile.
+	// commitPause bounds how long changes that no event waits for (open
+	// amounts, acknowledgements short of a group) wait for a commit.
 	commitPause = 10 * time.Millisecond
 	// storeRetryPause spaces out commits after a store failure, so that a
 	// failing disk is not hammered in a loop.
@@ -334,8 +329,16 @@ const (
 )
 
 // commitDue reports whether the scheduler should commit now, or else in how
-// long (0: nothing to commit). Events waiting to be sent are committed at
-// once. mu must be held.
+// long (0: nothing to commit). mu must be held.
+//
+// Events waiting to be stored before their first send are committed at
+// once, and so are the deletions of acknowledged events once a group of
+// them waits: two per request in flight. A crash then resends, with their
+// keys, at most the events in flight, a group, and what was acknowledged
+// while the last commit ran. Smaller groups cost delivery its rate: a
+// synced commit costs the machine about as much as five deliveries to a
+// fast backend, and committing whatever waits as soon as the last commit
+// ends took spool/no spool in cmd/litewave-bench from 0.87 to 0.60.
 func (o *Outbox) commitDue() (bool, time.Duration) {
 	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0 {
 		return false, 0
@@ -344,7 +347,7 @@ func (o *Outbox) commitDue() (bool, time.Duration) {
 	switch {
 	case o.persistFailed != 0:
 		pause = storeRetryPause
-	case len(o.pending) > 0:
+	case len(o.pending) > 0, len(o.acked) >= 2*max(1, o.cfg.Concurrency):
 		return true, 0
 	}
 	if wait := time.Duration(o.lastCommit + int64(pause) - o.mono()); wait > 0 {

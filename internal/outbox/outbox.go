@@ -59,7 +59,9 @@ type Outbox struct {
 	// uncommitted estimates the bytes of new series not committed yet, for
 	// the store's cap.
 	uncommitted int64
-	memo        map[string]string // customer ids known to the ingest in progress
+	memo        map[string]string        // customer ids known to the ingest in progress
+	lookups     map[string]*tenantLookup // tenants whose customer is being looked up, or failed to be
+	lookupSlots chan struct{}            // bounds the lookups in flight
 	seq         uint64
 	lastWall    int64
 	lastSweep   int64
@@ -75,6 +77,7 @@ type Outbox struct {
 	persistMu     sync.Mutex
 	persistFailed int64 // monotonic time of the last failed commit
 	lastCommit    int64 // monotonic time of the last commit
+	committing    bool  // a snapshot is being written (guarded by mu): Flush waits for it
 
 	ctx       context.Context // cancelled by Close: aborts requests in flight
 	cancel    context.CancelFunc
@@ -94,14 +97,16 @@ func New(cfg Config) *Outbox {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Outbox{
-		cfg:    cfg,
-		series: newTable(),
-		memo:   make(map[string]string),
-		origin: time.Now(),
-		ctx:    ctx,
-		cancel: cancel,
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
+		cfg:         cfg,
+		series:      newTable(),
+		memo:        make(map[string]string),
+		lookups:     make(map[string]*tenantLookup),
+		lookupSlots: make(chan struct{}, maxLookups),
+		origin:      time.Now(),
+		ctx:         ctx,
+		cancel:      cancel,
+		wake:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
 	}
 	// The session makes every id of this run unique, however instance ids
 	// are configured: two exporters of one process, or two starts on one

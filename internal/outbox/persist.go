@@ -53,8 +53,10 @@ func (o *Outbox) Persist() error {
 	for attempt := 0; ; attempt++ {
 		o.mu.Lock()
 		snap := o.snapshot()
+		writes := !snap.ch.Empty() || len(snap.release) > 0
+		o.committing = writes
 		o.mu.Unlock()
-		if snap.ch.Empty() && len(snap.release) == 0 {
+		if !writes {
 			return nil
 		}
 		var err error
@@ -65,6 +67,7 @@ func (o *Outbox) Persist() error {
 			o.recover.Released(snap.ackedIDs)
 		}
 		o.mu.Lock()
+		o.committing = false
 		reports = append(reports, o.applyCommit(snap, err))
 		lost := errors.Is(err, ErrStoreLost)
 		if lost {
