@@ -20,15 +20,12 @@ holds it). It exits 0 only when the spool is left empty; otherwise it
 prints what stays in the spool, for another drain or the next exporter.
 
 Usage the backend rejected is sent again, as a restarted exporter sends
-it (none of it was recorded); usage rejected again stays held aside in the
-spool, and the drain exits 1.`)
-	timeout := f.Duration("timeout", 2*time.Minute, "how long to keep delivering; what is not delivered by then stays in the spool")
+it (none of it was recorded); usage rejected again stays in the spool,
+rejected, and the drain exits 1.`)
+	timeout := f.duration("timeout", 2*time.Minute, "how long to keep delivering, a `duration`; what is not delivered by then stays in the spool")
 	pos, err := f.parse(args, "DIR")
 	if err != nil {
 		return err
-	}
-	if *timeout <= 0 {
-		return f.bad("--timeout %v: want a positive duration", *timeout)
 	}
 	dir := pos[0]
 	before, err := inspect(dir)

@@ -8,11 +8,12 @@ import (
 	"strings"
 )
 
-// usageError is a command line that does not parse; it exits 2 with the
-// command's usage.
+// usageError is a command line that does not parse. It exits 2 with one
+// line saying what is wanted and a pointer to the command's --help: the
+// whole help would bury that line.
 type usageError struct {
-	err   error
-	usage func(io.Writer)
+	err  error
+	help string // the command whose --help explains, e.g. "litewave post"
 }
 
 func (e *usageError) Error() string { return e.err.Error() }
@@ -27,8 +28,10 @@ func (*helpRequest) Error() string { return "help requested" }
 // flags is a command's flag set with its usage text.
 type flags struct {
 	*flag.FlagSet
-	synopsis string // the command line, e.g. "litewave lookup TENANT"
-	about    string // what the command does
+	synopsis string            // the command line, e.g. "litewave lookup TENANT"
+	about    string            // what the command does
+	takes    map[string]string // what each checked flag takes
+	refused  string            // why a checked flag refused its value
 }
 
 func newFlags(name, synopsis, about string) *flags {
@@ -36,7 +39,7 @@ func newFlags(name, synopsis, about string) *flags {
 	// The flag package would print its own usage on an error; run prints
 	// ours instead, to stdout for --help and to stderr for an error.
 	fs.SetOutput(io.Discard)
-	return &flags{FlagSet: fs, synopsis: synopsis, about: about}
+	return &flags{FlagSet: fs, synopsis: synopsis, about: about, takes: map[string]string{}}
 }
 
 func (f *flags) usage(w io.Writer) {
@@ -67,7 +70,7 @@ func (f *flags) parse(args []string, names ...string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, &helpRequest{f.usage}
 			}
-			return nil, f.bad("%v", err)
+			return nil, f.bad("%s", f.explain(err))
 		}
 		rest := f.Args()
 		if len(rest) == 0 {
@@ -89,6 +92,32 @@ func (f *flags) parse(args []string, names ...string) ([]string, error) {
 	return positional, nil
 }
 
+// explain turns the flag package's error into what is wanted, with the
+// two dashes the synopses use. Its messages are matched as text: it has
+// no error types.
+func (f *flags) explain(err error) string {
+	if f.refused != "" {
+		return f.refused
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag --" + name
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		if takes := f.takes[name]; takes != "" {
+			return fmt.Sprintf("--%s needs a value: %s", name, takes)
+		}
+		return fmt.Sprintf("--%s needs a value", name)
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
+		if value, name, ok := strings.Cut(rest, " for -"); ok {
+			name, _, _ = strings.Cut(name, ":")
+			return fmt.Sprintf("--%s takes true or false, not %s", name, value) // value is quoted
+		}
+	}
+	return msg
+}
+
 // require fails unless every named flag was given.
 func (f *flags) require(names ...string) error {
 	set := map[string]bool{}
@@ -107,5 +136,5 @@ func (f *flags) require(names ...string) error {
 
 // bad is a usage error of this command.
 func (f *flags) bad(format string, args ...any) error {
-	return &usageError{fmt.Errorf("%s: %s", f.Name(), fmt.Sprintf(format, args...)), f.usage}
+	return &usageError{fmt.Errorf("%s: %s", f.Name(), fmt.Sprintf(format, args...)), "litewave " + f.Name()}
 }

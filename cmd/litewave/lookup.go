@@ -18,6 +18,9 @@ portal (with LITEWAVE_API_KEY). It exits 1 when the tenant has no account.`)
 		return err
 	}
 	tenant := pos[0]
+	if err := litewavemetric.ValidateID(tenant); err != nil {
+		return f.bad("TENANT takes a tenant id (%s), not %q", idForm, tenant)
+	}
 	client, err := litewavemetric.NewClient()
 	if err != nil {
 		return err

@@ -10,10 +10,11 @@
 //	litewave post --tenant T --device D --meter M --usage N
 //	litewave spool inspect DIR
 //	litewave spool drain DIR [--timeout 2m]
-//	litewave dev [--addr 127.0.0.1:8080] [--customer TENANT=ID ...] [--redpanda]
+//	litewave dev [--addr 127.0.0.1:8080] [--kafka-port 9092] [--customer TENANT=ID ...] [--redpanda]
+//	litewave version
 //
 // Every command has --help. The exit status is 0 on success, 1 on failure
-// and 2 on a usage error.
+// and 2 on a usage error, which prints one line saying what is wanted.
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -54,7 +56,8 @@ var commands = []command{
 		{name: "inspect", summary: "show what a spool holds, read-only", run: spoolInspect},
 		{name: "drain", summary: "deliver what a spool holds through the configured backend", run: spoolDrain},
 	}},
-	{name: "dev", summary: "serve a local stand-in for Litewave, with a live page of billed usage", run: dev},
+	{name: "dev", summary: "serve a local stand-in for Litewave and Kafka, with a live page of billed usage", run: dev},
+	{name: "version", summary: "print the version of litewavemetric this command is built from", run: version},
 }
 
 func main() {
@@ -78,8 +81,7 @@ func run(ctx context.Context, out *output, args []string) int {
 		help.usage(out.stdout)
 		return exitOK
 	case errors.As(err, &bad):
-		fmt.Fprintf(out.stderr, "litewave: %v\n\n", bad.err)
-		bad.usage(out.stderr)
+		fmt.Fprintf(out.stderr, "litewave: %v\nrun '%s --help' for usage\n", bad.err, bad.help)
 		return exitUsage
 	default:
 		fmt.Fprintf(out.stderr, "litewave: %v\n", err)
@@ -89,12 +91,16 @@ func run(ctx context.Context, out *output, args []string) int {
 
 // dispatch finds the command args[0] among cmds and runs it with the rest.
 func dispatch(ctx context.Context, out *output, path string, cmds []command, args []string) error {
-	usage := func(w io.Writer) { groupUsage(w, path, cmds) }
+	// A group's errors name it, as a command's do ("spool: ...").
+	prefix := strings.TrimPrefix(strings.TrimPrefix(path, "litewave"), " ")
+	if prefix != "" {
+		prefix += ": "
+	}
 	if len(args) == 0 {
-		return &usageError{errors.New("which command?"), usage}
+		return &usageError{fmt.Errorf("%swant a command: %s", prefix, names(cmds)), path}
 	}
 	if isHelp(args[0]) {
-		return &helpRequest{usage}
+		return &helpRequest{func(w io.Writer) { groupUsage(w, path, cmds) }}
 	}
 	for _, c := range cmds {
 		if c.name != args[0] {
@@ -105,7 +111,16 @@ func dispatch(ctx context.Context, out *output, path string, cmds []command, arg
 		}
 		return c.run(ctx, out, args[1:])
 	}
-	return &usageError{fmt.Errorf("unknown command %q", args[0]), usage}
+	return &usageError{fmt.Errorf("%sunknown command %q; want %s", prefix, args[0], names(cmds)), path}
+}
+
+// names lists the commands' names: "a, b or c".
+func names(cmds []command) string {
+	var s []string
+	for _, c := range cmds {
+		s = append(s, c.name)
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 func isHelp(arg string) bool {

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"cmp"
 	_ "embed"
 	"encoding/json"
 	"net/http"
-	"slices"
+	"time"
 
+	"github.com/aiorch/litewavemetric/internal/events"
 	"github.com/aiorch/litewavemetric/litewavetest"
 )
 
@@ -19,52 +19,82 @@ var page []byte
 // matches exact paths instead of using http.ServeMux, which would clean
 // paths and answer redirects: the fake answers a client's wrong path with
 // a 404, so that the bug shows.
-func devHandler(fake *litewavetest.Server) http.Handler {
+func devHandler(fake *litewavetest.Server, kafka *devKafka) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		get := r.Method == http.MethodGet || r.Method == http.MethodHead
 		switch p := r.URL.EscapedPath(); {
 		case get && p == "/":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
+			// The page loads nothing from elsewhere; the browser is told so.
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
 			_, _ = w.Write(page)
 		case get && p == "/usage.json":
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
-			_ = json.NewEncoder(w).Encode(billed(fake))
+			_ = json.NewEncoder(w).Encode(billed(fake, kafka, time.Now()))
 		default:
 			fake.ServeHTTP(w, r)
 		}
 	})
 }
 
-// usageReport is /usage.json: what the fake billed.
+// usageReport is /usage.json: what was billed through each path.
 type usageReport struct {
-	Series     []seriesUsage `json:"series"`
-	Total      int64         `json:"total"`
-	Events     int64         `json:"events"`     // event posts accepted
-	Records    int64         `json:"records"`    // produced records accepted
-	Duplicates int64         `json:"duplicates"` // replays of a key, not counted again
-	Refused    int64         `json:"refused"`    // events and records answered with an error
+	Series  []seriesUsage `json:"series"`
+	Meters  []meterUsage  `json:"meters"`
+	Paths   []pathUsage   `json:"paths"`
+	Refused int64         `json:"refused"` // HTTP events and records answered with an error
 }
 
+// seriesUsage is one series' usage through one path.
 type seriesUsage struct {
-	Tenant string `json:"tenant"`
-	Device string `json:"device"`
-	Meter  string `json:"meter"`
-	Units  int64  `json:"units"`
+	Via      string    `json:"via"`
+	Tenant   string    `json:"tenant"`
+	Device   string    `json:"device"`
+	Meter    string    `json:"meter"`
+	Customer string    `json:"customer"` // of its latest usage
+	Units    int64     `json:"units"`
+	Last     time.Time `json:"last"` // when its latest usage came in
 }
 
-func billed(fake *litewavetest.Server) usageReport {
+// meterUsage is a meter's total over every path and series.
+type meterUsage struct {
+	Meter     string  `json:"meter"`
+	Units     int64   `json:"units"`
+	PerMinute []int64 `json:"perMinute"` // the last chartMinutes minutes, the current one last
+}
+
+// pathUsage counts what came in through one path.
+type pathUsage struct {
+	Path     string `json:"path"`
+	Where    string `json:"where"`
+	Noun     string `json:"noun"`     // what it counts: "event" or "record"
+	Accepted int64  `json:"accepted"` // billed
+	Replays  int64  `json:"replays"`  // a key billed before, not billed again
+	Unusable int64  `json:"unusable"` // Kafka records whose value is not usage
+	Problem  string `json:"problem"`  // why Kafka is not read, if it is not
+}
+
+func billed(fake *litewavetest.Server, kafka *devKafka, now time.Time) usageReport {
 	st := fake.Stats()
-	rep := usageReport{Series: []seriesUsage{}, Events: st.Accepted, Records: st.RecordsAccepted,
-		Duplicates: st.Duplicates + st.RecordDuplicates,
-		Refused:    st.Rejected + st.Conflicts + st.RecordErrors + st.Unauthorized}
-	for s, units := range fake.Totals() {
-		rep.Series = append(rep.Series, seriesUsage{s.Tenant, s.Device, s.Meter, units})
-		rep.Total += units
+	t := newTally()
+	for _, e := range fake.Events() {
+		if !e.Duplicate {
+			t.add(viaEvents, billedUsage{litewavetest.Series{Tenant: e.Tenant, Device: e.Device, Meter: e.Meter}, e.CustomerID, e.TotalUsage}, e.Received)
+		}
 	}
-	slices.SortFunc(rep.Series, func(a, b seriesUsage) int {
-		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Device, b.Device), cmp.Compare(a.Meter, b.Meter))
-	})
-	return rep
+	for _, r := range fake.Records() {
+		// The fake keeps only records whose value is usage.
+		if u, ok := parseUsageRecord(r.Value); ok && !r.Duplicate {
+			t.add(viaREST, u, r.Received)
+		}
+	}
+	paths := []pathUsage{
+		{Path: viaEvents, Where: "POST " + events.Path, Noun: "event", Accepted: st.Accepted, Replays: st.Duplicates},
+		{Path: viaREST, Where: "POST /topics/{topic}", Noun: "record", Accepted: st.RecordsAccepted, Replays: st.RecordDuplicates},
+		kafka.report(t),
+	}
+	return usageReport{Series: t.series(), Meters: t.meters(now), Paths: paths,
+		Refused: st.Rejected + st.Conflicts + st.RecordErrors + st.Unauthorized}
 }

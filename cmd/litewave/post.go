@@ -17,18 +17,15 @@ LITEWAVE_KAFKA_BROKERS), as meter-lib's
 post_meter_usage does. The tenant's customer id is looked up first. Prints
 the backend's answer as JSON. It makes one attempt: a failure exits 1 and
 nothing is retried.`)
-	tenant := f.String("tenant", "", "tenant id (required)")
-	device := f.String("device", "", "device id (required)")
-	meter := f.String("meter", "", "meter id (required)")
-	units := f.Int64("usage", 0, "units to bill, 0 or more (required)")
+	tenant := f.id("tenant", "a tenant id", "the tenant's `ID` (required)")
+	device := f.id("device", "a device id", "the device's `ID` (required)")
+	meter := f.text("meter", "a meter id", "the meter's `ID` (required)")
+	units := f.units("usage", "units to bill, a whole number `N` of 0 or more (required)")
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
 	if err := f.require("tenant", "device", "meter", "usage"); err != nil {
 		return err
-	}
-	if *units < 0 {
-		return f.bad("--usage %d: want 0 or more units", *units)
 	}
 	client, err := litewavemetric.NewClient()
 	if err != nil {

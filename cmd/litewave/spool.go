@@ -14,7 +14,7 @@ func spoolInspect(_ context.Context, out *output, args []string) error {
 	f := newFlags("spool inspect", "litewave spool inspect DIR", `
 Shows what the spool in DIR (an exporter's LITEWAVE_SPOOL_DIR) holds, per
 tenant, device and meter: usage waiting to be sent (owed events and open
-usage) and usage the backend rejected, held aside with its reason. It only
+usage) and usage the backend rejected, with its reason. It only
 reads: it changes nothing, and it cannot read a spool a running exporter
 holds (exit 1); inspect a copy of the directory instead.`)
 	pos, err := f.parse(args, "DIR")

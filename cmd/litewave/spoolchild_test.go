@@ -105,15 +105,16 @@ func spoolChild(mode string) int {
 	return 0
 }
 
-// startReplica runs the replica on spool against endpoint until it has
-// exported everything, and returns it with what it counted; in "kill"
-// mode it is still running, holding the spool.
-func startReplica(t *testing.T, mode, endpoint, spool string) (*exec.Cmd, counted) {
+// startReplica runs the replica on spool against endpoint (and the
+// variables env) until it has exported everything, and returns it with
+// what it counted; in "kill" mode it is still running, holding the spool.
+func startReplica(t *testing.T, mode, endpoint, spool string, env ...string) (*exec.Cmd, counted) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(cleanEnv(), childEnv+"="+mode,
 		"LITEWAVE_ENDPOINT="+endpoint, "LITEWAVE_SPOOL_DIR="+spool,
 		"LITEWAVE_TIMEOUT=1s", "LITEWAVE_RETRY_INITIAL_INTERVAL=50ms", "LITEWAVE_RETRY_MAX_INTERVAL=100ms")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
