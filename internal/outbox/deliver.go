@@ -23,6 +23,7 @@ type batch struct {
 	sendIdx []int
 	outs    []usage.Outcome
 	reports []func()
+	acked   []uint64 // seqs of the stored events delivered, for the AckLog
 }
 
 func newBatch(max int) *batch { return &batch{max: max} }
@@ -109,7 +110,7 @@ func (o *Outbox) deliver(b *batch) {
 		o.cfg.Backend.Send(o.ctx, b.send, outs)
 	}
 
-	b.reports = b.reports[:0]
+	b.reports, b.acked = b.reports[:0], b.acked[:0]
 	o.mu.Lock()
 	j := 0
 	for i, s := range b.series {
@@ -120,7 +121,13 @@ func (o *Outbox) deliver(b *batch) {
 		case b.rebind[i]:
 			report = o.bind(s, &b.events[i])
 		default:
+			stored, seq := s.storedEvent, s.event.seq
 			report = o.settle(s, &b.events[i], outs[j], false)
+			if stored && outs[j].Result == usage.Delivered && !s.storedEvent {
+				// Delivered, and its record's deletion queued (not a
+				// rejection's: that record goes only with the parked one).
+				b.acked = append(b.acked, seq)
+			}
 			j++
 		}
 		if report != nil {
@@ -128,15 +135,26 @@ func (o *Outbox) deliver(b *batch) {
 		}
 	}
 	o.progressed()
-	o.mu.Unlock()
-	// What is reported (logs, OnHealth, OnParked) is reported without the
-	// lock: a handler that calls back into the exporter must not deadlock it.
-	for _, r := range b.reports {
-		r()
-	}
+	o.report(b.reports)
+	o.logAcks(b.acked)
 	clear(b.reports)
 	clear(b.events)
 	clear(b.send)
+}
+
+// logAcks records a batch's delivered events in the store's AckLog, if it
+// has one, before the worker takes another batch: a crash before the
+// commit that deletes their records then does not send them again. A
+// failure leaves them to that commit, as without a log.
+func (o *Outbox) logAcks(seqs []uint64) {
+	l, ok := o.cfg.Store.(AckLog)
+	if !ok || len(seqs) == 0 {
+		return
+	}
+	if err := l.Acked(seqs); err != nil {
+		o.cfg.Logger.Debug("litewavemetric: recording acknowledgements beside the spool failed; its next commit records them",
+			"events", len(seqs), "err", err)
+	}
 }
 
 // bind binds s's event to the customer ev names and sends it again: once
@@ -259,10 +277,16 @@ func (o *Outbox) Flush(ctx context.Context) error {
 }
 
 // settled reports whether nothing deliverable is owed and the store holds
-// the current state: nothing waits to be committed, and no commit is under
-// way (its snapshot took what it writes out of the queues). mu must be held.
+// the current state (see storeCurrent). mu must be held.
 func (o *Outbox) settled() bool {
-	return o.stats.OwedUnits == 0 && (o.cfg.Store == nil || !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0)
+	return o.stats.OwedUnits == 0 && o.reporting == 0 && o.storeCurrent()
+}
+
+// storeCurrent reports whether the store, if any, holds the current state:
+// nothing waits to be committed, and no commit is under way (its snapshot
+// took what it writes out of the queues). mu must be held.
+func (o *Outbox) storeCurrent() bool {
+	return o.cfg.Store == nil || !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0
 }
 
 // schedule moves events whose retry time has come to the ready queue and
@@ -332,22 +356,25 @@ const (
 // long (0: nothing to commit). mu must be held.
 //
 // Events waiting to be stored before their first send are committed at
-// once, and so are the deletions of acknowledged events once a group of
-// them waits: two per request in flight. A crash then resends, with their
-// keys, at most the events in flight, a group, and what was acknowledged
-// while the last commit ran. Smaller groups cost delivery its rate: a
-// synced commit costs the machine about as much as five deliveries to a
-// fast backend, and committing whatever waits as soon as the last commit
-// ends took spool/no spool in cmd/litewave-bench from 0.87 to 0.60.
+// once. A store with an AckLog has recorded the acknowledgements already,
+// so their deletions wait for the pause: a crash resends, with their keys,
+// only the events in flight. Without one, they are committed at once when
+// a group waits, two per request in flight: a crash then resends the
+// events in flight, a group, and what was acknowledged while the last
+// commit ran. Smaller groups cost delivery its rate: a synced commit costs
+// the machine about as much as five deliveries to a fast backend, and
+// committing whatever waits as soon as the last commit ends took spool/no
+// spool in cmd/litewave-bench from 0.87 to 0.60.
 func (o *Outbox) commitDue() (bool, time.Duration) {
 	if o.cfg.Store == nil || len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0 {
 		return false, 0
 	}
+	_, logged := o.cfg.Store.(AckLog)
 	pause := commitPause
 	switch {
 	case o.persistFailed != 0:
 		pause = storeRetryPause
-	case len(o.pending) > 0, len(o.acked) >= 2*max(1, o.cfg.Concurrency):
+	case len(o.pending) > 0, !logged && len(o.acked) >= 2*max(1, o.cfg.Concurrency):
 		return true, 0
 	}
 	if wait := time.Duration(o.lastCommit + int64(pause) - o.mono()); wait > 0 {

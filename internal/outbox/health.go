@@ -182,3 +182,25 @@ func (o *Outbox) Stored() bool {
 	defer o.mu.Unlock()
 	return o.cfg.Store != nil && o.persistFailed == 0 && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0
 }
+
+// report releases mu and makes the reports (logs, OnHealth, OnParked)
+// without it: a handler that calls back into the exporter must not
+// deadlock it. Flush waits for them, so that what a flush resolved has been
+// reported when it returns. mu must be held; it is released.
+func (o *Outbox) report(reports []func()) {
+	if len(reports) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	o.reporting++
+	o.mu.Unlock()
+	for _, r := range reports {
+		if r != nil {
+			r()
+		}
+	}
+	o.mu.Lock()
+	o.reporting--
+	o.progressed()
+	o.mu.Unlock()
+}

@@ -63,12 +63,7 @@ func (o *Outbox) lookUp(tenant string) {
 	o.mu.Lock()
 	reports := o.looked(tenant, customer, err)
 	o.progressed()
-	o.mu.Unlock()
-	for _, r := range reports {
-		if r != nil {
-			r()
-		}
-	}
+	o.report(reports)
 }
 
 // looked applies the outcome of tenant's lookup to the events waiting for

@@ -42,13 +42,20 @@ func (o *Outbox) Persist() error {
 	}
 	o.persistMu.Lock()
 	defer o.persistMu.Unlock()
+	// Reports are made without mu, counted in reporting so that Flush
+	// waits for them (see report).
 	var reports []func()
 	defer func() {
-		for _, r := range reports {
-			if r != nil {
-				r()
-			}
+		if len(reports) == 0 {
+			return
 		}
+		for _, r := range reports {
+			r()
+		}
+		o.mu.Lock()
+		o.reporting -= len(reports)
+		o.progressed()
+		o.mu.Unlock()
 	}()
 	for attempt := 0; ; attempt++ {
 		o.mu.Lock()
@@ -68,7 +75,10 @@ func (o *Outbox) Persist() error {
 		}
 		o.mu.Lock()
 		o.committing = false
-		reports = append(reports, o.applyCommit(snap, err))
+		if r := o.applyCommit(snap, err); r != nil {
+			o.reporting++
+			reports = append(reports, r)
+		}
 		lost := errors.Is(err, ErrStoreLost)
 		if lost {
 			o.rewriteAll()

@@ -17,6 +17,18 @@ type Store interface {
 	Close() error
 }
 
+// AckLog is a Store that records acknowledgements ahead of the commit that
+// deletes their records, cheaply: written, not synced. A process that dies
+// before that commit then does not send them again at its restart; a
+// machine that crashes may lose what was not synced, and those events are
+// sent again with their keys. The commit still deletes the records, and
+// what is Released to a usage.Recoverable backend follows the commit.
+type AckLog interface {
+	// Acked records that the events of seqs, delivered and stored, need not
+	// be sent again. An error costs only that: the commit deletes them.
+	Acked(seqs []uint64) error
+}
+
 // ErrStoreLost is wrapped by a Commit error when the store found its file
 // removed or replaced: it has started a fresh, empty one, and nothing it
 // held before can be assumed kept. The outbox then writes everything it

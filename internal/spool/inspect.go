@@ -14,6 +14,10 @@ import (
 type Inspection struct {
 	Contents
 	Unreadable int // records that fail their checksum
+	// Acknowledged counts the events delivered but still stored, which the
+	// acknowledgement log names: the next start deletes them, and they are
+	// left out of Contents.
+	Acknowledged int
 }
 
 // Inspect reads the spool in dir without changing anything: no repair, no
@@ -45,5 +49,18 @@ func Inspect(dir string) (Inspection, error) {
 		in.Unreadable = dropped
 		return err
 	})
-	return in, err
+	if err != nil {
+		return in, err
+	}
+	fd := readAckLogs(dir, in.ackGen)
+	kept := in.Events[:0]
+	for _, r := range in.Events {
+		if !fd.acked[r.Seq] {
+			kept = append(kept, r)
+		}
+	}
+	in.Acknowledged = len(in.Events) - len(kept)
+	in.Events = kept
+	in.Recovery.Notes = append(in.Recovery.Notes, fd.notes...)
+	return in, nil
 }

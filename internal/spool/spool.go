@@ -75,6 +75,7 @@ type Spool struct {
 	maxBytes int64
 	held     atomic.Int64 // bytes of the records held, keys included
 	id       string       // the stored transactional id, written again to a fresh file
+	acks     *ackLog
 }
 
 var _ outbox.Store = (*Spool)(nil)
@@ -85,6 +86,7 @@ type Contents struct {
 	Recovery        Recovery
 	TransactionalID string // the spool's identity (Options.TransactionalID)
 	Mark            []byte // the last outbox.Change.Mark committed, if any
+	ackGen          []byte // the generation of the acknowledgement log to read
 }
 
 // Recovery tells what opening a spool had to do.
@@ -93,7 +95,10 @@ type Recovery struct {
 	Dropped   int    // records dropped
 	MovedTo   string // where the damaged file was kept
 	Compacted bool   // the file was mostly free space and was rewritten smaller
-	Notes     []string
+	// Cleared counts the events the acknowledgement log named as delivered:
+	// their records were deleted, and they are not sent again.
+	Cleared int
+	Notes   []string
 }
 
 func (r Recovery) String() string {
@@ -103,6 +108,9 @@ func (r Recovery) String() string {
 	}
 	if r.MovedTo != "" {
 		parts = append(parts, "damaged file kept at "+r.MovedTo)
+	}
+	if r.Cleared > 0 {
+		parts = append(parts, fmt.Sprintf("%d acknowledged events cleared", r.Cleared))
 	}
 	parts = append(parts, r.Notes...)
 	return strings.Join(parts, "; ")
@@ -156,14 +164,9 @@ func Open(dir string, opts Options) (*Spool, Contents, error) {
 		_ = s.db.Close()
 		return nil, c, err
 	}
-	if c.TransactionalID == "" && opts.TransactionalID != "" {
-		if err := s.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketMeta).Put(keyTransactionalID, []byte(opts.TransactionalID))
-		}); err != nil {
-			_ = s.db.Close()
-			return nil, c, err
-		}
-		c.TransactionalID = opts.TransactionalID
+	if err := s.startAckLog(&c, opts.TransactionalID); err != nil {
+		_ = s.db.Close()
+		return nil, c, err
 	}
 	s.id = c.TransactionalID
 	return s, c, nil
@@ -278,6 +281,7 @@ func decodeFile(tx *bolt.Tx, c *Contents) (fresh bool, held int64, dropped int, 
 	}
 	c.TransactionalID = string(meta.Get(keyTransactionalID))
 	c.Mark = bytes.Clone(meta.Get(keyMark))
+	c.ackGen = bytes.Clone(meta.Get(keyGeneration))
 	acc := tally{}
 	err = errors.Join(
 		decodeAll(b.events, decodeEvent, &c.Events, &acc),
@@ -445,6 +449,7 @@ func (s *Spool) Commit(ch *outbox.Change) error {
 		return err
 	}
 	s.held.Add(delta)
+	s.committedAcks(ch.DeleteEvents)
 	return nil
 }
 
@@ -477,6 +482,9 @@ func (s *Spool) checkFile() error {
 	}
 	fresh := func(tx *bolt.Tx) error {
 		if err := initBuckets(tx); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Put(keyGeneration, s.acks.gen[:]); err != nil {
 			return err
 		}
 		return putIdentity(tx, s.id)
@@ -568,8 +576,12 @@ func (s *Spool) Full(pending int64) bool { return s.maxBytes > 0 && s.held.Load(
 // HeldBytes is the size of the records held.
 func (s *Spool) HeldBytes() int64 { return s.held.Load() }
 
-// Close closes the file.
-func (s *Spool) Close() error { return s.db.Close() }
+// Close closes the file and the acknowledgement log, which it removes if
+// every event it names has had its record deleted.
+func (s *Spool) Close() error {
+	s.acks.close()
+	return s.db.Close()
+}
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
