@@ -188,7 +188,8 @@ func (e *Exporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporalit
 
 // Aggregation sums counters and drops every other kind of instrument:
 // histograms, gauges and up-down counters are never billed, so they should
-// cost nothing.
+// cost nothing. They are dropped before they reach Export, so no report
+// names them.
 func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
 	if billable(k) {
 		return sdkmetric.AggregationSum{}
