@@ -465,6 +465,21 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return opt("WithMeterProvider", "WithMeterProvider", func(c *config) { c.meterProvider = mp })
 }
 
+// WithoutEnvironment makes New and NewClient ignore every LITEWAVE_*
+// variable, wherever it stands among the options: only the options and the
+// defaults count. Tests use it (litewavetest's exporter does), so that an
+// endpoint, key, portal or spool exported in a shell never reaches them.
+// OTEL_GO_X_OBSERVABILITY is still read: it sends nothing anywhere, it only
+// reports the exporter's own metrics on the global MeterProvider, and
+// WithMeterProvider overrides it.
+func WithoutEnvironment() Option { return withoutEnvironment{} }
+
+// withoutEnvironment sets nothing: newConfig looks for it before reading
+// the environment, so that no variable's value or parse error survives.
+type withoutEnvironment struct{}
+
+func (withoutEnvironment) apply(*config) {}
+
 // multi is several options given as one.
 type multiOption []Option
 
@@ -497,7 +512,9 @@ func newConfig(opts []Option) (config, error) {
 		source:        map[string]string{},
 		envErrs:       map[string]error{},
 	}
-	c.fromEnv()
+	if !slices.ContainsFunc(opts, func(o Option) bool { _, ok := o.(withoutEnvironment); return ok }) {
+		c.fromEnv()
+	}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)

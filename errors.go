@@ -13,9 +13,12 @@ import (
 	"github.com/aiorch/litewavemetric/internal/spool"
 )
 
-// ErrNoCustomer means the backend has no customer account for a tenant
-// (404, or an empty list). The exporter keeps such usage owed, retries it
-// and reports it as a configuration problem; it is never dropped.
+// ErrNoCustomer means the backend has no customer account for a tenant:
+// the API's 404 that says so, or an empty list. (Any other 404 is a wrong
+// URL, reported as a configuration problem that names it.) The exporter
+// keeps such usage owed, retries it and reports it as a configuration
+// problem; it is never dropped. A flush waits for the account while its
+// context lasts: creating it fixes the problem without a restart.
 var ErrNoCustomer = errors.New("no customer account for tenant")
 
 // Errors opening a spool (see WithSpoolDir), wrapped by New's error.
@@ -179,12 +182,17 @@ func (e *UsageError) Error() string {
 	if e.Units == 1 {
 		unit = "unit"
 	}
-	msg := fmt.Sprintf("litewavemetric: %s (%s %s) of usage %s; e.g. meter %s", plural(int64(e.Points), "point"), formatUnits(e.Units), unit, e.Problem, e.Meter)
+	what, reason := e.Problem.String(), e.Reason
+	if e.Problem == Unattributed && reason != "" {
+		// The reason names the keys expected and those the point has.
+		what, reason = reason+"; not billed", ""
+	}
+	msg := fmt.Sprintf("litewavemetric: %s (%s %s) of usage %s; e.g. meter %s", plural(int64(e.Points), "point"), formatUnits(e.Units), unit, what, e.Meter)
 	if e.Tenant != "" || e.Device != "" {
 		msg += fmt.Sprintf(" tenant %s device %s", e.Tenant, e.Device)
 	}
-	if e.Reason != "" {
-		msg += ": " + e.Reason
+	if reason != "" {
+		msg += ": " + reason
 	}
 	return msg
 }
@@ -215,9 +223,15 @@ type Failure int
 const (
 	// Outage: network errors, timeouts, 408, 429, 5xx.
 	Outage Failure = iota + 1
-	// Misconfiguration: a redirect, a refused API key (401, 403), a tenant
-	// without a customer account, a host that does not resolve, a missing
-	// topic. Retrying alone will not fix it; the report says what will.
+	// Misconfiguration: a redirect, a refused API key (401, 403), a URL that
+	// does not serve the API (404), TLS against a plain HTTP server, SASL
+	// credentials the brokers refuse, a missing topic, a host that does not
+	// resolve, a tenant without a customer account. Retrying alone will not
+	// fix it; the report says what will. ForceFlush and Shutdown stop
+	// waiting once every owed event met one during the flush, except a
+	// tenant without an account (creating it fixes that while they wait)
+	// and, without a spool, a host that does not resolve (a passing DNS
+	// failure would lose the usage at exit).
 	Misconfiguration
 	// SpoolFailure: the spool cannot be written; events wait, unsent.
 	SpoolFailure

@@ -14,13 +14,16 @@ import (
 )
 
 // Register the exporter in a MeterProvider and count billable work with an
-// ordinary counter; each collection is billed as delta usage.
+// ordinary counter; each collection is billed as delta usage. A program
+// calls litewavemetric.New(ctx), configured by the LITEWAVE_* variables;
+// here a fake Litewave stands in, and its NewExporter bills it alone,
+// whatever the environment says.
 func ExampleNew() {
 	backend := litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
 	defer backend.Close()
 
 	ctx := context.Background()
-	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(backend.URL))
+	exp, err := backend.NewExporter(ctx)
 	if err != nil {
 		panic(err)
 	}
@@ -50,7 +53,7 @@ func ExampleClient_PostMeterUsage() {
 	backend := litewavetest.NewServer(litewavetest.WithCustomer("tenant_123", "cus_9"))
 	defer backend.Close()
 
-	client, err := litewavemetric.NewClient(litewavemetric.WithEndpoint(backend.URL))
+	client, err := backend.NewClient() // a program calls litewavemetric.NewClient()
 	if err != nil {
 		panic(err)
 	}
@@ -75,8 +78,7 @@ func ExampleWithMeterID() {
 	backend := litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
 	defer backend.Close()
 	ctx := context.Background()
-	exp, err := litewavemetric.New(ctx,
-		litewavemetric.WithEndpoint(backend.URL),
+	exp, err := backend.NewExporter(ctx,
 		litewavemetric.WithInstruments("pages"),
 		litewavemetric.WithMeterID("pages", "pages.processed.rate.hourly"))
 	if err != nil {

@@ -95,11 +95,11 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	if cfg.spoolDir != "" {
 		sp, c, err := spool.Open(cfg.spoolDir, spool.Options{MaxBytes: cfg.maxSpoolBytes, TransactionalID: txnID})
 		if err != nil {
-			return nil, fmt.Errorf("litewavemetric: spool %s: %w", cfg.spoolDir, expose(err))
+			return nil, expose(fmt.Errorf("spool in %s: %w", spoolSetting(cfg), err))
 		}
 		e.spool, contents, e.recovery = sp, c, c.Recovery
 		if c.Recovery.Repaired {
-			e.reportError(fmt.Errorf("litewavemetric: spool %s was damaged and repaired: %s", cfg.spoolDir, c.Recovery))
+			e.reportError(fmt.Errorf("litewavemetric: spool in %s was damaged and repaired: %s", spoolSetting(cfg), c.Recovery))
 		}
 	}
 	client, err := newClient(cfg, transactions(cfg, e.spool != nil, &contents))
@@ -110,6 +110,11 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		return nil, err
 	}
 	e.client = client
+	if w, ok := client.backend.(brokerWatch); ok {
+		w.OnUnreachable(func(err error) {
+			e.reportError(fmt.Errorf("litewavemetric: %w; usage is kept and retried", err))
+		})
+	}
 	e.mapper = mapper{
 		tenantKey:   attribute.Key(cfg.tenantAttr),
 		deviceKey:   attribute.Key(cfg.deviceAttr),
@@ -131,9 +136,9 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		Backend:   client.backend,
 		Customers: client.accounts,
 		OnHealth:  e.reportHealth,
-		OnParked:  func(p outbox.Parked) { e.reportError(rejected(p)) },
+		OnParked:  e.reportRejected,
 		OnStoreLost: func(err error) {
-			e.reportError(fmt.Errorf("litewavemetric: %w; everything owed was written to it again", err))
+			e.reportError(fmt.Errorf("litewavemetric: spool in %s: %w; everything owed was written to it again", spoolSetting(cfg), err))
 		},
 		Logger: cfg.logger,
 	}
@@ -144,7 +149,7 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	if err := e.box.Restore(contents.Contents); err != nil {
 		_ = e.box.Close()
 		_ = client.Close()
-		return nil, fmt.Errorf("litewavemetric: spool %s: %w", cfg.spoolDir, err)
+		return nil, fmt.Errorf("litewavemetric: spool in %s: %w", spoolSetting(cfg), err)
 	}
 	e.metrics, err = newSelfMetrics(observabilityProvider(cfg.meterProvider), backendAddress(cfg), e.Stats)
 	if err != nil {
@@ -168,6 +173,25 @@ func transactions(cfg config, spooled bool, c *spool.Contents) *kafka.Transactio
 	}
 	return &kafka.Transactions{ID: c.TransactionalID, CheckpointTopic: cfg.checkpointTopic, Timeout: cfg.txnTimeout,
 		Held: held, Mark: c.Mark}
+}
+
+// brokerWatch is a backend that tells of brokers it cannot reach as soon
+// as it fails to connect (kafka).
+type brokerWatch interface {
+	OnUnreachable(report func(error))
+	Unreachable() error
+}
+
+// spoolSetting names the spool directory and where it was set, for errors
+// about the spool: LITEWAVE_SPOOL_DIR="/var/lib/app" or
+// WithSpoolDir("/var/lib/app").
+func spoolSetting(cfg config) string {
+	return cfg.from(EnvSpoolDir, fmt.Sprintf("the spool directory %q", cfg.spoolDir))
+}
+
+// spoolFailure names the spool's setting in err, a failure to write it.
+func (e *Exporter) spoolFailure(err error) error {
+	return expose(fmt.Errorf("the spool in %s cannot be written: %w", spoolSetting(e.cfg), err))
 }
 
 func randomHex(n int) string {
@@ -237,12 +261,13 @@ func (e *Exporter) export(ctx context.Context, rm *metricdata.ResourceMetrics, w
 		op.end(ctx, []error{err})
 		return err
 	}
-	errs := e.usageErrors(rep, mrep)
+	errs := e.usageErrors(rep, mrep, wait)
 	if persistErr != nil {
 		// Nothing is sent before it is stored: waiting for first attempts
 		// would only wait out ctx.
 		e.box.Release(round)
-		errs = append(errs, fmt.Errorf("litewavemetric: the spool could not be written; this collection's usage is held in memory, unsent, until a write succeeds: %w", expose(persistErr)))
+		errs = append(errs, fmt.Errorf("litewavemetric: the spool in %s could not be written; this collection's usage is held in memory, unsent, until a write succeeds: %w",
+			spoolSetting(e.cfg), expose(persistErr)))
 		op.end(ctx, errs)
 		return errors.Join(errs...)
 	}
@@ -281,8 +306,9 @@ func (e *Exporter) take(rm *metricdata.ResourceMetrics) (*outbox.Round, outbox.I
 	return round, rep, mrep, persistErr, nil
 }
 
-// usageErrors turns the ingest's problems into one UsageError each.
-func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport) []error {
+// usageErrors turns the ingest's problems into one UsageError each; log
+// says to log overlaps (through NewPeriodicReader, its reports do).
+func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport, log bool) []error {
 	var errs []error
 	add := func(p Problem, i outbox.Issue) {
 		if i.Points == 0 {
@@ -302,7 +328,9 @@ func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport) []error 
 		add(Overlapping, mrep.overlap)
 		// Logged as rejections are: the pipeline is built wrong, and the
 		// operator reads the exporter's log.
-		e.cfg.logger.Error(errs[len(errs)-1].Error())
+		if log {
+			e.cfg.logger.Error(errs[len(errs)-1].Error())
+		}
 	}
 	return errs
 }
@@ -336,9 +364,11 @@ func parkedUsage(p outbox.Parked) ParkedUsage {
 // ForceFlush delivers everything owed now and returns once it is
 // delivered, or ctx ends: every owed event is attempted at once, and
 // failures are retried within tens to hundreds of milliseconds while ctx
-// lasts (a server's Retry-After is waited for). The error is an
-// UndeliveredError if usage is still owed when ctx ends, or held aside
-// after a rejection.
+// lasts (a server's Retry-After is waited for). It returns early when
+// everything still owed was refused, during this flush, for a
+// configuration problem that retrying cannot fix (see Misconfiguration).
+// The error is an UndeliveredError if usage is still owed when it
+// returns, or held aside after a rejection.
 func (e *Exporter) ForceFlush(ctx context.Context) error {
 	if e.closed.Load() {
 		return fmt.Errorf("litewavemetric: force flush: %w", sdkmetric.ErrExporterShutdown)
@@ -359,7 +389,8 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 // Delivery is retried until it succeeds, so Shutdown waits as long as ctx
 // allows while the backend is down: give it a deadline. (A PeriodicReader
 // gives its own timeout, 30s by default, when the MeterProvider's Shutdown
-// context has none.)
+// context has none.) A configuration problem that retrying cannot fix
+// ends the wait at once, as in ForceFlush.
 func (e *Exporter) Shutdown(ctx context.Context) error {
 	err := fmt.Errorf("litewavemetric: shutdown: %w", sdkmetric.ErrExporterShutdown)
 	e.shutdownOnce.Do(func() {
@@ -369,6 +400,9 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 		flushErr := e.box.Flush(ctx)
 		e.metrics.close()
 		closeErr := e.box.Close()
+		if closeErr != nil && e.spool != nil {
+			closeErr = fmt.Errorf("the spool in %s: %w", spoolSetting(e.cfg), closeErr)
+		}
 		if cerr := e.client.Close(); closeErr == nil {
 			closeErr = cerr
 		}
@@ -389,8 +423,19 @@ func (e *Exporter) undelivered(cause error, spooled bool) error {
 		return nil
 	}
 	causes := []error{cause}
-	for _, err := range e.box.Failures() {
-		causes = append(causes, expose(err))
+	for _, f := range e.box.Failures() {
+		if f.Class == outbox.Spool {
+			causes = append(causes, e.spoolFailure(f.Err))
+			continue
+		}
+		causes = append(causes, expose(f.Err))
+	}
+	if w, ok := e.client.backend.(brokerWatch); ok && st.OwedUnits > 0 {
+		// Said even before the records time out, so that a flush ended by
+		// its deadline says why.
+		if err := w.Unreachable(); err != nil {
+			causes = append(causes, expose(err))
+		}
 	}
 	parked := e.box.Parked()
 	for i, p := range parked {

@@ -1,6 +1,8 @@
 package litewavemetric
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -227,13 +229,14 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 		}
 		k, ok := m.key(&dp.Attributes, p.res, p.meter)
 		if !ok {
-			issue := &rep.unattributed
-			if dp.Attributes.HasValue(overflowKey) {
+			issue, reason := &rep.unattributed, ""
+			switch {
+			case dp.Attributes.HasValue(overflowKey):
 				issue = &rep.overflow
+			case issue.Points == 0: // the report's example
+				reason = m.missing(&dp.Attributes, p.res)
 			}
-			issue.Points++
-			issue.Units += max(float64(v), 0)
-			issue.Example.Meter = p.meter
+			issue.Add(usage.Key{Meter: p.meter}, max(float64(v), 0), reason)
 			continue
 		}
 		if err := validKey(k); err != nil {
@@ -266,4 +269,53 @@ func (m *mapper) key(attrs *attribute.Set, res ids, meter string) (usage.Key, bo
 		device = res.device
 	}
 	return usage.Key{Tenant: tenant, Device: device, Meter: meter}, tenant != "" && device != ""
+}
+
+// maxKeysShown bounds the attribute keys a report lists.
+const maxKeysShown = 10
+
+// missing says which ids a point lacks, under the keys expected, and which
+// keys it has: `has no "tenant.id" attribute (it has: tenant_id, region)`.
+func (m *mapper) missing(attrs *attribute.Set, res ids) string {
+	var lacks []string
+	for _, want := range []struct {
+		key     attribute.Key
+		fromRes string
+	}{{m.tenantKey, res.tenant}, {m.deviceKey, res.device}} {
+		if attrString(attrs, want.key) != "" || want.fromRes != "" {
+			continue
+		}
+		what := "no"
+		if attrs.HasValue(want.key) {
+			what = "an empty"
+		}
+		lacks = append(lacks, what+" "+strconv.Quote(string(want.key)))
+	}
+	has := make([]string, 0, min(attrs.Len(), maxKeysShown+1))
+	for i, kv := range attrs.ToSlice() {
+		if i == maxKeysShown {
+			has = append(has, fmt.Sprintf("and %d more", attrs.Len()-i))
+			break
+		}
+		has = append(has, shownKey(kv.Key))
+	}
+	list := "none"
+	if len(has) > 0 {
+		list = strings.Join(has, ", ")
+	}
+	return fmt.Sprintf("has %s attribute (it has: %s)", strings.Join(lacks, " and "), list)
+}
+
+// shownKey is an attribute key as a report shows it: bare when it is a
+// plain name, quoted and cut otherwise (keys come from application code).
+func shownKey(k attribute.Key) string {
+	if len(k) > 64 {
+		return printable(string(k))
+	}
+	for _, r := range k {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-/", r)) {
+			return printable(string(k))
+		}
+	}
+	return string(k)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 
-	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
@@ -23,12 +22,14 @@ import (
 //   - a PeriodicReader skips the exporter's ForceFlush when the
 //     collection's Export failed, and keeps the final Export's error over
 //     the exporter's Shutdown error. So Export's errors (usage that cannot
-//     be billed as counted) are passed to otel.Handle at once, as the
-//     reader would for a periodic collection, and returned by the
-//     provider's ForceFlush and Shutdown joined with the exporter's own:
-//     the flush always runs, and Shutdown's UndeliveredError always
-//     arrives. Rejections are reported through otel.Handle as they come,
-//     and by every ForceFlush and Shutdown while the usage is held aside.
+//     be billed as counted) are returned by the provider's ForceFlush and
+//     Shutdown joined with the exporter's own: the flush always runs, and
+//     Shutdown's UndeliveredError always arrives. Those of a periodic
+//     collection, which no flush returns, are reported (otel.Handle, the
+//     logger) when the next collection comes, once per change: a problem
+//     that lasts is reported once, not at every collection. Rejections are
+//     reported as they come, and by every ForceFlush and Shutdown while
+//     the usage is held aside.
 //
 // The reader exports every OTEL_METRIC_EXPORT_INTERVAL milliseconds
 // (default 60000), each within OTEL_METRIC_EXPORT_TIMEOUT (default 30000);
@@ -62,7 +63,7 @@ func (secondReader) Shutdown(context.Context) error { return nil }
 type readerExporter struct {
 	*Exporter
 	mu      sync.Mutex
-	pending error // the latest collection's errors, not yet returned
+	reports collectionReports
 }
 
 func (r *readerExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
@@ -70,12 +71,12 @@ func (r *readerExporter) Export(ctx context.Context, rm *metricdata.ResourceMetr
 	if errors.Is(err, sdkmetric.ErrExporterShutdown) {
 		return err
 	}
-	if err != nil {
-		otel.Handle(err)
-	}
 	r.mu.Lock()
-	r.pending = err
+	news := r.reports.collected(err)
 	r.mu.Unlock()
+	for _, err := range news {
+		r.reportError(err)
+	}
 	return nil
 }
 
@@ -90,7 +91,5 @@ func (r *readerExporter) Shutdown(ctx context.Context) error {
 func (r *readerExporter) take() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	err := r.pending
-	r.pending = nil
-	return err
+	return r.reports.take()
 }

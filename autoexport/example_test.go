@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	contrib "go.opentelemetry.io/contrib/exporters/autoexport"
@@ -18,8 +19,16 @@ import (
 // A program that takes its metric reader from autoexport bills through
 // Litewave once its environment says OTEL_METRICS_EXPORTER=litewave. Here a
 // fake Litewave on loopback stands in for the real one, and the variables
-// a deployment would set are set by the example itself.
+// a deployment would set are set by the example itself, after clearing
+// those a shell may have exported (a real portal, key or spool), so that
+// only the fake is billed.
 func Example() {
+	for _, kv := range os.Environ() {
+		if name, value, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "LITEWAVE_") {
+			os.Unsetenv(name)
+			defer os.Setenv(name, value)
+		}
+	}
 	litewave := litewavetest.NewServer(litewavetest.WithAnyTenant())
 	defer litewave.Close()
 	os.Setenv("OTEL_METRICS_EXPORTER", "litewave")

@@ -18,6 +18,12 @@
 // test can assert exact totals per (tenant, device, meter) series with
 // [Server.Totals].
 //
+// [Server.NewExporter] and [Server.NewClient] give an exporter and a
+// litewavemetric.Client wired to the server alone, with
+// litewavemetric.WithoutEnvironment: no LITEWAVE_* variable a shell
+// exported (a real endpoint, portal, key or spool) reaches them.
+// [Server.Exporter] is the same for a test, shut down when it ends.
+//
 // [NewHandler] returns one that does not listen, an http.Handler to serve on
 // your own listener beside your own routes.
 //

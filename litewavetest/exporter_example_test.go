@@ -15,15 +15,17 @@ import (
 
 // Test your own instrumentation against the fake: register the tenants'
 // customers (an unknown tenant has no account, and its usage stays owed),
-// point the exporter at the fake, count, and flush through the provider,
-// which delivers everything before it returns; then read what was billed.
+// take an exporter wired to the fake alone (no LITEWAVE_* variable reaches
+// it), count, and flush through the provider, which delivers everything
+// before it returns; then read what was billed. In a test,
+// backend.Exporter(t) also fails the test if the exporter cannot be built.
 func Example_testingInstrumentation() {
 	backend := litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
 	defer backend.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(backend.URL))
+	exp, err := backend.NewExporter(ctx)
 	if err != nil {
 		panic(err)
 	}

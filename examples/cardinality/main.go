@@ -5,6 +5,8 @@
 // litewavemetric.NewPeriodicReader sets no limit on counters: the
 // exporter's own series cap bounds them, with an error of its own.
 //
+// It bills an embedded backend only, whatever LITEWAVE_* variables are set:
+//
 //	go run ./examples/cardinality
 package main
 
@@ -13,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -27,9 +28,6 @@ import (
 const tenants = 3000
 
 func main() {
-	if os.Getenv(litewavemetric.EnvEndpoint) != "" {
-		log.Fatal("this example runs against its embedded backend only; unset LITEWAVE_ENDPOINT")
-	}
 	for _, billingReader := range []bool{false, true} {
 		if err := run(billingReader); err != nil {
 			log.Fatal(err)
@@ -45,7 +43,7 @@ func run(billingReader bool) error {
 	}
 	backend := litewavetest.NewServer(opts...)
 	defer backend.Close()
-	exp, err := litewavemetric.New(ctx, litewavemetric.WithEndpoint(backend.URL), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""))
+	exp, err := backend.NewExporter(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,9 @@
 // pipeline is configured (its temporality, views, cardinality limits or
 // sampling), and an observability outage cannot hold up billing.
 //
+// With LITEWAVE_ENDPOINT, LITEWAVE_BACKEND and LITEWAVE_KAFKA_REST_URL
+// unset it bills an embedded fake backend, and only it:
+//
 //	go run ./examples/dedicated-provider
 package main
 
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -33,13 +37,6 @@ func main() {
 
 func run() error {
 	ctx := context.Background()
-	var opts []litewavemetric.Option
-	var backend *litewavetest.Server
-	if os.Getenv(litewavemetric.EnvEndpoint) == "" {
-		backend = litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
-		defer backend.Close()
-		opts = append(opts, litewavemetric.WithEndpoint(backend.URL), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""))
-	}
 
 	// The observability provider: whatever the application already uses
 	// (a ManualReader stands in for an OTLP exporter here).
@@ -48,7 +45,17 @@ func run() error {
 
 	// The billing provider: only the Litewave exporter, and only the
 	// instruments that are billed.
-	exp, err := litewavemetric.New(ctx, append(opts, litewavemetric.WithInstruments("pages.processed"))...)
+	billedOnly := litewavemetric.WithInstruments("pages.processed")
+	var backend *litewavetest.Server
+	var exp *litewavemetric.Exporter
+	var err error
+	if embedded() {
+		backend = litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_001"))
+		defer backend.Close()
+		exp, err = backend.NewExporter(ctx, billedOnly)
+	} else {
+		exp, err = litewavemetric.New(ctx, billedOnly)
+	}
 	if err != nil {
 		return err
 	}
@@ -73,4 +80,16 @@ func run() error {
 	}
 	fmt.Printf("billing stats: %d events, %d units delivered\n", exp.Stats().DeliveredEvents, exp.Stats().DeliveredUnits)
 	return nil
+}
+
+// embedded says whether to bill an embedded fake backend, which then gets
+// every request whatever other LITEWAVE_* variables say: when none of the
+// variables that choose where usage goes is set.
+func embedded() bool {
+	for _, name := range []string{litewavemetric.EnvEndpoint, litewavemetric.EnvBackend, litewavemetric.EnvKafkaRESTURL} {
+		if strings.TrimSpace(os.Getenv(name)) != "" {
+			return false
+		}
+	}
+	return true
 }

@@ -2,12 +2,16 @@
 // and prints, per series, what was counted next to what the backend
 // received.
 //
-// With LITEWAVE_ENDPOINT unset it starts an embedded fake backend
-// (litewavetest) that fails some requests, so the run also shows retries:
+// With LITEWAVE_ENDPOINT, LITEWAVE_BACKEND and LITEWAVE_KAFKA_REST_URL
+// unset it starts an embedded fake backend (litewavetest) that fails some
+// requests, so the run also shows retries; every request goes there, and
+// the other LITEWAVE_* variables (a portal, a key, a spool) are ignored,
+// by name in its output:
 //
 //	go run ./examples/quickstart
 //
-// With LITEWAVE_ENDPOINT (and LITEWAVE_API_KEY) set it bills that backend.
+// With any of those three set, the LITEWAVE_* variables configure it, and
+// it bills the backend they name.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -58,20 +63,25 @@ func run() error {
 	var reports errorLog
 	otel.SetErrorHandler(&reports)
 	var backend *litewavetest.Server
-	if os.Getenv(litewavemetric.EnvEndpoint) == "" {
+	if embedded() {
 		backend = embeddedBackend()
 		defer backend.Close()
-		fmt.Printf("LITEWAVE_ENDPOINT is not set: billing an embedded fake backend at %s (failing %.0f%% of requests)\n\n", backend.URL, *failRate*100)
+		fmt.Printf("LITEWAVE_ENDPOINT, LITEWAVE_BACKEND and LITEWAVE_KAFKA_REST_URL are not set: billing an embedded fake backend at %s (failing %.0f%% of requests)\n", backend.URL, *failRate*100)
+		if ignored := litewaveVariables(); len(ignored) > 0 {
+			fmt.Printf("ignored, so that every request goes to the embedded backend: %s\n", strings.Join(ignored, ", "))
+		}
+		fmt.Println()
 	}
 
 	// The five lines of setup.
-	opts := []litewavemetric.Option{litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond})}
+	retry := litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond})
+	var exp *litewavemetric.Exporter
+	var err error
 	if backend != nil {
-		// The fake backend gets neither a real spool nor a real key that
-		// the environment may hold.
-		opts = append(opts, litewavemetric.WithEndpoint(backend.URL), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""))
+		exp, err = backend.NewExporter(ctx, retry)
+	} else {
+		exp, err = litewavemetric.New(ctx, retry)
 	}
-	exp, err := litewavemetric.New(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -112,6 +122,30 @@ func run() error {
 		fmt.Println("\nnext: see your usage in a browser, on a local stand-in for Litewave: go run ./cmd/litewave dev")
 	}
 	return err
+}
+
+// embedded says whether to bill the embedded backend: when none of the
+// variables that choose where usage goes is set.
+func embedded() bool {
+	for _, name := range []string{litewavemetric.EnvEndpoint, litewavemetric.EnvBackend, litewavemetric.EnvKafkaRESTURL} {
+		if strings.TrimSpace(os.Getenv(name)) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// litewaveVariables names the LITEWAVE_* variables set (the exporter reads
+// no empty one), without their values, which may be secrets.
+func litewaveVariables() []string {
+	var names []string
+	for _, kv := range os.Environ() {
+		if name, v, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "LITEWAVE_") && strings.TrimSpace(v) != "" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // errorLog collects what the SDK passes to otel.Handle.
@@ -190,7 +224,7 @@ func report(counted map[seriesKey]float64, backend *litewavetest.Server, st lite
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", k.tenant, k.device, k.meter, formatCount(counted[k]), billable, received, match)
 	}
 	w.Flush()
-	fmt.Printf("\nexporter: %d events delivered (%d units), %d retries, %d customer lookups, %d units owed, %d parked\n",
+	fmt.Printf("\nexporter: %d events delivered (%d units), %d retries, %d customer lookups, %d units owed, %d rejected\n",
 		st.DeliveredEvents, st.DeliveredUnits, st.Retries, st.Lookups.Requests, st.OwedUnits, st.ParkedUnits)
 	if backend != nil {
 		bs := backend.Stats()

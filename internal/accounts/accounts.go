@@ -14,7 +14,8 @@ import (
 )
 
 // ErrNoAccount is wrapped by every error saying a tenant has no customer
-// account (404, or an empty list).
+// account: the API's 404 that says so, or an empty list. Any other 404 is
+// a wrong URL, a configuration problem that names it (httpclient).
 var ErrNoAccount = errors.New("no customer account for tenant")
 
 // Lookup paths below a base URL; the tenant id follows.
@@ -68,7 +69,7 @@ func (a *Accounts) Resolve(ctx context.Context, tenant string) (string, error) {
 		id, _, err := a.Lookup(ctx, tenant)
 		return id, err
 	}, func() error {
-		return usage.Misconfigured(fmt.Errorf("tenant %s: %w (cached answer)", tenant, ErrNoAccount), noAccountFix)
+		return usage.Misconfigured(&noAccountError{tenant: tenant, cached: true}, noAccountFix)
 	})
 }
 
@@ -82,7 +83,7 @@ func (a *Accounts) fetch(ctx context.Context, tenant string) (string, json.RawMe
 	body, err := a.http.Do(ctx, "customer lookup", http.MethodGet, a.prefix+url.PathEscape(tenant), nil, acceptJSON)
 	var se *httpclient.StatusError
 	switch {
-	case errors.As(err, &se) && se.StatusCode == http.StatusNotFound:
+	case errors.As(err, &se) && se.StatusCode == http.StatusNotFound && noAccountAnswer(se.Body):
 		return "", nil, noAccount(tenant)
 	case err != nil:
 		return "", nil, fmt.Errorf("tenant %s: %w", tenant, err)
@@ -98,7 +99,29 @@ func (a *Accounts) fetch(ctx context.Context, tenant string) (string, json.RawMe
 }
 
 func noAccount(tenant string) error {
-	return usage.Misconfigured(fmt.Errorf("tenant %s: %w", tenant, ErrNoAccount), noAccountFix)
+	return usage.Misconfigured(&noAccountError{tenant: tenant}, noAccountFix)
 }
+
+// noAccountError says a tenant has no customer account. Unlike the other
+// configuration problems, the backend's data fixes it, not this process's
+// settings: an account created while a flush waits is found by its next
+// lookup, so a flush waits for it (AwaitsBackend).
+type noAccountError struct {
+	tenant string
+	cached bool // the cache's answer, within its miss lifetime
+}
+
+func (e *noAccountError) Error() string {
+	msg := "tenant " + e.tenant + ": " + ErrNoAccount.Error()
+	if e.cached {
+		msg += " (cached answer)"
+	}
+	return msg
+}
+
+func (e *noAccountError) Unwrap() error { return ErrNoAccount }
+
+// AwaitsBackend marks a problem that waiting may fix (see outbox).
+func (e *noAccountError) AwaitsBackend() bool { return true }
 
 func acceptJSON(h http.Header) { h["Accept"] = []string{"application/json"} }

@@ -10,6 +10,20 @@ import (
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
+// noAccountAnswer reports whether the body of a lookup's 404 is the API's
+// own answer for a tenant without an account, {"detail": "customer account
+// not found"}, rather than a server's or a proxy's answer for a path it
+// does not serve ({"detail": "Not Found"}, "404 page not found", HTML).
+func noAccountAnswer(body string) bool {
+	var ans struct {
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal([]byte(body), &ans) != nil {
+		return false
+	}
+	return strings.Contains(strings.ToLower(ans.Detail), "customer account")
+}
+
 // errEmptyList means the backend answered with an empty list of accounts.
 var errEmptyList = errors.New("empty list of customer accounts")
 

@@ -56,3 +56,19 @@ func FuzzCustomerID(f *testing.F) {
 		}
 	})
 }
+
+// Only the API's own 404 says a tenant has no account; a server's or a
+// proxy's 404 for a path it does not serve is a wrong URL.
+func TestNoAccountAnswer(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"detail":"customer account not found"}`:  true,
+		`{"detail": "Customer account not found"}`: true,
+		`{"detail":"Not Found"}`:                   false,
+		`{"detail":"not found"}`:                   false,
+		"404 page not found":                       false,
+		"<html><body>Not Found</body></html>":      false,
+		"":                                         false,
+	} {
+		assert.Equal(t, want, noAccountAnswer(body), body)
+	}
+}

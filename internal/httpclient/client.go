@@ -143,7 +143,7 @@ func (c *Client) send(ctx context.Context, op, method, url string, body []byte, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.mark(fmt.Errorf("%s: %w", op, err))
+		return nil, c.mark(fmt.Errorf("%s: %w", op, err), url)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
@@ -156,7 +156,7 @@ func (c *Client) send(ctx context.Context, op, method, url string, body []byte, 
 			Body:       strings.TrimSpace(string(snippet[:min(len(snippet), maxErrorBody)])),
 			RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 			Location:   c.target.Scrub.String(resp.Header.Get("Location")),
-		})
+		}, url)
 	}
 	return resp, nil
 }
@@ -185,8 +185,8 @@ func (c *Client) readAnswer(resp *http.Response) (b []byte, whole bool, err erro
 	return b, err == nil, err
 }
 
-func (c *Client) mark(err error) error {
-	if fix := configFix(err, c.target); fix != "" {
+func (c *Client) mark(err error, url string) error {
+	if fix := configFix(err, url, c.target); fix != "" {
 		return usage.Misconfigured(err, fix)
 	}
 	return err

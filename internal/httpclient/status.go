@@ -1,6 +1,7 @@
 package httpclient
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -75,9 +76,9 @@ func Classify(err error) usage.Outcome {
 	return usage.Outcome{Result: usage.Retry, Err: err}
 }
 
-// configFix names what to change when err is a configuration problem, or
-// "" when it is not one.
-func configFix(err error, t Target) string {
+// configFix names what to change when err, the failure of a request to
+// url, is a configuration problem, or "" when it is not one.
+func configFix(err error, url string, t Target) string {
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch c := se.StatusCode; {
@@ -86,7 +87,7 @@ func configFix(err error, t Target) string {
 		case c == http.StatusUnauthorized || c == http.StatusForbidden:
 			return t.authFix()
 		case c == http.StatusNotFound || c == http.StatusMethodNotAllowed || c == http.StatusNotAcceptable || c == http.StatusUnsupportedMediaType:
-			return "the URL does not serve this API: check " + t.Setting
+			return WrongPath(url, t)
 		case c == http.StatusRequestEntityTooLarge:
 			return "a server refused the request's size: check " + t.Setting + " and the limits of any proxy in front of it"
 		}
@@ -96,7 +97,20 @@ func configFix(err error, t Target) string {
 	if errors.As(err, &de) && de.IsNotFound {
 		return "the host does not resolve: check " + t.Setting
 	}
+	var rh tls.RecordHeaderError
+	if errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &rh) {
+		// A TLS handshake answered by something else: waiting will not
+		// change what the server speaks.
+		return "the server does not speak TLS (HTTPS) there: use http:// in " + t.Setting + ", or the server's HTTPS port"
+	}
 	return ""
+}
+
+// WrongPath is the fix for a URL that does not serve the API: it names the
+// URL asked and its setting, a base URL that the API's paths go after.
+func WrongPath(url string, t Target) string {
+	return fmt.Sprintf("nothing serves this API at %s: check %s, the base URL that the API's paths are appended to",
+		strconv.Quote(t.Scrub.String(url)), t.Setting)
 }
 
 // ParseRetryAfter reads a Retry-After header value: delay-seconds or an

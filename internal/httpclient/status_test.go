@@ -1,10 +1,12 @@
 package httpclient
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -37,7 +39,7 @@ func TestParseRetryAfter(t *testing.T) {
 func TestClassify(t *testing.T) {
 	c := &Client{target: Target{Setting: "LITEWAVE_ENDPOINT"}}
 	status := func(code int) error {
-		return c.mark(&StatusError{Op: "usage post", StatusCode: code, RetryAfter: time.Second})
+		return c.mark(&StatusError{Op: "usage post", StatusCode: code, RetryAfter: time.Second}, "http://h/api/api/v1/events")
 	}
 	type want struct {
 		result usage.Result
@@ -57,12 +59,14 @@ func TestClassify(t *testing.T) {
 		"307":           {status(307), want{usage.Retry, true, "set LITEWAVE_ENDPOINT"}},
 		"401":           {status(401), want{usage.Retry, true, "LITEWAVE_API_KEY"}},
 		"403":           {status(403), want{usage.Retry, true, "LITEWAVE_API_KEY"}},
-		"404":           {status(404), want{usage.Retry, true, "check LITEWAVE_ENDPOINT"}},
+		"404":           {status(404), want{usage.Retry, true, `nothing serves this API at "http://h/api/api/v1/events": check LITEWAVE_ENDPOINT`}},
 		"415":           {status(415), want{usage.Retry, true, "check LITEWAVE_ENDPOINT"}},
 		"413":           {status(413), want{usage.Retry, true, "size"}},
-		"refused":       {c.mark(fmt.Errorf("usage post: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")})), want{usage.Retry, false, ""}},
-		"unresolvable":  {c.mark(fmt.Errorf("usage post: %w", &net.DNSError{Name: "x", IsNotFound: true})), want{usage.Retry, true, "does not resolve"}},
-		"dns timed out": {c.mark(fmt.Errorf("usage post: %w", &net.DNSError{Name: "x", IsTimeout: true})), want{usage.Retry, false, ""}},
+		"refused":       {c.mark(fmt.Errorf("usage post: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")}), ""), want{usage.Retry, false, ""}},
+		"unresolvable":  {c.mark(fmt.Errorf("usage post: %w", &net.DNSError{Name: "x", IsNotFound: true}), ""), want{usage.Retry, true, "does not resolve"}},
+		"dns timed out": {c.mark(fmt.Errorf("usage post: %w", &net.DNSError{Name: "x", IsTimeout: true}), ""), want{usage.Retry, false, ""}},
+		"plain HTTP":    {c.mark(fmt.Errorf("usage post: %w", &url.Error{Op: "Post", URL: "https://h", Err: http.ErrSchemeMismatch}), ""), want{usage.Retry, true, "use http:// in LITEWAVE_ENDPOINT"}},
+		"not TLS":       {c.mark(fmt.Errorf("usage post: %w", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), ""), want{usage.Retry, true, "does not speak TLS"}},
 	}
 	for name, tc := range cases {
 		o := Classify(tc.err)
@@ -76,5 +80,5 @@ func TestClassify(t *testing.T) {
 	}
 	assert.Equal(t, time.Second, Classify(status(503)).Wait, "the server's wait travels with the outcome")
 	proxy := &Client{target: Target{Setting: "LITEWAVE_KAFKA_REST_URL", AuthFix: "check the proxy"}}
-	assert.Contains(t, Classify(proxy.mark(&StatusError{StatusCode: 401})).Err.Error(), "check the proxy")
+	assert.Contains(t, Classify(proxy.mark(&StatusError{StatusCode: 401}, "")).Err.Error(), "check the proxy")
 }

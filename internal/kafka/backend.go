@@ -44,7 +44,10 @@ type Backend struct {
 	topic    string
 	maxBatch int
 	auth     authWatch // hooked only with SASL
-	txn      *txnLoop  // nil: idempotent, without transactions
+	conns    connWatch
+	gate     gate
+	meta     *kgo.Client // the transactional backend's, for the gate's checks
+	txn      *txnLoop    // nil: idempotent, without transactions
 
 	// pending counts promises not yet fired, so that Close can wait for
 	// franz-go's promise goroutine to be done with this backend.
@@ -54,8 +57,9 @@ type Backend struct {
 
 var _ usage.Backend = (*Backend)(nil)
 
-// New builds the franz-go client. It does not dial: brokers that are down
-// now surface as Retry outcomes of Send.
+// New builds the franz-go client and starts checking the topic in the
+// background (see gate); it does not wait for any broker: brokers that are
+// down now surface as Retry outcomes of Send.
 func New(cfg Config) (*Backend, error) {
 	b, opts, err := prepare(&cfg)
 	if err != nil {
@@ -64,6 +68,7 @@ func New(cfg Config) (*Backend, error) {
 	if b.cl, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
+	b.gate.start(func(ctx context.Context) error { return b.checkTopic(ctx, b.cl) })
 	return b, nil
 }
 
@@ -83,7 +88,7 @@ func prepare(cfg *Config) (*Backend, []kgo.Opt, error) {
 	if b.maxBatch == 0 {
 		b.maxBatch = defaultMaxBatch
 	}
-	opts, err := clientOpts(cfg, &b.auth)
+	opts, err := clientOpts(cfg, &b.auth, &b.conns)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +121,13 @@ func NewTransactional(cfg Config, txn Transactions) (*Transactional, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The transactions' clients come and go (txn.go): the checks have
+	// one of their own.
+	if b.meta, err = kgo.NewClient(base...); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
 	b.txn = newTxnLoop(b, txn, producer, base, logger)
+	b.gate.start(func(ctx context.Context) error { return b.checkTopic(ctx, b.meta) })
 	return &Transactional{b}, nil
 }
 
@@ -162,6 +173,12 @@ func (p *promises) settle(n int) {
 // ctx to end. Records are never produced again by hand: franz-go retries
 // what is retriable and Send only reports what became of each.
 func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
+	if err := b.gate.pass(ctx); err != nil {
+		for i := range batch {
+			out[i] = b.failure(&batch[i], err)
+		}
+		return
+	}
 	if b.txn != nil {
 		if len(batch) > 0 {
 			b.txn.send(ctx, batch, out)
@@ -246,8 +263,11 @@ func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
 // until every promise has fired.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
+		b.conns.stop()
+		b.gate.close()
 		if b.txn != nil {
 			b.txn.close() // closes its client
+			b.meta.Close()
 			return
 		}
 		b.cl.Close()
@@ -255,3 +275,12 @@ func (b *Backend) Close() error {
 	})
 	return nil
 }
+
+// OnUnreachable has report told, from franz-go's goroutines, whenever a
+// broker cannot be connected to that could be, or was not tried yet: at
+// once for those already failing.
+func (b *Backend) OnUnreachable(report func(error)) { b.conns.setReport(report) }
+
+// Unreachable returns the latest failure to connect to a broker while a
+// broker is failing, or nil.
+func (b *Backend) Unreachable() error { return b.conns.unreachable() }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -204,13 +206,13 @@ func TestUnreachableBrokersAreRetriedThenDelivered(t *testing.T) {
 	assert.Len(t, byKey(t, consume(t, c.ListenAddrs())), len(evs))
 }
 
-// A missing topic is a configuration error that names its fix. With
-// franz-go's default UnknownTopicRetries (4) it surfaced after 1 s or 20 s
-// on kfake, depending on which metadata trigger franz-go saw first; one
-// retry keeps this test fast.
+// A missing topic is a configuration error that names its fix, known from
+// the topic's metadata when the backend starts: franz-go's own unknown-topic
+// retries (4 by default) took 1 s or 20 s on kfake to say so. Nothing is
+// produced while it lasts, and once the topic exists usage goes through.
 func TestMissingTopicIsAConfigurationError(t *testing.T) {
 	c := newCluster(t, kfake.NumBrokers(1)) // no topic, no auto-creation
-	b := newBackend(t, Config{Brokers: c.ListenAddrs(), Extra: []kgo.Opt{kgo.UnknownTopicRetries(1), fastMetadata}})
+	b := newBackend(t, Config{Brokers: c.ListenAddrs()})
 	evs := events(5, 1)
 	start := time.Now()
 	out := send(t, b, evs)
@@ -222,6 +224,46 @@ func TestMissingTopicIsAConfigurationError(t *testing.T) {
 		assert.Contains(t, o.Err.Error(), "topic "+topic+" does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (WithKafkaTopic)")
 		assert.Contains(t, o.Err.Error(), evs[i].ID.String())
 	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	require.NoError(t, err)
+	defer cl.Close()
+	_, err = kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, topic)
+	require.NoError(t, err)
+	requireDelivered(t, send(t, b, evs))
+	assert.Len(t, byKey(t, consume(t, c.ListenAddrs())), len(evs), "each event once: none was produced while the topic was missing")
+}
+
+// A broker that cannot be reached is told at once, when franz-go gives up
+// its dial, naming its address: not when the records time out, 30 s later.
+func TestUnreachableBrokerIsToldAtOnce(t *testing.T) {
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	b := newBackend(t, Config{Brokers: []string{addr}})
+	told := make(chan error, 10)
+	b.OnUnreachable(func(err error) { told <- err })
+	ctx, cancel := context.WithCancel(context.Background())
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		b.Send(ctx, events(1, 1), make([]usage.Outcome, 1))
+	}()
+	start := time.Now()
+	var err error
+	select {
+	case err = <-told:
+	case <-time.After(hang):
+		t.Fatal("not told")
+	}
+	t.Logf("told after %v: %v", time.Since(start), err)
+	var ue *UnreachableError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, addr, ue.Broker)
+	assert.Contains(t, err.Error(), "kafka broker "+addr+" cannot be reached")
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Contains(t, err.Error(), "LITEWAVE_KAFKA_BROKERS")
+	require.ErrorAs(t, b.Unreachable(), &ue, "and the backend says so while it lasts")
+	cancel()
+	<-sent
 }
 
 // A record the broker refuses (INVALID_RECORD on its partition) and one

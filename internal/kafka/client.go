@@ -17,11 +17,12 @@ const deliveryTimeout = 30 * time.Second
 
 // clientOpts maps cfg to franz-go options. Acks=all and idempotent writes
 // are franz-go's defaults and stay so; batching and linger are left to it.
-func clientOpts(cfg *Config, auth *authWatch) ([]kgo.Opt, error) {
+func clientOpts(cfg *Config, auth *authWatch, conns *connWatch) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID("litewavemetric"), // names the exporter in broker logs and quotas
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
+		kgo.WithHooks(conns),
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(cfg.TLS.Clone()))
@@ -31,6 +32,7 @@ func clientOpts(cfg *Config, auth *authWatch) ([]kgo.Opt, error) {
 		return nil, err
 	}
 	if m != nil {
+		conns.auth = auth
 		opts = append(opts, kgo.SASL(m), kgo.WithHooks(auth))
 	}
 	return append(opts, cfg.Extra...), nil

@@ -224,6 +224,7 @@ func (o *Outbox) settle(s *Series, ev *usage.Event, out usage.Outcome, lookup bo
 	if usage.IsConfig(out.Err) {
 		class = Configuration
 	}
+	e.tried, e.definite = o.flushes, definite(class, out.Err, o.cfg.Store != nil)
 	k, attempt, err := s.Key, e.attempts, out.Err
 	return both(o.failed(s, class, err), func() {
 		o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
@@ -253,9 +254,16 @@ func (o *Outbox) retryWait(attempts int, server time.Duration) time.Duration {
 // flush lasts failures are retried on the short flush backoff: events in
 // flight at the call, events whose attempt fails, and events that arrive
 // during the flush.
+//
+// It returns ErrUnfixable early, once every owed event has had an answer
+// during this flush and each still owed was refused for a configuration
+// problem that retrying cannot fix (see definite): waiting longer would
+// only wait out ctx.
 func (o *Outbox) Flush(ctx context.Context) error {
 	o.mu.Lock()
 	o.flushing++
+	o.flushes++
+	gen := o.flushes
 	o.retryLookupsNow()
 	now := o.mono()
 	for _, s := range o.retries {
@@ -273,8 +281,23 @@ func (o *Outbox) Flush(ctx context.Context) error {
 		o.flushing--
 		o.mu.Unlock()
 	}()
-	return o.waitFor(ctx, o.settled)
+	stuck := false
+	err := o.waitFor(ctx, func() bool {
+		if o.settled() {
+			return true
+		}
+		stuck = o.stuck(gen)
+		return stuck
+	})
+	if err == nil && stuck {
+		return ErrUnfixable
+	}
+	return err
 }
+
+// ErrUnfixable ends a Flush whose owed usage all waits on configuration
+// problems that retrying cannot fix.
+var ErrUnfixable = errors.New("delivery stopped early: everything owed was refused for a configuration problem that retrying cannot fix")
 
 // settled reports whether nothing deliverable is owed and the store holds
 // the current state (see storeCurrent). mu must be held.
@@ -287,6 +310,23 @@ func (o *Outbox) settled() bool {
 // took what it writes out of the queues). mu must be held.
 func (o *Outbox) storeCurrent() bool {
 	return o.cfg.Store == nil || !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0
+}
+
+// stuck reports whether every owed event waits for its retry after an
+// attempt that settled since flush gen began and failed for a definite
+// configuration problem, its reports made and the store up to date. Events
+// in flight, queued, set aside for a lookup or waiting for the store may
+// still be delivered: while any is, the flush goes on. mu must be held.
+func (o *Outbox) stuck(gen uint64) bool {
+	if o.stats.OwedEvents == 0 || int64(len(o.retries)) != o.stats.OwedEvents || o.reporting > 0 || !o.storeCurrent() {
+		return false
+	}
+	for _, s := range o.retries {
+		if s.event.tried < gen || !s.event.definite {
+			return false
+		}
+	}
+	return true
 }
 
 // schedule moves events whose retry time has come to the ready queue and

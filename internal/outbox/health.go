@@ -1,6 +1,10 @@
 package outbox
 
-import "time"
+import (
+	"errors"
+	"net"
+	"time"
+)
 
 // Class tells why usage could not be delivered.
 type Class uint8
@@ -17,6 +21,26 @@ const (
 	Spool
 	classes
 )
+
+// definite reports whether a failure of class c with err is an answer
+// that retrying cannot change, so that a Flush need not wait for it: a
+// configuration problem of this process (a refused key, a wrong path,
+// refused credentials, a missing topic). Not one that the backend's data
+// may fix meanwhile (an error with AwaitsBackend, such as a tenant whose
+// account is being created), nor a host that does not resolve, which may
+// be a passing DNS failure, unless a store keeps the usage for the next
+// start.
+func definite(c Class, err error, stored bool) bool {
+	if c != Configuration {
+		return false
+	}
+	var backend interface{ AwaitsBackend() bool }
+	if errors.As(err, &backend) && backend.AwaitsBackend() {
+		return false
+	}
+	var dns *net.DNSError
+	return stored || !errors.As(err, &dns) || !dns.IsNotFound
+}
 
 // HealthState is where a failure episode is.
 type HealthState uint8
@@ -162,17 +186,23 @@ func both(a, b func()) func() {
 	return func() { a(); b() }
 }
 
+// Failure is the latest error of a failure under way, and its class.
+type Failure struct {
+	Class Class
+	Err   error
+}
+
 // Failures returns the latest error of every failure under way.
-func (o *Outbox) Failures() []error {
+func (o *Outbox) Failures() []Failure {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var errs []error
+	var fs []Failure
 	for c := Outage; c < classes; c++ {
 		if e := &o.health[c]; e.since != 0 && e.err != nil {
-			errs = append(errs, e.err)
+			fs = append(fs, Failure{Class: c, Err: e.err})
 		}
 	}
-	return errs
+	return fs
 }
 
 // Stored reports whether everything held is in the store: nothing waits to

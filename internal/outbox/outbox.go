@@ -68,6 +68,7 @@ type Outbox struct {
 	windowEnd   int64 // wall clock of the last ingest: where the next window starts
 	stopping    bool
 	flushing    int           // Flush calls under way: failures then retry on the flush backoff
+	flushes     uint64        // Flush calls begun: an attempt settled since the nth began has event.tried >= n
 	reporting   int           // goroutines making reports without mu, which Flush waits for
 	waitCh      chan struct{} // closed on progress, for Flush
 

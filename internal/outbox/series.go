@@ -28,9 +28,11 @@ type event struct {
 	next       int64 // monotonic nanoseconds of the next attempt
 	round      *Round
 	attempts   int32
-	failure    Class // of the last failed attempt
-	serverWait bool  // next was set by the server's wait, which Flush honours
-	rewrite    bool  // the stored record is stale: the customer was bound since
+	failure    Class  // of the last failed attempt
+	definite   bool   // the last failed attempt met a configuration problem that retrying cannot fix
+	serverWait bool   // next was set by the server's wait, which Flush honours
+	rewrite    bool   // the stored record is stale: the customer was bound since
+	tried      uint64 // Outbox.flushes when the last failed attempt settled
 }
 
 // Series is the owed usage of one Key.
