@@ -85,10 +85,16 @@ func TestPackageDocListsEveryVariable(t *testing.T) {
 	}
 }
 
-// Every test the README cites as proof of a promise exists.
+// Every test the README and docs/ cite as proof of a promise exists.
 func TestReadmeCitesOnlyTestsThatExist(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	pages, err := filepath.Glob("docs/*.md")
 	require.NoError(t, err)
+	var readme []byte
+	for _, page := range append(pages, "README.md") {
+		text, err := os.ReadFile(page)
+		require.NoError(t, err)
+		readme = append(readme, text...)
+	}
 	var sources strings.Builder
 	require.NoError(t, filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, "_test.go") {
@@ -101,6 +107,18 @@ func TestReadmeCitesOnlyTestsThatExist(t *testing.T) {
 	cited := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllStringSubmatch(string(readme), -1)
 	require.NotEmpty(t, cited)
 	for _, c := range cited {
-		assert.Contains(t, sources.String(), "func "+c[1]+"(", "the README cites %s", c[1])
+		assert.Contains(t, sources.String(), "func "+c[1]+"(", "the README or docs/ cite %s", c[1])
 	}
+}
+
+// The user's guide, everything before the README's links under "## More",
+// stays short enough for a newcomer to read in ten minutes: what does not
+// fit belongs in docs/.
+func TestReadmeUsersGuideIsShort(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	guide, _, found := strings.Cut(string(readme), "\n## More\n")
+	require.True(t, found, "the README ends with its links under a \"## More\" heading")
+	lines := strings.Count(guide, "\n") + 1
+	assert.LessOrEqual(t, lines, 320, "the README's user's guide has %d lines; move details to docs/", lines)
 }

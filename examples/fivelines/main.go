@@ -1,9 +1,11 @@
 // Command fivelines is the README's five lines, as a program: it bills 24
-// pages to tenant acme through the backend the LITEWAVE_* variables name.
+// pages to tenant acme through the backend the LITEWAVE_* variables name,
+// and prints what was billed.
 package main
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"time"
 
@@ -32,4 +34,5 @@ func main() {
 	if err := provider.Shutdown(shutdownCtx); err != nil {
 		log.Fatal(err)
 	}
+	fmt.Printf("billed %d units of pages.processed for tenant acme, device scanner-1\n", exp.Stats().DeliveredUnits)
 }
