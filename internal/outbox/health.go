@@ -215,22 +215,39 @@ func (o *Outbox) Stored() bool {
 
 // report releases mu and makes the reports (logs, OnHealth, OnParked)
 // without it: a handler that calls back into the exporter must not
-// deadlock it. Flush waits for them, so that what a flush resolved has been
-// reported when it returns. mu must be held; it is released.
+// deadlock it. Reports are made one at a time, in the order of the changes
+// they describe: each caller queues its reports under mu, and whoever finds
+// no one making reports makes the whole queue. Flush waits for the queue,
+// so that what a flush resolved has been reported when it returns. mu must
+// be held; it is released.
 func (o *Outbox) report(reports []func()) {
-	if len(reports) == 0 {
+	o.queueReports(reports)
+	if o.reportsBusy {
 		o.mu.Unlock()
 		return
 	}
-	o.reporting++
-	o.mu.Unlock()
-	for _, r := range reports {
-		if r != nil {
+	o.reportsBusy = true
+	for len(o.reportQueue) > 0 {
+		batch := o.reportQueue
+		o.reportQueue = nil
+		o.mu.Unlock()
+		for _, r := range batch {
 			r()
 		}
+		o.mu.Lock()
+		o.reporting -= len(batch)
 	}
-	o.mu.Lock()
-	o.reporting--
+	o.reportsBusy = false
 	o.progressed()
 	o.mu.Unlock()
+}
+
+// queueReports queues reports for report. mu must be held.
+func (o *Outbox) queueReports(reports []func()) {
+	for _, r := range reports {
+		if r != nil {
+			o.reportQueue = append(o.reportQueue, r)
+			o.reporting++
+		}
+	}
 }

@@ -69,7 +69,9 @@ type Outbox struct {
 	stopping    bool
 	flushing    int           // Flush calls under way: failures then retry on the flush backoff
 	flushes     uint64        // Flush calls begun: an attempt settled since the nth began has event.tried >= n
-	reporting   int           // goroutines making reports without mu, which Flush waits for
+	reporting   int           // reports queued or being made without mu, which Flush waits for
+	reportQueue []func()      // reports to make, in order (see report)
+	reportsBusy bool          // a goroutine is making the queued reports
 	waitCh      chan struct{} // closed on progress, for Flush
 
 	origin time.Time // monotonic clock origin

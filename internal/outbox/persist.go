@@ -42,20 +42,14 @@ func (o *Outbox) Persist() error {
 	}
 	o.persistMu.Lock()
 	defer o.persistMu.Unlock()
-	// Reports are made without mu, counted in reporting so that Flush
-	// waits for them (see report).
-	var reports []func()
+	// Reports are queued in order under mu and made without it (see
+	// report).
+	reported := false
 	defer func() {
-		if len(reports) == 0 {
-			return
+		if reported {
+			o.mu.Lock()
+			o.report(nil)
 		}
-		for _, r := range reports {
-			r()
-		}
-		o.mu.Lock()
-		o.reporting -= len(reports)
-		o.progressed()
-		o.mu.Unlock()
 	}()
 	for attempt := 0; ; attempt++ {
 		o.mu.Lock()
@@ -76,8 +70,8 @@ func (o *Outbox) Persist() error {
 		o.mu.Lock()
 		o.committing = false
 		if r := o.applyCommit(snap, err); r != nil {
-			o.reporting++
-			reports = append(reports, r)
+			o.queueReports([]func(){r})
+			reported = true
 		}
 		lost := errors.Is(err, ErrStoreLost)
 		if lost {
