@@ -58,7 +58,7 @@ func benchMapper() mapper {
 
 func benchOutbox() *outbox.Outbox {
 	return outbox.New(outbox.Config{Instance: "bench", MaxSeries: 2 * benchPoints, Concurrency: DefaultConcurrency,
-		Retry: retry.Policy{Initial: time.Second, Max: time.Second}, IdleTTL: time.Hour,
+		Retry: retry.Policy{InitialInterval: time.Second, MaxInterval: time.Second}, IdleTTL: time.Hour,
 		Backend: instantBackend{}, Customers: instantBackend{}})
 }
 
