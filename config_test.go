@@ -27,15 +27,15 @@ import (
 // Every variable configures what it names; an explicit option beats it.
 func TestEnvironmentConfiguresAndOptionsWin(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("acme", "c1"), litewavetest.WithAPIKey("env-key"))
-	t.Setenv(litewavemetric.EnvEndpoint, srv.URL)
-	t.Setenv(litewavemetric.EnvAPIKey, "env-key")
-	t.Setenv(litewavemetric.EnvTenantAttribute, "org")
-	t.Setenv(litewavemetric.EnvDeviceAttribute, "node")
-	t.Setenv(litewavemetric.EnvTimeout, "150")
-	t.Setenv(litewavemetric.EnvConcurrency, "1")
-	t.Setenv(litewavemetric.EnvInstanceID, "pod-7")
+	t.Setenv("LITEWAVE_ENDPOINT", srv.URL)
+	t.Setenv("LITEWAVE_API_KEY", "env-key")
+	t.Setenv("LITEWAVE_TENANT_ATTRIBUTE", "org")
+	t.Setenv("LITEWAVE_DEVICE_ATTRIBUTE", "node")
+	t.Setenv("LITEWAVE_TIMEOUT", "150")
+	t.Setenv("LITEWAVE_CONCURRENCY", "1")
+	t.Setenv("LITEWAVE_INSTANCE_ID", "pod-7")
 	spool := t.TempDir()
-	t.Setenv(litewavemetric.EnvSpoolDir, spool)
+	t.Setenv("LITEWAVE_SPOOL_DIR", spool)
 
 	exp, err := litewavemetric.New(context.Background(), fastRetry)
 	require.NoError(t, err)
@@ -94,7 +94,7 @@ func TestInvalidConfigurationIsRefused(t *testing.T) {
 			assert.NotContains(t, err.Error(), "pw", "credentials are redacted")
 		})
 	}
-	t.Setenv(litewavemetric.EnvTimeout, "soon")
+	t.Setenv("LITEWAVE_TIMEOUT", "soon")
 	_, err := litewavemetric.NewClient()
 	assert.ErrorContains(t, err, "LITEWAVE_TIMEOUT")
 	c, err := litewavemetric.NewClient(litewavemetric.WithTimeout(time.Second))
@@ -110,25 +110,25 @@ func TestConfigurationErrorsNameTheirSource(t *testing.T) {
 	assert.Contains(t, err.Error(), `WithBackend("carrier-pigeon")`)
 	assert.Contains(t, err.Error(), "valid: events, kafka-rest")
 
-	t.Setenv(litewavemetric.EnvBackend, "smtp")
+	t.Setenv("LITEWAVE_BACKEND", "smtp")
 	_, err = litewavemetric.New(context.Background())
 	assert.ErrorContains(t, err, `LITEWAVE_BACKEND="smtp": unknown backend "smtp"`)
-	t.Setenv(litewavemetric.EnvBackend, "")
+	t.Setenv("LITEWAVE_BACKEND", "")
 
-	t.Setenv(litewavemetric.EnvTimeout, "0")
+	t.Setenv("LITEWAVE_TIMEOUT", "0")
 	_, err = litewavemetric.New(context.Background())
 	assert.ErrorContains(t, err, `LITEWAVE_TIMEOUT="0": must be positive`)
 	_, err = litewavemetric.New(context.Background(), litewavemetric.WithTimeout(0))
 	assert.ErrorContains(t, err, "WithTimeout(0s): must be positive")
-	t.Setenv(litewavemetric.EnvTimeout, "")
+	t.Setenv("LITEWAVE_TIMEOUT", "")
 
-	t.Setenv(litewavemetric.EnvMaxSeries, "many")
+	t.Setenv("LITEWAVE_MAX_SERIES", "many")
 	_, err = litewavemetric.New(context.Background())
 	assert.ErrorContains(t, err, `LITEWAVE_MAX_SERIES="many": not an integer`)
-	t.Setenv(litewavemetric.EnvMaxSeries, "")
+	t.Setenv("LITEWAVE_MAX_SERIES", "")
 
-	t.Setenv(litewavemetric.EnvAPIKey, "sk-secret")
-	t.Setenv(litewavemetric.EnvEndpoint, "ftp://host")
+	t.Setenv("LITEWAVE_API_KEY", "sk-secret")
+	t.Setenv("LITEWAVE_ENDPOINT", "ftp://host")
 	_, err = litewavemetric.New(context.Background())
 	assert.ErrorContains(t, err, `LITEWAVE_ENDPOINT="ftp://host"`)
 	assert.NotContains(t, err.Error(), "sk-secret")
@@ -139,19 +139,19 @@ func TestConfigurationErrorsNameTheirSource(t *testing.T) {
 func TestEverySettingHasAVariable(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	for k, v := range map[string]string{
-		litewavemetric.EnvEndpoint:           srv.URL,
-		litewavemetric.EnvMeterIDs:           "pages=pages.processed.rate.hourly",
-		litewavemetric.EnvInstruments:        "pages",
-		litewavemetric.EnvMaxSeries:          "10",
-		litewavemetric.EnvMaxSpoolBytes:      "1048576",
-		litewavemetric.EnvCardinalityLimit:   "50",
-		litewavemetric.EnvStaleness:          "1h",
-		litewavemetric.EnvRetryInitial:       "10ms",
-		litewavemetric.EnvRetryMax:           "20ms",
-		litewavemetric.EnvRetryMaxRetryAfter: "1s",
-		litewavemetric.EnvCustomerCacheHit:   "1m",
-		litewavemetric.EnvCustomerCacheMiss:  "1s",
-		litewavemetric.EnvLogLevel:           "error",
+		"LITEWAVE_ENDPOINT":               srv.URL,
+		"LITEWAVE_METER_IDS":              "pages=pages.processed.rate.hourly",
+		"LITEWAVE_INSTRUMENTS":            "pages",
+		"LITEWAVE_MAX_SERIES":             "10",
+		"LITEWAVE_MAX_SPOOL_BYTES":        "1048576",
+		"LITEWAVE_CARDINALITY_LIMIT":      "50",
+		"LITEWAVE_STALENESS":              "1h",
+		"LITEWAVE_RETRY_INITIAL_INTERVAL": "10ms",
+		"LITEWAVE_RETRY_MAX_INTERVAL":     "20ms",
+		"LITEWAVE_RETRY_MAX_RETRY_AFTER":  "1s",
+		"LITEWAVE_CUSTOMER_CACHE_HIT":     "1m",
+		"LITEWAVE_CUSTOMER_CACHE_MISS":    "1s",
+		"LITEWAVE_LOG_LEVEL":              "error",
 	} {
 		t.Setenv(k, v)
 	}

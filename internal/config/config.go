@@ -99,6 +99,9 @@ func (o Option) apply(c *Config) {
 	shown := o.shown
 	if o.setting.Show == Secret {
 		shown = "[REDACTED]"
+		if o.setting.Field != "" {
+			shown = o.setting.Field + ": " + shown
+		}
 	}
 	c.source[o.setting] = o.setting.Option + "(" + shown + ")"
 	o.set(c)

@@ -50,7 +50,7 @@ const (
 )
 
 const transactionsFix = "grant this client WRITE and DESCRIBE on its transactional id and WRITE on the checkpoint topic, " +
-	"or set LITEWAVE_KAFKA_TRANSACTIONS=false (WithKafkaTransactions(false)) to produce without transactions, consumers deduplicating by key"
+	"or set LITEWAVE_KAFKA_TRANSACTIONS=false (WithKafkaTransactions(KafkaTransactions{Off: true})) to produce without transactions, consumers deduplicating by key"
 
 // sendReq is one Send waiting for the transaction that carries it.
 type sendReq struct {
