@@ -10,8 +10,6 @@ import (
 	"github.com/aiorch/litewavemetric/internal/redact"
 )
 
-//go:generate go run ./docgen
-
 // Table is every setting, in the order the documentation lists them.
 var Table = []*Setting{
 	Backend, Endpoint, APIKey, PortalURL, KafkaTopic, KafkaRESTURL, KafkaRESTMaxRecords, KafkaRESTMaxBytes,
@@ -46,7 +44,7 @@ var (
 			return nil
 		}}
 	Endpoint = &Setting{Env: "LITEWAVE_ENDPOINT", Option: "WithEndpoint", YAML: "endpoint", Default: DefaultEndpoint,
-		Doc: "events API base URL", Show: URL, Name: "the endpoint", Example: "https://metering.example.com", Wrong: "ftp://host",
+		Doc: "events API base URL; New warns when it is this in-cluster default", Show: URL, Name: "the endpoint", Example: "https://metering.example.com", Wrong: "ftp://host",
 		parse: text(func(c *Config) *string { return &c.Endpoint }),
 		check: func(c *Config, _ *Setting) error { return checkURL(c.Endpoint) }}
 	APIKey = &Setting{Env: "LITEWAVE_API_KEY", Option: "WithAPIKey", YAML: "api_key",
@@ -170,7 +168,7 @@ var (
 			return nil
 		}}
 	Timeout = &Setting{Env: "LITEWAVE_TIMEOUT", Option: "WithTimeout", YAML: "timeout", Default: "10s",
-		Doc: "per HTTP request", Name: "the timeout", Example: "150", Wrong: "0",
+		Doc: "per HTTP request: milliseconds, or a duration such as 10s", Name: "the timeout", Example: "150", Wrong: "0",
 		parse: duration(func(c *Config) *time.Duration { return &c.Timeout }),
 		check: func(c *Config, _ *Setting) error { return positive(c.Timeout, "must be positive") }}
 	HTTPClient = &Setting{Option: "WithHTTPClient", Shown: "a tuned transport",
@@ -183,7 +181,7 @@ var (
 		}}
 	TLSConfig   = &Setting{Option: "WithTLSConfig", Shown: "Go's defaults", Doc: "TLS of the default HTTP transport"}
 	Concurrency = &Setting{Env: "LITEWAVE_CONCURRENCY", Option: "WithConcurrency", YAML: "concurrency", Default: "64",
-		Doc: "batches in flight (events: requests)", Name: "the concurrency", Example: "8", Wrong: "0",
+		Doc: "batches in flight (events: requests); see docs/performance.md", Name: "the concurrency", Example: "8", Wrong: "0",
 		parse: integer(func(c *Config) *int { return &c.Concurrency }),
 		check: func(c *Config, _ *Setting) error { return atLeastOne(c.Concurrency) }}
 	RetryInitialInterval = &Setting{Env: "LITEWAVE_RETRY_INITIAL_INTERVAL", Option: "WithRetry", Field: "InitialInterval",
@@ -241,13 +239,13 @@ var (
 		parse: text(func(c *Config) *string { return &c.DeviceAttribute }),
 		check: func(c *Config, _ *Setting) error { return notEmpty(c.DeviceAttribute) }}
 	MeterIDs = &Setting{Env: "LITEWAVE_METER_IDS", Option: "WithMeterID", YAML: "meter_ids", Shown: "the instrument's name",
-		Doc: "instrument=meter,...: bill an instrument under another meter id", Example: "pages=pages.hourly", Wrong: "pages",
+		Doc: "instrument=meter,...: bill an instrument under another meter id (at most 255 bytes)", Example: "pages=pages.hourly", Wrong: "pages",
 		parse: parseMeterIDs}
 	Instruments = &Setting{Env: "LITEWAVE_INSTRUMENTS", Option: "WithInstruments", YAML: "instruments", Shown: "all counters",
 		Doc: "instrument,...: bill only these", Example: "pages",
 		parse: parseInstruments}
 	CardinalityLimit = &Setting{Env: "LITEWAVE_CARDINALITY_LIMIT", Option: "WithCardinalityLimit", YAML: "cardinality_limit",
-		Default: "0", Shown: "0: none", Doc: "per-counter SDK limit that NewPeriodicReader sets", Name: "the cardinality limit",
+		Default: "0", Shown: "0: none", Doc: "per-counter SDK limit that NewPeriodicReader sets; with none the SDK never merges usage into its overflow set, and the series cap is the bound", Name: "the cardinality limit",
 		Example: "50", Wrong: "-1",
 		parse: integer(func(c *Config) *int { return &c.CardinalityLimit }),
 		check: func(c *Config, _ *Setting) error {
@@ -266,7 +264,7 @@ var (
 			return nil
 		}}
 	LogLevel = &Setting{Env: "LITEWAVE_LOG_LEVEL", Option: "WithLogger", Shown: "none",
-		Doc: "log to stderr at debug, info, warn or error", Example: "error", Wrong: "loud",
+		Doc: "log to stderr at debug, info, warn or error: retries (debug), outages and configuration problems (warn), rejections and spool repairs (error)", Example: "error", Wrong: "loud",
 		parse: parseLogLevel}
 	Observability = &Setting{Env: "OTEL_GO_X_OBSERVABILITY", Option: "WithMeterProvider", Shown: "off",
 		Doc: "true: the exporter's own metrics on the global MeterProvider", Example: "true", ReadAlways: true,
