@@ -69,8 +69,21 @@ func TestSettingsDocumentationIsGenerated(t *testing.T) {
 		require.NoError(t, err)
 		want, err := update(string(src))
 		require.NoError(t, err)
-		assert.Equal(t, want, string(src), "%s drifted from internal/config's table: run go generate", file)
+		if want != string(src) {
+			t.Errorf("%s drifted from internal/config's table at %q: run go generate", file, firstDifferentLine(string(src), want))
+		}
 	}
+}
+
+// firstDifferentLine is got's first line that want does not have there.
+func firstDifferentLine(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range g {
+		if i >= len(w) || g[i] != w[i] {
+			return g[i]
+		}
+	}
+	return ""
 }
 
 // Every variable the code names is a row of the settings table, so that
