@@ -76,12 +76,12 @@ var (
 		parse: text(func(c *Config) *string { return &c.KafkaRESTURL }),
 		check: func(c *Config, s *Setting) error {
 			switch {
-			case c.Backend != BackendKafkaREST:
-				return nil
-			case c.KafkaRESTURL == "":
+			case c.KafkaRESTURL != "":
+				return checkURL(c.KafkaRESTURL)
+			case c.Backend == BackendKafkaREST:
 				return fmt.Errorf("backend %s needs the REST Proxy's URL: set %s or %s", c.Backend, s.Env, s.Source())
 			}
-			return checkURL(c.KafkaRESTURL)
+			return nil
 		}}
 	KafkaRESTMaxRecords = &Setting{Env: "LITEWAVE_KAFKA_REST_MAX_RECORDS", Option: "WithKafka", Field: "RESTMaxRecords",
 		YAML: "kafka.rest_proxy.max_records", Default: "500", Doc: "records per REST Proxy request, at most 5000",
@@ -137,7 +137,7 @@ var (
 		check: func(c *Config, _ *Setting) error { return checkSecret(c.SASLUsername) }}
 	KafkaSASLPassword = &Setting{Env: "LITEWAVE_KAFKA_SASL_PASSWORD", Option: "WithKafka", Field: "SASLPassword",
 		YAML: "kafka.sasl.password", Doc: "SASL password; never printed", Show: Secret, Name: "WithKafka (SASLPassword)",
-		Example: "s3cret", Wrong: "s3cret\r\n",
+		Example: "s3cret", Wrong: "s3c\rret",
 		parse: secret(func(c *Config) *redact.Secret { return &c.SASLPassword }),
 		check: func(c *Config, _ *Setting) error { return checkSecret(c.SASLPassword.Value()) }}
 	KafkaOptions = &Setting{Option: "WithKafka", Field: "Options",
