@@ -131,10 +131,12 @@ func Load(opts []Option, meterID func(string) error) (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	err := c.validate(meterID)
 	if c.CheckpointTopic == "" {
+		// Derived after the checks: it is valid whenever the topic is.
 		c.CheckpointTopic = c.KafkaTopic + ".checkpoints"
 	}
-	return c, c.validate(meterID)
+	return c, err
 }
 
 // fromEnv applies s's variable; a value that does not parse is kept in

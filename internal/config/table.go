@@ -71,7 +71,7 @@ var (
 			return nil
 		}}
 	KafkaRESTURL = &Setting{Env: "LITEWAVE_KAFKA_REST_URL", Option: "WithKafka", Field: "RESTProxyURL", YAML: "kafka.rest_proxy.url",
-		Doc: "Kafka REST Proxy v2 base URL (backend kafka-rest)", Show: URL, Name: "the REST Proxy URL",
+		Doc: "Kafka REST Proxy v2 base URL (backend kafka-rest)", Show: URL,
 		Example: "https://rest-proxy.example.com", Wrong: "rest-proxy:8082",
 		parse: text(func(c *Config) *string { return &c.KafkaRESTURL }),
 		check: func(c *Config, s *Setting) error {
@@ -151,7 +151,7 @@ var (
 		Doc: "compacted topic of the transactions' checkpoints", Name: "the checkpoint topic", Example: "billing.marks", Wrong: "a/b",
 		parse: text(func(c *Config) *string { return &c.CheckpointTopic }),
 		check: func(c *Config, _ *Setting) error {
-			if strings.ContainsAny(c.CheckpointTopic, "/?# ") || c.CheckpointTopic == c.KafkaTopic {
+			if c.CheckpointTopic != "" && (strings.ContainsAny(c.CheckpointTopic, "/?# ") || c.CheckpointTopic == c.KafkaTopic) {
 				return fmt.Errorf("topic %q is not a valid checkpoint topic: a topic of its own", c.CheckpointTopic)
 			}
 			return nil
