@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/aiorch/litewavemetric"
@@ -54,4 +55,29 @@ func TestKafkaTLSAndSASLDeliver(t *testing.T) {
 	}
 	require.Len(t, records, 1)
 	assert.Contains(t, string(records[0].Value), `"total_usage":5`)
+}
+
+// KafkaTransactions' CheckpointTopic and Timeout reach the brokers: the
+// checkpoints go to the topic named, the only one the cluster has, and
+// the producer asks for the timeout given.
+func TestKafkaTransactionsCheckpointTopicAndTimeout(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, usageTopic), kfake.SeedTopics(1, "billing.marks"))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	asked := make(chan int32, 1)
+	cluster.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.DropControl()
+		if r := req.(*kmsg.InitProducerIDRequest); r.TransactionalID != nil {
+			asked <- r.TransactionTimeoutMillis
+		}
+		return nil, nil, false
+	})
+	srv := newServer(t, litewavetest.WithCustomer("acme", "c1"))
+	p := kafkaPipeline(t, srv, cluster.ListenAddrs(), litewavemetric.WithSpoolDir(t.TempDir()),
+		litewavemetric.WithKafkaTransactions(litewavemetric.KafkaTransactions{CheckpointTopic: "billing.marks", Timeout: 7 * time.Second}),
+		litewavemetric.WithKafka(litewavemetric.KafkaConfig{Options: []kgo.Opt{kgo.UnknownTopicRetries(1)}}))
+	p.counter("pages").Add(context.Background(), 4, at("acme", "d"))
+	require.NoError(t, p.flush(), "delivered in a transaction that checkpoints to billing.marks")
+	assert.Equal(t, int32(7000), within(t, asked, "the transactional producer's InitProducerID"))
+	assert.Equal(t, map[string]int64{crashKey("acme", "d", "pages"): 4}, readTopic(t, cluster.ListenAddrs()).totals)
 }
