@@ -220,16 +220,18 @@ func WithTLSConfig(tc *tls.Config) ClientOption {
 	return clientOptions{config.TLSConfig.Given("", func(c *config.Config) { c.TLSConfig = tc })}
 }
 
-// WithTenantAttribute sets the attribute key that carries the tenant id.
-// Env: LITEWAVE_TENANT_ATTRIBUTE.
-func WithTenantAttribute(key string) Option {
-	return exporterOptions{config.TenantAttribute.Given(fmt.Sprintf("%q", key), func(c *config.Config) { c.TenantAttribute = key })}
-}
-
-// WithDeviceAttribute sets the attribute key that carries the device id.
-// Env: LITEWAVE_DEVICE_ATTRIBUTE.
-func WithDeviceAttribute(key string) Option {
-	return exporterOptions{config.DeviceAttribute.Given(fmt.Sprintf("%q", key), func(c *config.Config) { c.DeviceAttribute = key })}
+// WithAttributeKeys sets the attribute keys that carry the tenant id and
+// the device id; an empty key keeps its value. Env:
+// LITEWAVE_TENANT_ATTRIBUTE, LITEWAVE_DEVICE_ATTRIBUTE.
+func WithAttributeKeys(tenant, device string) Option {
+	var o exporterOptions
+	if tenant != "" {
+		o = append(o, config.TenantAttribute.Given(fmt.Sprintf("%q, _", tenant), func(c *config.Config) { c.TenantAttribute = tenant }))
+	}
+	if device != "" {
+		o = append(o, config.DeviceAttribute.Given(fmt.Sprintf("_, %q", device), func(c *config.Config) { c.DeviceAttribute = device }))
+	}
+	return o
 }
 
 // WithMeterID bills the instrument named instrument under meterID instead

@@ -92,8 +92,6 @@ func TestInvalidConfigurationIsRefused(t *testing.T) {
 		"empty meter id":  {[]litewavemetric.Option{litewavemetric.WithMeterID("pages", "")}, `WithMeterID("pages", ""): instrument "pages": invalid id: empty meter id`},
 		"cardinality":     {[]litewavemetric.Option{litewavemetric.WithCardinalityLimit(-1)}, "WithCardinalityLimit(-1): must not be negative"},
 		"staleness":       {[]litewavemetric.Option{litewavemetric.WithStaleness(-time.Second)}, "WithStaleness(-1s): must not be negative"},
-		"empty attribute": {[]litewavemetric.Option{litewavemetric.WithTenantAttribute("")}, `WithTenantAttribute(""): must not be empty`},
-		"empty device":    {[]litewavemetric.Option{litewavemetric.WithDeviceAttribute("")}, `WithDeviceAttribute(""): must not be empty`},
 		"customer cache":  {[]litewavemetric.Option{litewavemetric.WithCustomerCache(0, time.Second)}, "WithCustomerCache(0s, _): lifetimes must be positive"},
 		"retry order": {[]litewavemetric.Option{litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: time.Hour, MaxInterval: time.Second})},
 			"WithRetry(InitialInterval: 1h0m0s): initial interval 1h0m0s exceeds the max interval 1s"},

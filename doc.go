@@ -112,9 +112,9 @@
 //	    series held at once
 //	LITEWAVE_INSTANCE_ID                WithInstanceID; default random
 //	    a name in every idempotency key
-//	LITEWAVE_TENANT_ATTRIBUTE           WithTenantAttribute; default tenant.id
+//	LITEWAVE_TENANT_ATTRIBUTE           WithAttributeKeys (tenant); default tenant.id
 //	    attribute carrying the tenant id
-//	LITEWAVE_DEVICE_ATTRIBUTE           WithDeviceAttribute; default device.id
+//	LITEWAVE_DEVICE_ATTRIBUTE           WithAttributeKeys (device); default device.id
 //	    attribute carrying the device id
 //	LITEWAVE_METER_IDS                  WithMeterID; default the instrument's name
 //	    instrument=meter,...: bill an instrument under another meter id (at most

@@ -132,7 +132,7 @@ func ExampleNewClient() {
 		litewavemetric.WithoutEnvironment(),
 		litewavemetric.WithEndpoint(backend.URL),
 		litewavemetric.WithTimeout(5*time.Second),
-		litewavemetric.WithTenantAttribute("org"),
+		litewavemetric.WithAttributeKeys("org", ""),
 		litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 100 * time.Millisecond}),
 	)
 	if err != nil {

@@ -230,14 +230,12 @@ var (
 	InstanceID = &Setting{Env: "LITEWAVE_INSTANCE_ID", Option: "WithInstanceID", YAML: "instance_id", Shown: "random",
 		Doc: "a name in every idempotency key", Example: "pod-7",
 		parse: text(func(c *Config) *string { return &c.InstanceID })}
-	TenantAttribute = &Setting{Env: "LITEWAVE_TENANT_ATTRIBUTE", Option: "WithTenantAttribute", YAML: "tenant_attribute",
-		Default: "tenant.id", Doc: "attribute carrying the tenant id", Name: "the tenant attribute", Example: "org",
-		parse: text(func(c *Config) *string { return &c.TenantAttribute }),
-		check: func(c *Config, _ *Setting) error { return notEmpty(c.TenantAttribute) }}
-	DeviceAttribute = &Setting{Env: "LITEWAVE_DEVICE_ATTRIBUTE", Option: "WithDeviceAttribute", YAML: "device_attribute",
-		Default: "device.id", Doc: "attribute carrying the device id", Name: "the device attribute", Example: "node",
-		parse: text(func(c *Config) *string { return &c.DeviceAttribute }),
-		check: func(c *Config, _ *Setting) error { return notEmpty(c.DeviceAttribute) }}
+	TenantAttribute = &Setting{Env: "LITEWAVE_TENANT_ATTRIBUTE", Option: "WithAttributeKeys", Field: "tenant", YAML: "tenant_attribute",
+		Default: "tenant.id", Doc: "attribute carrying the tenant id", Example: "org",
+		parse: text(func(c *Config) *string { return &c.TenantAttribute })}
+	DeviceAttribute = &Setting{Env: "LITEWAVE_DEVICE_ATTRIBUTE", Option: "WithAttributeKeys", Field: "device", YAML: "device_attribute",
+		Default: "device.id", Doc: "attribute carrying the device id", Example: "node",
+		parse: text(func(c *Config) *string { return &c.DeviceAttribute })}
 	MeterIDs = &Setting{Env: "LITEWAVE_METER_IDS", Option: "WithMeterID", YAML: "meter_ids", Shown: "the instrument's name",
 		Doc: "instrument=meter,...: bill an instrument under another meter id (at most 255 bytes)", Example: "pages=pages.hourly", Wrong: "pages",
 		parse: parseMeterIDs}
@@ -281,13 +279,6 @@ func positive(d time.Duration, msg string) error {
 func atLeastOne(n int) error {
 	if n < 1 {
 		return errors.New("must be at least 1")
-	}
-	return nil
-}
-
-func notEmpty(s string) error {
-	if s == "" {
-		return errors.New("must not be empty")
 	}
 	return nil
 }
