@@ -75,9 +75,9 @@ func TestSecretsWithControlCharactersAreRefused(t *testing.T) {
 		want string
 	}{
 		"WithAPIKey": {opts: []litewavemetric.Option{litewavemetric.WithAPIKey(leaked + "\n")}, want: "WithAPIKey"},
-		"WithKafkaSASL password": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
+		"KafkaConfig.SASLPassword": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
 			litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: []string{"127.0.0.1:1"}, SASLMechanism: "PLAIN", SASLUsername: "billing", SASLPassword: leaked + "\r\nx"})}, want: "WithKafka(SASL"},
-		"WithKafkaSASL username": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
+		"KafkaConfig.SASLUsername": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
 			litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: []string{"127.0.0.1:1"}, SASLMechanism: "PLAIN", SASLUsername: leaked + "\tx", SASLPassword: "p"})}, want: "WithKafka(SASL"},
 		"LITEWAVE_API_KEY": {env: map[string]string{"LITEWAVE_API_KEY": leaked + "\nsecond-line"}, want: "LITEWAVE_API_KEY"},
 	}

@@ -553,7 +553,7 @@ func (t *txnLoop) classifyTxnErr(what string, err error) error {
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
 		return usage.Misconfigured(err, "create the checkpoint topic "+t.cfg.CheckpointTopic+
-			" (cleanup.policy=compact), or set LITEWAVE_KAFKA_CHECKPOINT_TOPIC (WithKafkaCheckpointTopic); or set LITEWAVE_KAFKA_TRANSACTIONS=false")
+			" (cleanup.policy=compact), or set LITEWAVE_KAFKA_CHECKPOINT_TOPIC (KafkaTransactions.CheckpointTopic); or set LITEWAVE_KAFKA_TRANSACTIONS=false")
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed),
 		errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.UnsupportedVersion):
 		return usage.Misconfigured(err, transactionsFix)
