@@ -88,7 +88,7 @@ func TestInvalidConfigurationIsRefused(t *testing.T) {
 		"concurrency":     {[]litewavemetric.Option{litewavemetric.WithConcurrency(0)}, "WithConcurrency(0): must be at least 1"},
 		"series":          {[]litewavemetric.Option{litewavemetric.WithMaxSeries(0)}, "WithMaxSeries(0): must be at least 1"},
 		"spool cap":       {[]litewavemetric.Option{litewavemetric.WithMaxSpoolBytes(0)}, "WithMaxSpoolBytes(0): must be positive"},
-		"tls with client": {[]litewavemetric.Option{litewavemetric.WithTLSConfig(&tls.Config{}), litewavemetric.WithHTTPClient(http.DefaultClient)}, "WithHTTPClient(): cannot be combined with WithTLSConfig"},
+		"tls with client": {[]litewavemetric.Option{litewavemetric.WithTLSConfig(&tls.Config{}), litewavemetric.WithHTTPClient(http.DefaultClient)}, "WithHTTPClient: cannot be combined with WithTLSConfig"},
 		"empty meter id":  {[]litewavemetric.Option{litewavemetric.WithMeterID("pages", "")}, `WithMeterID("pages", ""): instrument "pages": invalid id: empty meter id`},
 		"cardinality":     {[]litewavemetric.Option{litewavemetric.WithCardinalityLimit(-1)}, "WithCardinalityLimit(-1): must not be negative"},
 		"staleness":       {[]litewavemetric.Option{litewavemetric.WithStaleness(-time.Second)}, "WithStaleness(-1s): must not be negative"},

@@ -103,7 +103,10 @@ func (o Option) apply(c *Config) {
 			shown = o.setting.Field + ": " + shown
 		}
 	}
-	c.source[o.setting] = o.setting.Option + "(" + shown + ")"
+	c.source[o.setting] = o.setting.Option
+	if shown != "" {
+		c.source[o.setting] += "(" + shown + ")"
+	}
 	o.set(c)
 }
 
