@@ -270,7 +270,10 @@ func WithConcurrency(n int) ClientOption {
 // until it succeeds or is rejected: usage is never given up on because of
 // time; these values only space the attempts. During ForceFlush and
 // Shutdown failures are retried within tens to hundreds of milliseconds
-// instead, while their context lasts.
+// instead, while their context lasts. Its fields: InitialInterval, the wait
+// after the first failure, doubled with jitter at each further one up to
+// MaxInterval; MaxRetryAfter, the cap on a server's Retry-After, which
+// replaces the backoff. The package documentation gives their defaults.
 type RetryConfig retry.Policy
 
 // WithRetry sets the retry policy; zero fields keep their values. Env:
