@@ -10,10 +10,10 @@ import (
 // table says; go generate writes them (docgen) and a test fails when they
 // drift.
 
-// README markers around the configuration table.
+// The README's markers around its configuration table.
 const (
-	ReadmeBegin = "<!-- settings:begin -->"
-	ReadmeEnd   = "<!-- settings:end -->"
+	readmeBegin = "<!-- settings:begin -->"
+	readmeEnd   = "<!-- settings:end -->"
 )
 
 // DocList is the list of variables in doc.go: a preformatted block, the
@@ -98,9 +98,9 @@ func UpdateDoc(src string) (string, error) {
 
 // UpdateReadme replaces what stands between the README's markers.
 func UpdateReadme(src string) (string, error) {
-	begin, end := strings.Index(src, ReadmeBegin), strings.Index(src, ReadmeEnd)
+	begin, end := strings.Index(src, readmeBegin), strings.Index(src, readmeEnd)
 	if begin < 0 || end < begin {
-		return "", errors.New("README.md has no " + ReadmeBegin + " ... " + ReadmeEnd)
+		return "", errors.New("README.md has no " + readmeBegin + " ... " + readmeEnd)
 	}
-	return src[:begin+len(ReadmeBegin)] + "\n" + ReadmeTable() + src[end:], nil
+	return src[:begin+len(readmeBegin)] + "\n" + ReadmeTable() + src[end:], nil
 }
