@@ -24,7 +24,7 @@ import (
 // srv's events API.
 func restPipeline(t *testing.T, srv *litewavetest.Server, opts ...litewavemetric.Option) *pipeline {
 	return newPipeline(t, srv, append([]litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafkaREST),
-		litewavemetric.WithKafkaRESTURL(srv.URL)}, opts...)...)
+		litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTProxyURL: srv.URL})}, opts...)...)
 }
 
 // runProgram runs the test binary as a program configured by env alone:
@@ -54,12 +54,12 @@ func TestOneProgramBillsThroughEitherBackend(t *testing.T) {
 	const key = "portal-key"
 	configs := map[string]func(url string) []string{
 		"events": func(url string) []string {
-			return []string{litewavemetric.EnvEndpoint + "=" + url}
+			return []string{"LITEWAVE_ENDPOINT" + "=" + url}
 		},
 		"kafka-rest, portal lookups": func(url string) []string {
-			return []string{litewavemetric.EnvBackend + "=kafka-rest", litewavemetric.EnvKafkaRESTURL + "=" + url,
-				litewavemetric.EnvPortalURL + "=" + url, litewavemetric.EnvAPIKey + "=" + key,
-				litewavemetric.EnvEndpoint + "=http://127.0.0.1:1"} // the events API must not be asked
+			return []string{"LITEWAVE_BACKEND" + "=kafka-rest", "LITEWAVE_KAFKA_REST_URL" + "=" + url,
+				"LITEWAVE_PORTAL_URL" + "=" + url, "LITEWAVE_API_KEY" + "=" + key,
+				"LITEWAVE_ENDPOINT" + "=http://127.0.0.1:1"} // the events API must not be asked
 		},
 	}
 	for name, env := range configs {
@@ -116,7 +116,7 @@ func TestKafkaRESTRecordsAndNoKeyForTheProxy(t *testing.T) {
 // A large collection goes out in batches, not a request per event.
 func TestKafkaRESTSendsBatches(t *testing.T) {
 	srv := newServer(t, customers(10)...)
-	p := restPipeline(t, srv, litewavemetric.WithKafkaRESTBatch(250, 1<<20))
+	p := restPipeline(t, srv, litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTMaxRecords: 250, RESTMaxBytes: 1 << 20}))
 	c := p.counter("pages")
 	c.Add(context.Background(), 1, at(tenantID(0), "warm")) // binds the customers
 	for i := range 10 {
@@ -198,9 +198,9 @@ func TestKafkaRESTCrashWithProxyDownBillsOnce(t *testing.T) {
 	dead := deadEndpoint(t)
 	srv := newServer(t, customers(7)...)
 	cmd, rep := startCrashChild(t, srv.URL, spool, 40,
-		litewavemetric.EnvBackend+"=kafka-rest", litewavemetric.EnvKafkaRESTURL+"="+dead)
+		"LITEWAVE_BACKEND"+"=kafka-rest", "LITEWAVE_KAFKA_REST_URL"+"="+dead)
 	kill(t, cmd)
-	exp := recoverFromSpool(t, srv, spool, litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafkaRESTURL(srv.URL))
+	exp := recoverFromSpool(t, srv, spool, litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTProxyURL: srv.URL}))
 	assert.Empty(t, mismatches(rep.Counted, totalsByKey(srv)), "[counted, billed]")
 	assert.Empty(t, srv.RecordConflicts())
 	assert.Zero(t, srv.Stats().Posts)

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/aiorch/litewavemetric/internal/config"
 	"github.com/aiorch/litewavemetric/internal/outbox"
 	"github.com/aiorch/litewavemetric/internal/retry"
 	"github.com/aiorch/litewavemetric/internal/usage"
@@ -52,13 +53,13 @@ func benchCollection(n int, temporality metricdata.Temporality, start time.Time)
 }
 
 func benchMapper() mapper {
-	return mapper{tenantKey: DefaultTenantAttribute, deviceKey: DefaultDeviceAttribute,
+	return mapper{tenantKey: attribute.Key(config.TenantAttribute.Default), deviceKey: attribute.Key(config.DeviceAttribute.Default),
 		deltas: newDeltaTracker(time.Hour, 2*benchPoints, time.Unix(0, 0), false, nil), cache: newSeriesCache(2 * benchPoints)}
 }
 
 func benchOutbox() *outbox.Outbox {
-	return outbox.New(outbox.Config{Instance: "bench", MaxSeries: 2 * benchPoints, Concurrency: DefaultConcurrency,
-		Retry: retry.Policy{Initial: time.Second, Max: time.Second}, IdleTTL: time.Hour,
+	return outbox.New(outbox.Config{Instance: "bench", MaxSeries: 2 * benchPoints, Concurrency: config.Defaults().Concurrency,
+		Retry: retry.Policy{InitialInterval: time.Second, MaxInterval: time.Second}, IdleTTL: time.Hour,
 		Backend: instantBackend{}, Customers: instantBackend{}})
 }
 

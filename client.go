@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aiorch/litewavemetric/internal/accounts"
+	"github.com/aiorch/litewavemetric/internal/config"
 	"github.com/aiorch/litewavemetric/internal/events"
 	"github.com/aiorch/litewavemetric/internal/httpclient"
 	"github.com/aiorch/litewavemetric/internal/kafka"
@@ -43,9 +44,9 @@ type CustomerAccount struct {
 }
 
 // NewClient returns a Client configured by opts and the environment
-// variables (see the Env constants). Close it when done.
-func NewClient(opts ...Option) (*Client, error) {
-	cfg, err := newConfig(opts)
+// variables (see the package documentation). Close it when done.
+func NewClient(opts ...ClientOption) (*Client, error) {
+	cfg, err := loadConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -54,36 +55,36 @@ func NewClient(opts ...Option) (*Client, error) {
 
 // newClient builds the client; txn, if not nil, makes backend kafka
 // transactional.
-func newClient(cfg config, txn *kafka.Transactions) (*Client, error) {
-	c := &Client{http: cfg.httpClient}
+func newClient(cfg config.Config, txn *kafka.Transactions) (*Client, error) {
+	c := &Client{http: cfg.HTTPClient}
 	var rt http.RoundTripper
-	if cfg.httpClient == nil {
-		c.transport = httpclient.NewTransport(cfg.concurrency, cfg.tlsConfig)
+	if cfg.HTTPClient == nil {
+		c.transport = httpclient.NewTransport(cfg.Concurrency, cfg.TLSConfig)
 		rt = c.transport
 	}
 	// Litewave's own endpoints get the API key; a REST Proxy, which may be
 	// anyone's, never does.
 	scrub := scrubber(cfg)
 	litewave := func(setting string) *httpclient.Client {
-		return httpclient.New(cfg.httpClient, rt, cfg.apiKey, cfg.timeout, httpclient.Target{Setting: setting, Scrub: scrub})
+		return httpclient.New(cfg.HTTPClient, rt, cfg.APIKey, cfg.Timeout, httpclient.Target{Setting: setting, Scrub: scrub})
 	}
-	lookupURL, lookupSetting := baseURL(cfg.endpoint)+accounts.EventsAPIPath, EnvEndpoint
-	if cfg.portalURL != "" {
-		lookupURL, lookupSetting = baseURL(cfg.portalURL)+accounts.PortalPath, EnvPortalURL
+	lookupURL, lookupSetting := config.BaseURL(cfg.Endpoint)+accounts.EventsAPIPath, config.Endpoint.Env
+	if cfg.PortalURL != "" {
+		lookupURL, lookupSetting = config.BaseURL(cfg.PortalURL)+accounts.PortalPath, config.PortalURL.Env
 	}
 	c.accounts = accounts.New(accounts.Config{HTTP: litewave(lookupSetting), URL: lookupURL,
-		HitTTL: cfg.hitTTL, MissTTL: cfg.missTTL, MaxTenants: cfg.maxSeries})
-	switch cfg.backend {
+		HitTTL: cfg.CustomerCacheHit, MissTTL: cfg.CustomerCacheMiss, MaxTenants: cfg.MaxSeries})
+	switch cfg.Backend {
 	case BackendEvents:
-		c.backend = events.New(litewave(EnvEndpoint), baseURL(cfg.endpoint))
+		c.backend = events.New(litewave(config.Endpoint.Env), config.BaseURL(cfg.Endpoint))
 	case BackendKafkaREST:
-		proxy := httpclient.New(cfg.httpClient, rt, redact.Secret{}, cfg.timeout, httpclient.Target{Setting: EnvKafkaRESTURL,
+		proxy := httpclient.New(cfg.HTTPClient, rt, redact.Secret{}, cfg.Timeout, httpclient.Target{Setting: config.KafkaRESTURL.Env,
 			AuthFix: "the REST Proxy refused the request: check its authentication, and its Kafka credentials and ACLs", Scrub: scrub})
-		c.backend = kafkarest.New(proxy, baseURL(cfg.kafkaRESTURL), cfg.kafkaTopic, cfg.restRecords, cfg.restBytes)
+		c.backend = kafkarest.New(proxy, config.BaseURL(cfg.KafkaRESTURL), cfg.KafkaTopic, cfg.RESTMaxRecords, cfg.RESTMaxBytes)
 	case BackendKafka:
-		kc := kafka.Config{Brokers: cfg.kafkaBrokers, Topic: cfg.kafkaTopic, TLS: cfg.kafkaTLS,
-			SASL:  kafka.SASL{Mechanism: strings.ToUpper(cfg.saslMechanism), User: cfg.saslUsername, Password: cfg.saslPassword.Value()},
-			Extra: cfg.kafkaOptions, Logger: cfg.logger}
+		kc := kafka.Config{Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, TLS: cfg.KafkaTLS,
+			SASL:  kafka.SASL{Mechanism: strings.ToUpper(cfg.SASLMechanism), User: cfg.SASLUsername, Password: cfg.SASLPassword.Value()},
+			Extra: cfg.KafkaOptions, Logger: cfg.Logger}
 		var err error
 		if txn != nil {
 			c.backend, err = kafka.NewTransactional(kc, *txn)
@@ -101,8 +102,8 @@ func newClient(cfg config, txn *kafka.Transactions) (*Client, error) {
 
 // scrubber scrubs the configured secrets, and the credentials of an HTTP
 // proxy, which the environment may hold and a server may echo.
-func scrubber(cfg config) *redact.Scrubber {
-	secrets := []string{cfg.apiKey.Value(), cfg.saslPassword.Value()}
+func scrubber(cfg config.Config) *redact.Scrubber {
+	secrets := []string{cfg.APIKey.Value(), cfg.SASLPassword.Value()}
 	for _, v := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
 		if u, err := url.Parse(os.Getenv(v)); err == nil && u.User != nil {
 			pass, _ := u.User.Password()

@@ -17,9 +17,9 @@ import (
 	"github.com/aiorch/litewavemetric/litewavetest"
 )
 
-func newClient(t *testing.T, srv *litewavetest.Server, opts ...litewavemetric.Option) *litewavemetric.Client {
+func newClient(t *testing.T, srv *litewavetest.Server, opts ...litewavemetric.ClientOption) *litewavemetric.Client {
 	t.Helper()
-	c, err := litewavemetric.NewClient(append([]litewavemetric.Option{litewavemetric.WithEndpoint(srv.URL)}, opts...)...)
+	c, err := litewavemetric.NewClient(append([]litewavemetric.ClientOption{litewavemetric.WithEndpoint(srv.URL)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

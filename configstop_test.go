@@ -125,8 +125,7 @@ func TestKafkaConfigurationProblemsEndShutdownEarly(t *testing.T) {
 		srv := newServer(t, litewavetest.WithCustomer("acme", "c1"))
 		cluster := newKafka(t)
 		exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL),
-			litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(cluster.ListenAddrs()...),
-			litewavemetric.WithKafkaTopic("not-there"))
+			litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: cluster.ListenAddrs(), Topic: "not-there"}))
 		require.NoError(t, err)
 		p := pipelineOf(t, exp, pipelineOpts{})
 		p.counter("pages").Add(context.Background(), 24, at("acme", "scanner-1"))
@@ -137,8 +136,7 @@ func TestKafkaConfigurationProblemsEndShutdownEarly(t *testing.T) {
 		srv := newServer(t, litewavetest.WithCustomer("acme", "c1"))
 		cluster := newKafka(t, kfake.EnableSASL(), kfake.Superuser("PLAIN", "alice", "right-password"))
 		exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL),
-			litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(cluster.ListenAddrs()...),
-			litewavemetric.WithKafkaSASL("PLAIN", "alice", "wrong-password"))
+			litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: cluster.ListenAddrs(), SASLMechanism: "PLAIN", SASLUsername: "alice", SASLPassword: "wrong-password"}))
 		require.NoError(t, err)
 		p := pipelineOf(t, exp, pipelineOpts{})
 		p.counter("pages").Add(context.Background(), 24, at("acme", "scanner-1"))

@@ -111,7 +111,7 @@ func startCrashChild(t *testing.T, endpoint, spool string, series int, env ...st
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashSeriesEnv+"="+strconv.Itoa(series),
-		litewavemetric.EnvEndpoint+"="+endpoint, litewavemetric.EnvSpoolDir+"="+spool)
+		"LITEWAVE_ENDPOINT"+"="+endpoint, "LITEWAVE_SPOOL_DIR"+"="+spool)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

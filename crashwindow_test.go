@@ -95,7 +95,7 @@ func TestCrashWindowOnTheEventsAPI(t *testing.T) {
 			return litewavetest.Fault{}
 		})
 		spool := t.TempDir()
-		cmd, rep := startCrashChild(t, srv.URL, spool, series, crashSteadyEnv+"=1", litewavemetric.EnvConcurrency+"="+strconv.Itoa(inFlight))
+		cmd, rep := startCrashChild(t, srv.URL, spool, series, crashSteadyEnv+"=1", "LITEWAVE_CONCURRENCY"+"="+strconv.Itoa(inFlight))
 		within(t, first, "the collection's first post")
 		time.Sleep(delay) // the moment of the crash; nothing is asserted by timing
 		kill(t, cmd)

@@ -185,7 +185,7 @@ func TestSpoolErrorsNameTheSetting(t *testing.T) {
 	assert.Contains(t, err.Error(), `litewavemetric: spool in WithSpoolDir("`+dir+`")`)
 	t.Logf("a user sees: %v", err)
 
-	t.Setenv(litewavemetric.EnvSpoolDir, dir)
+	t.Setenv("LITEWAVE_SPOOL_DIR", dir)
 	_, err = litewavemetric.New(context.Background(), litewavemetric.WithEndpoint("http://127.0.0.1:1"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `litewavemetric: spool in LITEWAVE_SPOOL_DIR="`+dir+`"`)

@@ -51,51 +51,87 @@
 // # Configuration
 //
 // Options beat environment variables, which beat defaults. Every setting
-// has a variable, so that a program configured by the environment alone
-// (OTEL_METRICS_EXPORTER=litewave through contrib's autoexport) reaches
-// all of them:
+// an option sets has a variable, except the HTTP client and TLS
+// configuration and franz-go's own options, so that a program configured
+// by the environment alone (OTEL_METRICS_EXPORTER=litewave through
+// contrib's autoexport) reaches them. The variables, the option (and its
+// field) that overrides each, and the defaults:
 //
-//	LITEWAVE_BACKEND                 events | kafka-rest | kafka (events)         WithBackend
-//	LITEWAVE_ENDPOINT                events API base URL (default
-//	                                 http://metering.metering.svc.cluster.local:8000)  WithEndpoint
-//	LITEWAVE_API_KEY                 x-api-key to Litewave, not to a proxy (none) WithAPIKey
-//	LITEWAVE_PORTAL_URL              look customers up at the portal (none: at
-//	                                 the events API)                              WithPortalURL
-//	LITEWAVE_KAFKA_REST_URL          Kafka REST Proxy v2 base URL (none)          WithKafkaRESTURL
-//	LITEWAVE_KAFKA_TOPIC             topic of usage records (usage-events)        WithKafkaTopic
-//	LITEWAVE_KAFKA_REST_MAX_RECORDS  records per REST request (500)               WithKafkaRESTBatch
-//	LITEWAVE_KAFKA_REST_MAX_BYTES    bytes per REST request (1048576)             WithKafkaRESTBatch
-//	LITEWAVE_KAFKA_BROKERS           seed brokers, host:port,... (none)           WithKafkaBrokers
-//	LITEWAVE_KAFKA_TLS               true: TLS to the brokers (plaintext)         WithKafkaTLS
-//	LITEWAVE_KAFKA_SASL_MECHANISM    PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (none) WithKafkaSASL
-//	LITEWAVE_KAFKA_SASL_USERNAME     SASL user name (none)                        WithKafkaSASL
-//	LITEWAVE_KAFKA_SASL_PASSWORD     SASL password, never printed (none)          WithKafkaSASL
-//	LITEWAVE_KAFKA_TRANSACTIONS      false: no transactions (true, with a spool)  WithKafkaTransactions
-//	LITEWAVE_KAFKA_CHECKPOINT_TOPIC  compacted topic of transaction checkpoints
-//	                                 (the topic + ".checkpoints")                 WithKafkaCheckpointTopic
-//	LITEWAVE_KAFKA_TRANSACTION_TIMEOUT  transaction timeout (20s)                 WithKafkaTransactionTimeout
-//	LITEWAVE_TIMEOUT                 per HTTP request, ms or a duration (10s)     WithTimeout
-//	LITEWAVE_CONCURRENCY             batches in flight (64)                       WithConcurrency
-//	LITEWAVE_SPOOL_DIR               crash-safe outbox directory (none: memory)   WithSpoolDir
-//	LITEWAVE_MAX_SPOOL_BYTES         what the spool may hold (268435456)          WithMaxSpoolBytes
-//	LITEWAVE_INSTANCE_ID             a name in every idempotency key (random)     WithInstanceID
-//	LITEWAVE_TENANT_ATTRIBUTE        attribute of the tenant id (tenant.id)       WithTenantAttribute
-//	LITEWAVE_DEVICE_ATTRIBUTE        attribute of the device id (device.id)       WithDeviceAttribute
-//	LITEWAVE_METER_IDS               instrument=meter,... renames (none)          WithMeterID
-//	LITEWAVE_INSTRUMENTS             instrument,... to bill (all counters)        WithInstruments
-//	LITEWAVE_MAX_SERIES              series held at once (100000)                 WithMaxSeries
-//	LITEWAVE_CARDINALITY_LIMIT       SDK limit per counter (0: none)              WithCardinalityLimit
-//	LITEWAVE_STALENESS               forget cumulative streams unseen this long
-//	                                 (0: never)                                   WithStaleness
-//	LITEWAVE_RETRY_INITIAL_INTERVAL  first backoff (1s)                           WithRetry
-//	LITEWAVE_RETRY_MAX_INTERVAL      longest backoff (2m)                         WithRetry
-//	LITEWAVE_RETRY_MAX_RETRY_AFTER   cap on a server's Retry-After (10m)          WithRetry
-//	LITEWAVE_CUSTOMER_CACHE_HIT      how long a customer id is cached (10m)       WithCustomerCache
-//	LITEWAVE_CUSTOMER_CACHE_MISS     how long "no account" is cached (1m)         WithCustomerCache
-//	LITEWAVE_LOG_LEVEL               log to stderr at debug|info|warn|error
-//	                                 (none)                                       WithLogger
-//	OTEL_GO_X_OBSERVABILITY          true: the exporter's own metrics on the
-//	                                 global MeterProvider (off)                   WithMeterProvider
+//	LITEWAVE_BACKEND                    WithBackend; default events
+//	    events, kafka-rest or kafka
+//	LITEWAVE_ENDPOINT                   WithEndpoint; default http://metering.metering.svc.cluster.local:8000
+//	    events API base URL; New warns when it is this in-cluster default
+//	LITEWAVE_API_KEY                    WithAPIKey; default none
+//	    x-api-key to Litewave, never to a proxy; never printed
+//	LITEWAVE_PORTAL_URL                 WithPortalURL; default none: the events API
+//	    look customers up at the portal
+//	LITEWAVE_KAFKA_TOPIC                WithKafka (Topic); default usage-events
+//	    topic of usage records (both Kafka backends)
+//	LITEWAVE_KAFKA_REST_URL             WithKafka (RESTProxyURL); default none
+//	    Kafka REST Proxy v2 base URL (backend kafka-rest)
+//	LITEWAVE_KAFKA_REST_MAX_RECORDS     WithKafka (RESTMaxRecords); default 500
+//	    records per REST Proxy request, at most 5000
+//	LITEWAVE_KAFKA_REST_MAX_BYTES       WithKafka (RESTMaxBytes); default 1048576
+//	    body bytes per REST Proxy request
+//	LITEWAVE_KAFKA_BROKERS              WithKafka (Brokers); default none
+//	    seed brokers, host:port,... (backend kafka)
+//	LITEWAVE_KAFKA_TLS                  WithKafka (TLS); default false
+//	    true: TLS to the brokers, with the system's roots
+//	LITEWAVE_KAFKA_SASL_MECHANISM       WithKafka (SASLMechanism); default none
+//	    PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+//	LITEWAVE_KAFKA_SASL_USERNAME        WithKafka (SASLUsername); default none
+//	    SASL user name; never printed
+//	LITEWAVE_KAFKA_SASL_PASSWORD        WithKafka (SASLPassword); default none
+//	    SASL password; never printed
+//	LITEWAVE_KAFKA_TRANSACTIONS         WithKafkaTransactions (Off); default true, with a spool
+//	    produce in transactions (backend kafka with a spool)
+//	LITEWAVE_KAFKA_CHECKPOINT_TOPIC     WithKafkaTransactions (CheckpointTopic); default the topic + ".checkpoints"
+//	    compacted topic of the transactions' checkpoints
+//	LITEWAVE_KAFKA_TRANSACTION_TIMEOUT  WithKafkaTransactions (Timeout); default 20s
+//	    how long a transaction may take: what a dead replica holds back
+//	    read_committed readers
+//	LITEWAVE_TIMEOUT                    WithTimeout; default 10s
+//	    per HTTP request: milliseconds, or a duration such as 10s
+//	LITEWAVE_CONCURRENCY                WithConcurrency; default 64
+//	    batches in flight (events: requests); see docs/performance.md
+//	LITEWAVE_RETRY_INITIAL_INTERVAL     WithRetry (InitialInterval); default 1s
+//	    first backoff, doubling with jitter
+//	LITEWAVE_RETRY_MAX_INTERVAL         WithRetry (MaxInterval); default 2m
+//	    longest backoff
+//	LITEWAVE_RETRY_MAX_RETRY_AFTER      WithRetry (MaxRetryAfter); default 10m
+//	    cap on a server's Retry-After, which replaces the backoff
+//	LITEWAVE_CUSTOMER_CACHE_HIT         WithCustomerCache (hit); default 10m
+//	    how long a customer id is cached
+//	LITEWAVE_CUSTOMER_CACHE_MISS        WithCustomerCache (miss); default 1m
+//	    how long "no such account" is cached
+//	LITEWAVE_SPOOL_DIR                  WithSpoolDir; default none: memory
+//	    crash-safe outbox directory
+//	LITEWAVE_MAX_SPOOL_BYTES            WithMaxSpoolBytes; default 268435456
+//	    what the spool may hold: its records, not the file's size
+//	LITEWAVE_MAX_SERIES                 WithMaxSeries; default 100000
+//	    series held at once
+//	LITEWAVE_INSTANCE_ID                WithInstanceID; default random
+//	    a name in every idempotency key
+//	LITEWAVE_TENANT_ATTRIBUTE           WithAttributeKeys (tenant); default tenant.id
+//	    attribute carrying the tenant id
+//	LITEWAVE_DEVICE_ATTRIBUTE           WithAttributeKeys (device); default device.id
+//	    attribute carrying the device id
+//	LITEWAVE_METER_IDS                  WithMeterID; default the instrument's name
+//	    instrument=meter,...: bill an instrument under another meter id (at most
+//	    255 bytes)
+//	LITEWAVE_INSTRUMENTS                WithInstruments; default all counters
+//	    instrument,...: bill only these
+//	LITEWAVE_CARDINALITY_LIMIT          WithCardinalityLimit; default 0: none
+//	    per-counter SDK limit that NewPeriodicReader sets; with none the SDK
+//	    never merges usage into its overflow set, and the series cap is the
+//	    bound
+//	LITEWAVE_STALENESS                  WithStaleness; default 0: never
+//	    forget a cumulative stream unseen this long
+//	LITEWAVE_LOG_LEVEL                  WithLogger; default none
+//	    log to stderr at debug, info, warn or error: retries (debug), outages
+//	    and configuration problems (warn), rejections and spool repairs (error)
+//	OTEL_GO_X_OBSERVABILITY             WithMeterProvider; default off
+//	    true: the exporter's own metrics on the global MeterProvider
 //
 // Durations are milliseconds or Go durations ("10s"). A configuration error
 // from New names the variable or option it came from, and never shows a
@@ -125,3 +161,5 @@
 // The litewavetest package provides a fake backend, with scripted faults,
 // for testing instrumentation.
 package litewavemetric
+
+//go:generate go run ./internal/config/docgen

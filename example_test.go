@@ -100,3 +100,47 @@ func ExampleWithMeterID() {
 	}
 	// Output: pages.processed.rate.hourly 3
 }
+
+// NewClient takes the options that concern talking to the backend; those
+// of the exporter alone (attributes, meters, spool, retries) do not
+// compile there, and New takes both.
+func ExampleNewClient() {
+	backend := litewavetest.NewServer(litewavetest.WithCustomer("acme", "cus_1"))
+	defer backend.Close()
+
+	client, err := litewavemetric.NewClient(
+		litewavemetric.WithoutEnvironment(),
+		litewavemetric.WithEndpoint(backend.URL),
+		litewavemetric.WithTimeout(5*time.Second),
+		litewavemetric.WithCustomerCache(time.Minute, 10*time.Second),
+		litewavemetric.WithKafka(litewavemetric.KafkaConfig{Topic: "usage-events"}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+	account, err := client.LookupCustomer(context.Background(), "acme")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(account.ID)
+
+	// The same options configure an exporter, beside the exporter's own.
+	exp, err := litewavemetric.New(context.Background(),
+		litewavemetric.WithoutEnvironment(),
+		litewavemetric.WithEndpoint(backend.URL),
+		litewavemetric.WithTimeout(5*time.Second),
+		litewavemetric.WithAttributeKeys("org", ""),
+		litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 100 * time.Millisecond}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(exp.Shutdown(context.Background()))
+	// Output:
+	// cus_1
+	// <nil>
+}

@@ -15,9 +15,9 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/aiorch/litewavemetric/internal/config"
 	"github.com/aiorch/litewavemetric/internal/kafka"
 	"github.com/aiorch/litewavemetric/internal/outbox"
-	"github.com/aiorch/litewavemetric/internal/retry"
 	"github.com/aiorch/litewavemetric/internal/spool"
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
@@ -28,7 +28,7 @@ const maxReported = 5
 
 // Exporter is an sdkmetric.Exporter that bills counters to Litewave.
 type Exporter struct {
-	cfg     config
+	cfg     config.Config
 	client  *Client
 	box     *outbox.Outbox
 	spool   *spool.Spool // nil without WithSpoolDir
@@ -61,12 +61,12 @@ func (c *issueCount) add(i outbox.Issue) {
 var _ sdkmetric.Exporter = (*Exporter)(nil)
 
 // New returns an Exporter configured by opts and the environment variables
-// (see the Env constants and the package documentation). With a spool
+// (see the package documentation). With a spool
 // directory, usage left undelivered by a previous exporter on that directory
 // is sent again first. The context is not used; it is there for the otel-go
 // exporter convention.
 func New(_ context.Context, opts ...Option) (*Exporter, error) {
-	cfg, err := newConfig(opts)
+	cfg, err := loadConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -74,26 +74,26 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	// that a broker's view of producers is readable; the random part keeps
 	// replicas apart whatever their instance ids.
 	txnID := "litewavemetric-"
-	if cfg.instanceID != "" {
-		txnID += cfg.instanceID + "-"
+	if cfg.InstanceID != "" {
+		txnID += cfg.InstanceID + "-"
 	} else {
-		cfg.instanceID = randomHex(8)
+		cfg.InstanceID = randomHex(8)
 	}
 	txnID += randomHex(8)
-	if cfg.endpoint == DefaultEndpoint && (cfg.backend == BackendEvents || cfg.portalURL == "") {
+	if cfg.Endpoint == config.DefaultEndpoint && (cfg.Backend == BackendEvents || cfg.PortalURL == "") {
 		// Said even without a logger: outside a cluster, this is why
 		// nothing is billed.
-		warn := cfg.logger
-		if !cfg.loggerGiven {
+		warn := cfg.Logger
+		if !cfg.LoggerGiven {
 			warn = slog.Default()
 		}
 		warn.Warn("litewavemetric: using the built-in in-cluster endpoint; set LITEWAVE_ENDPOINT (WithEndpoint) outside the cluster",
-			"endpoint", DefaultEndpoint)
+			"endpoint", config.DefaultEndpoint)
 	}
 	e := &Exporter{cfg: cfg}
 	var contents spool.Contents
-	if cfg.spoolDir != "" {
-		sp, c, err := spool.Open(cfg.spoolDir, spool.Options{MaxBytes: cfg.maxSpoolBytes, TransactionalID: txnID})
+	if cfg.SpoolDir != "" {
+		sp, c, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.MaxSpoolBytes, TransactionalID: txnID})
 		if err != nil {
 			return nil, expose(fmt.Errorf("spool in %s: %w", spoolSetting(cfg), err))
 		}
@@ -116,31 +116,27 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		})
 	}
 	e.mapper = mapper{
-		tenantKey:   attribute.Key(cfg.tenantAttr),
-		deviceKey:   attribute.Key(cfg.deviceAttr),
-		meterIDs:    cfg.meterIDs,
-		instruments: cfg.instruments,
-		deltas:      newDeltaTracker(cfg.staleness, cfg.maxSeries, time.Now(), e.spool != nil, contents.Streams),
-		cache:       newSeriesCache(2 * cfg.maxSeries),
+		tenantKey:   attribute.Key(cfg.TenantAttribute),
+		deviceKey:   attribute.Key(cfg.DeviceAttribute),
+		meterIDs:    cfg.MeterIDs,
+		instruments: cfg.Instruments,
+		deltas:      newDeltaTracker(cfg.Staleness, cfg.MaxSeries, time.Now(), e.spool != nil, contents.Streams),
+		cache:       newSeriesCache(2 * cfg.MaxSeries),
 	}
 	ocfg := outbox.Config{
-		Instance:    cfg.instanceID,
-		MaxSeries:   cfg.maxSeries,
-		Concurrency: cfg.concurrency,
-		Retry: retry.Policy{
-			Initial:       cfg.retry.InitialInterval,
-			Max:           cfg.retry.MaxInterval,
-			MaxRetryAfter: cfg.retry.MaxRetryAfter,
-		},
-		IdleTTL:   idleTTL,
-		Backend:   client.backend,
-		Customers: client.accounts,
-		OnHealth:  e.reportHealth,
-		OnParked:  e.reportRejected,
+		Instance:    cfg.InstanceID,
+		MaxSeries:   cfg.MaxSeries,
+		Concurrency: cfg.Concurrency,
+		Retry:       cfg.Retry,
+		IdleTTL:     idleTTL,
+		Backend:     client.backend,
+		Customers:   client.accounts,
+		OnHealth:    e.reportHealth,
+		OnParked:    e.reportRejected,
 		OnStoreLost: func(err error) {
 			e.reportError(fmt.Errorf("litewavemetric: spool in %s: %w; everything owed was written to it again", spoolSetting(cfg), err))
 		},
-		Logger: cfg.logger,
+		Logger: cfg.Logger,
 	}
 	if e.spool != nil {
 		ocfg.Store = e.spool
@@ -151,7 +147,7 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("litewavemetric: spool in %s: %w", spoolSetting(cfg), err)
 	}
-	e.metrics, err = newSelfMetrics(observabilityProvider(cfg.meterProvider), backendAddress(cfg), e.Stats)
+	e.metrics, err = newSelfMetrics(observabilityProvider(cfg.MeterProvider, cfg.Observability), backendAddress(cfg), e.Stats)
 	if err != nil {
 		_ = e.box.Close()
 		_ = client.Close()
@@ -161,17 +157,21 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 	return e, nil
 }
 
+// idleTTL is how long a series that holds nothing is kept, so that the
+// next collection finds it instead of allocating it anew.
+const idleTTL = time.Hour
+
 // transactions configures backend kafka's transactions: on with a spool,
 // unless turned off; nil otherwise.
-func transactions(cfg config, spooled bool, c *spool.Contents) *kafka.Transactions {
-	if cfg.backend != BackendKafka || !cfg.kafkaTxn || !spooled {
+func transactions(cfg config.Config, spooled bool, c *spool.Contents) *kafka.Transactions {
+	if cfg.Backend != BackendKafka || !cfg.KafkaTransactions || !spooled {
 		return nil
 	}
 	held := make([]usage.ID, len(c.Events))
 	for i := range c.Events {
 		held[i] = c.Events[i].ID
 	}
-	return &kafka.Transactions{ID: c.TransactionalID, CheckpointTopic: cfg.checkpointTopic, Timeout: cfg.txnTimeout,
+	return &kafka.Transactions{ID: c.TransactionalID, CheckpointTopic: cfg.CheckpointTopic, Timeout: cfg.TransactionTimeout,
 		Held: held, Mark: c.Mark}
 }
 
@@ -185,8 +185,8 @@ type brokerWatch interface {
 // spoolSetting names the spool directory and where it was set, for errors
 // about the spool: LITEWAVE_SPOOL_DIR="/var/lib/app" or
 // WithSpoolDir("/var/lib/app").
-func spoolSetting(cfg config) string {
-	return cfg.from(EnvSpoolDir, fmt.Sprintf("the spool directory %q", cfg.spoolDir))
+func spoolSetting(cfg config.Config) string {
+	return cfg.From(config.SpoolDir, fmt.Sprintf("the spool directory %q", cfg.SpoolDir))
 }
 
 // spoolFailure names the spool's setting in err, a failure to write it.
@@ -227,7 +227,7 @@ func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation
 // set while the exporter has room), other kinds the provider's.
 func (e *Exporter) CardinalityLimit(k sdkmetric.InstrumentKind) (int, bool) {
 	if billable(k) {
-		return e.cfg.cardinality, false
+		return e.cfg.CardinalityLimit, false
 	}
 	return 0, true
 }
@@ -329,7 +329,7 @@ func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport, log bool
 		// Logged as rejections are: the pipeline is built wrong, and the
 		// operator reads the exporter's log.
 		if log {
-			e.cfg.logger.Error(errs[len(errs)-1].Error())
+			e.cfg.Logger.Error(errs[len(errs)-1].Error())
 		}
 	}
 	return errs
@@ -501,17 +501,17 @@ func (e *Exporter) MarshalLog() any {
 		Backend  string
 		Endpoint string
 		Spool    string
-	}{"litewave", e.cfg.backend, shownURL(e.cfg.endpoint), e.cfg.spoolDir}
+	}{"litewave", e.cfg.Backend, config.ShownURL(e.cfg.Endpoint), e.cfg.SpoolDir}
 }
 
 // backendAddress is where the configured backend is, for the exporter's
 // own metrics (server.address, server.port).
-func backendAddress(cfg config) string {
+func backendAddress(cfg config.Config) string {
 	switch {
-	case cfg.backend == BackendKafkaREST:
-		return cfg.kafkaRESTURL
-	case cfg.backend == BackendKafka && len(cfg.kafkaBrokers) > 0:
-		return cfg.kafkaBrokers[0]
+	case cfg.Backend == BackendKafkaREST:
+		return cfg.KafkaRESTURL
+	case cfg.Backend == BackendKafka && len(cfg.KafkaBrokers) > 0:
+		return cfg.KafkaBrokers[0]
 	}
-	return cfg.endpoint
+	return cfg.Endpoint
 }

@@ -195,7 +195,7 @@ func TestSameAttributesUnderTwoResources(t *testing.T) {
 
 func TestCustomAttributeKeys(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("acme", "c1"))
-	p := newPipeline(t, srv, litewavemetric.WithTenantAttribute("org"), litewavemetric.WithDeviceAttribute("node"))
+	p := newPipeline(t, srv, litewavemetric.WithAttributeKeys("org", "node"))
 	p.counter("pages").Add(context.Background(), 1, metric.WithAttributes(attribute.String("org", "acme"), attribute.Int("node", 42)))
 	require.NoError(t, p.flush())
 	assert.Equal(t, map[litewavetest.Series]int64{series("acme", "42", "pages"): 1}, srv.Totals())

@@ -111,8 +111,7 @@ func runFaultSuite(t *testing.T, s suite) {
 			code = 6 // NOT_LEADER_OR_FOLLOWER
 		}
 		srv.SetRecordFaultFunc(mix.recordFault(code))
-		opts = append(opts, litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafkaRESTURL(srv.URL),
-			litewavemetric.WithKafkaRESTBatch(20, 1<<20))
+		opts = append(opts, litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTProxyURL: srv.URL, RESTMaxRecords: 20, RESTMaxBytes: 1 << 20}))
 	}
 	p := newPipeline(t, srv, opts...)
 	pages, docs, tokens := p.counter(meters[0]), p.counter(meters[1]), p.floatCounter(meters[2])

@@ -88,40 +88,40 @@ const prodKey = "prod-key-never-sent"
 func (p *production) env(t *testing.T) map[string]string {
 	t.Helper()
 	env := map[string]string{
-		litewavemetric.EnvBackend:                 litewavemetric.BackendKafkaREST,
-		litewavemetric.EnvEndpoint:                p.web.URL,
-		litewavemetric.EnvAPIKey:                  prodKey,
-		litewavemetric.EnvPortalURL:               p.web.URL,
-		litewavemetric.EnvKafkaRESTURL:            p.web.URL,
-		litewavemetric.EnvKafkaTopic:              "prod-usage",
-		litewavemetric.EnvKafkaRESTMaxRecords:     "100",
-		litewavemetric.EnvKafkaRESTMaxBytes:       "65536",
-		litewavemetric.EnvKafkaBrokers:            p.brokers.Addr().String(),
-		litewavemetric.EnvKafkaTLS:                "false",
-		litewavemetric.EnvKafkaSASLMechanism:      "PLAIN",
-		litewavemetric.EnvKafkaSASLUsername:       "billing",
-		litewavemetric.EnvKafkaSASLPassword:       "prod-password-never-sent",
-		litewavemetric.EnvKafkaTransactions:       "true",
-		litewavemetric.EnvKafkaCheckpointTopic:    "prod-usage.checkpoints",
-		litewavemetric.EnvKafkaTransactionTimeout: "20s",
-		litewavemetric.EnvTimeout:                 "5s",
-		litewavemetric.EnvConcurrency:             "8",
-		litewavemetric.EnvSpoolDir:                p.spool,
-		litewavemetric.EnvMaxSpoolBytes:           "1048576",
-		litewavemetric.EnvInstanceID:              "prod-1",
-		litewavemetric.EnvTenantAttribute:         "prod.tenant",
-		litewavemetric.EnvDeviceAttribute:         "prod.device",
-		litewavemetric.EnvMeterIDs:                "pages.processed=prod.pages",
-		litewavemetric.EnvInstruments:             "prod.only",
-		litewavemetric.EnvMaxSeries:               "10",
-		litewavemetric.EnvCardinalityLimit:        "10",
-		litewavemetric.EnvStaleness:               "1h",
-		litewavemetric.EnvRetryInitial:            "1s",
-		litewavemetric.EnvRetryMax:                "2m",
-		litewavemetric.EnvRetryMaxRetryAfter:      "10m",
-		litewavemetric.EnvCustomerCacheHit:        "10m",
-		litewavemetric.EnvCustomerCacheMiss:       "1m",
-		litewavemetric.EnvLogLevel:                "debug",
+		"LITEWAVE_BACKEND":                   litewavemetric.BackendKafkaREST,
+		"LITEWAVE_ENDPOINT":                  p.web.URL,
+		"LITEWAVE_API_KEY":                   prodKey,
+		"LITEWAVE_PORTAL_URL":                p.web.URL,
+		"LITEWAVE_KAFKA_REST_URL":            p.web.URL,
+		"LITEWAVE_KAFKA_TOPIC":               "prod-usage",
+		"LITEWAVE_KAFKA_REST_MAX_RECORDS":    "100",
+		"LITEWAVE_KAFKA_REST_MAX_BYTES":      "65536",
+		"LITEWAVE_KAFKA_BROKERS":             p.brokers.Addr().String(),
+		"LITEWAVE_KAFKA_TLS":                 "false",
+		"LITEWAVE_KAFKA_SASL_MECHANISM":      "PLAIN",
+		"LITEWAVE_KAFKA_SASL_USERNAME":       "billing",
+		"LITEWAVE_KAFKA_SASL_PASSWORD":       "prod-password-never-sent",
+		"LITEWAVE_KAFKA_TRANSACTIONS":        "true",
+		"LITEWAVE_KAFKA_CHECKPOINT_TOPIC":    "prod-usage.checkpoints",
+		"LITEWAVE_KAFKA_TRANSACTION_TIMEOUT": "20s",
+		"LITEWAVE_TIMEOUT":                   "5s",
+		"LITEWAVE_CONCURRENCY":               "8",
+		"LITEWAVE_SPOOL_DIR":                 p.spool,
+		"LITEWAVE_MAX_SPOOL_BYTES":           "1048576",
+		"LITEWAVE_INSTANCE_ID":               "prod-1",
+		"LITEWAVE_TENANT_ATTRIBUTE":          "prod.tenant",
+		"LITEWAVE_DEVICE_ATTRIBUTE":          "prod.device",
+		"LITEWAVE_METER_IDS":                 "pages.processed=prod.pages",
+		"LITEWAVE_INSTRUMENTS":               "prod.only",
+		"LITEWAVE_MAX_SERIES":                "10",
+		"LITEWAVE_CARDINALITY_LIMIT":         "10",
+		"LITEWAVE_STALENESS":                 "1h",
+		"LITEWAVE_RETRY_INITIAL_INTERVAL":    "1s",
+		"LITEWAVE_RETRY_MAX_INTERVAL":        "2m",
+		"LITEWAVE_RETRY_MAX_RETRY_AFTER":     "10m",
+		"LITEWAVE_CUSTOMER_CACHE_HIT":        "10m",
+		"LITEWAVE_CUSTOMER_CACHE_MISS":       "1m",
+		"LITEWAVE_LOG_LEVEL":                 "debug",
 	}
 	// A variable added to the package without a value here would go
 	// untested.
@@ -182,7 +182,7 @@ func TestTestServerExporterBillsOnlyTheFake(t *testing.T) {
 
 // Variables that do not parse do not fail an exporter that ignores them.
 func TestWithoutEnvironmentIgnoresVariablesThatDoNotParse(t *testing.T) {
-	for _, name := range []string{litewavemetric.EnvTimeout, litewavemetric.EnvKafkaTLS, litewavemetric.EnvBackend, litewavemetric.EnvLogLevel, litewavemetric.EnvMaxSeries} {
+	for _, name := range []string{"LITEWAVE_TIMEOUT", "LITEWAVE_KAFKA_TLS", "LITEWAVE_BACKEND", "LITEWAVE_LOG_LEVEL", "LITEWAVE_MAX_SERIES"} {
 		t.Setenv(name, "not-a-value")
 	}
 	_, err := litewavemetric.NewClient()
@@ -247,7 +247,7 @@ func TestEmbeddedExampleProgramsIgnoreAHostileEnvironment(t *testing.T) {
 		"./examples/quickstart", "./examples/cardinality", "./examples/dedicated-provider")
 	prod := newProduction(t)
 	hostile := prod.env(t)
-	for _, chooser := range []string{litewavemetric.EnvEndpoint, litewavemetric.EnvBackend, litewavemetric.EnvKafkaRESTURL} {
+	for _, chooser := range []string{"LITEWAVE_ENDPOINT", "LITEWAVE_BACKEND", "LITEWAVE_KAFKA_REST_URL"} {
 		delete(hostile, chooser)
 	}
 	ignored := make([]string, 0, len(hostile))
@@ -281,12 +281,12 @@ func TestQuickstartBillsTheBackendItsEnvironmentNames(t *testing.T) {
 		billed func(litewavetest.Stats) int64
 	}{
 		{"events API", litewavetest.WithAPIKey("real-key"), func(url string) map[string]string {
-			return map[string]string{litewavemetric.EnvEndpoint: url, litewavemetric.EnvAPIKey: "real-key"}
+			return map[string]string{"LITEWAVE_ENDPOINT": url, "LITEWAVE_API_KEY": "real-key"}
 		}, "/api/v1/customer-accounts/", func(st litewavetest.Stats) int64 { return st.Accepted }},
 		// The REST Proxy never gets the key; the portal wants it.
 		{"REST Proxy", litewavetest.WithPortalAPIKey("real-key"), func(url string) map[string]string {
-			return map[string]string{litewavemetric.EnvBackend: litewavemetric.BackendKafkaREST, litewavemetric.EnvKafkaRESTURL: url,
-				litewavemetric.EnvPortalURL: url, litewavemetric.EnvAPIKey: "real-key"}
+			return map[string]string{"LITEWAVE_BACKEND": litewavemetric.BackendKafkaREST, "LITEWAVE_KAFKA_REST_URL": url,
+				"LITEWAVE_PORTAL_URL": url, "LITEWAVE_API_KEY": "real-key"}
 		}, "/metering/v1alpha1/customer-accounts/", func(st litewavetest.Stats) int64 { return st.RecordsAccepted }},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -31,7 +31,7 @@ const (
 
 // fastMetadata keeps tests of moving leaders and absent brokers short:
 // franz-go otherwise waits 5s between metadata refreshes.
-var fastMetadata = litewavemetric.WithKafkaOptions(kgo.MetadataMinAge(100 * time.Millisecond))
+var fastMetadata = litewavemetric.WithKafka(litewavemetric.KafkaConfig{Options: []kgo.Opt{kgo.MetadataMinAge(100 * time.Millisecond)}})
 
 // newKafka starts an in-process cluster that speaks the Kafka protocol,
 // with the usage topic on 6 partitions and the checkpoint topic, closed
@@ -47,7 +47,7 @@ func newKafka(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 // kafkaPipeline bills c, looking customers up at srv.
 func kafkaPipeline(t *testing.T, srv *litewavetest.Server, brokers []string, opts ...litewavemetric.Option) *pipeline {
 	return newPipeline(t, srv, append([]litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
-		litewavemetric.WithKafkaBrokers(brokers...), fastMetadata}, opts...)...)
+		litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: brokers}), fastMetadata}, opts...)...)
 }
 
 // topicRead is what a consumer of the usage topic finds: totals per series
@@ -133,8 +133,8 @@ func TestOneProgramBillsThroughKafka(t *testing.T) {
 	}
 	c := newKafka(t)
 	srv := newServer(t, customers(7)...)
-	rep := runProgram(t, 40, litewavemetric.EnvBackend+"=kafka",
-		litewavemetric.EnvKafkaBrokers+"="+strings.Join(c.ListenAddrs(), ","), litewavemetric.EnvEndpoint+"="+srv.URL)
+	rep := runProgram(t, 40, "LITEWAVE_BACKEND"+"=kafka",
+		"LITEWAVE_KAFKA_BROKERS"+"="+strings.Join(c.ListenAddrs(), ","), "LITEWAVE_ENDPOINT"+"="+srv.URL)
 	assert.Empty(t, rep.Shutdown, "Shutdown returned nil")
 	read := readTopic(t, c.ListenAddrs())
 	assert.Empty(t, mismatches(rep.Counted, read.totals), "[counted, read back]")
@@ -229,8 +229,7 @@ func TestKafkaMissingTopicIsConfiguration(t *testing.T) {
 	reports := handleErrors(t)
 	srv := newServer(t, customers(1)...)
 	cluster := newKafka(t)
-	p := kafkaPipeline(t, srv, cluster.ListenAddrs(), litewavemetric.WithKafkaTopic("not-there"),
-		litewavemetric.WithKafkaOptions(kgo.UnknownTopicRetries(1)))
+	p := kafkaPipeline(t, srv, cluster.ListenAddrs(), litewavemetric.WithKafka(litewavemetric.KafkaConfig{Topic: "not-there", Options: []kgo.Opt{kgo.UnknownTopicRetries(1)}}))
 	requireMissingTopicReported(t, p, reports, 5*time.Second)
 }
 
@@ -246,11 +245,11 @@ func TestKafkaCrashWithBrokersAwayBillsOnce(t *testing.T) {
 	srv := newServer(t, customers(7)...)
 	port := freePort(t)
 	cmd, rep := startCrashChild(t, srv.URL, spool, 40,
-		litewavemetric.EnvBackend+"=kafka", litewavemetric.EnvKafkaBrokers+"=127.0.0.1:"+strconv.Itoa(port))
+		"LITEWAVE_BACKEND"+"=kafka", "LITEWAVE_KAFKA_BROKERS"+"=127.0.0.1:"+strconv.Itoa(port))
 	kill(t, cmd)
 	cluster := newKafka(t, kfake.Ports(port, freePort(t), freePort(t)))
 	recoverFromSpool(t, srv, spool, litewavemetric.WithBackend(litewavemetric.BackendKafka),
-		litewavemetric.WithKafkaBrokers(cluster.ListenAddrs()...), fastMetadata)
+		litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: cluster.ListenAddrs()}), fastMetadata)
 	read := readTopic(t, cluster.ListenAddrs())
 	assert.Empty(t, mismatches(rep.Counted, read.totals), "[counted, read back each key once]")
 	assert.Empty(t, read.conflicts, "replays carry the same key and value")

@@ -91,8 +91,8 @@ func readCommittedFetch(req kmsg.Request) bool {
 }
 
 func kafkaChildEnv(c *kfake.Cluster, instance string) []string {
-	return []string{litewavemetric.EnvBackend + "=kafka", litewavemetric.EnvKafkaBrokers + "=" + strings.Join(c.ListenAddrs(), ","),
-		litewavemetric.EnvInstanceID + "=" + instance}
+	return []string{"LITEWAVE_BACKEND" + "=kafka", "LITEWAVE_KAFKA_BROKERS" + "=" + strings.Join(c.ListenAddrs(), ","),
+		"LITEWAVE_INSTANCE_ID" + "=" + instance}
 }
 
 // recoveryLog collects what restarted exporters say of their recovery.
@@ -167,7 +167,7 @@ func TestKafkaSIGKILLAtAnyMomentBillsEachUnitOnce(t *testing.T) {
 			k.arm(t, cmd)
 			var log recoveryLog
 			recoverFromSpool(t, srv, spool, litewavemetric.WithBackend(litewavemetric.BackendKafka),
-				litewavemetric.WithKafkaBrokers(c.ListenAddrs()...), log.option())
+				litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: c.ListenAddrs()}), log.option())
 			requireBilledOnce(t, c, rep.Counted)
 			log.report(t)
 		})
@@ -183,7 +183,7 @@ func TestKafkaSIGKILLAtAnyMomentBillsEachUnitOnce(t *testing.T) {
 		k.arm(t, cmd)
 		var log recoveryLog
 		recoverFromSpool(t, srv, spool, litewavemetric.WithBackend(litewavemetric.BackendKafka),
-			litewavemetric.WithKafkaBrokers(c.ListenAddrs()...), log.option())
+			litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: c.ListenAddrs()}), log.option())
 		addCounts(first.Counted, second.Counted)
 		requireBilledOnce(t, c, first.Counted)
 		log.report(t)
@@ -236,7 +236,7 @@ func TestKafkaReplicasKilledAtDifferentMomentsBillOnce(t *testing.T) {
 	var log recoveryLog
 	for _, spool := range spools {
 		recoverFromSpool(t, srv, spool, litewavemetric.WithBackend(litewavemetric.BackendKafka),
-			litewavemetric.WithKafkaBrokers(c.ListenAddrs()...), log.option())
+			litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: c.ListenAddrs()}), log.option())
 	}
 	stop.Store(true)
 	wg.Wait()
@@ -356,7 +356,7 @@ func TestKafkaTransactionFaultsBillOnce(t *testing.T) {
 			srv := newServer(t, customers(5)...)
 			c := newKafka(t, opts...)
 			p := kafkaPipeline(t, srv, c.ListenAddrs(), litewavemetric.WithSpoolDir(t.TempDir()),
-				litewavemetric.WithKafkaOptions(kgo.RequestRetries(2), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })))
+				litewavemetric.WithKafka(litewavemetric.KafkaConfig{Options: []kgo.Opt{kgo.RequestRetries(2), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })}}))
 			pages := p.counter("pages")
 			counted := map[string]int64{}
 			round := 0
@@ -470,7 +470,7 @@ func TestKafkaTransactionNeedsAreConfiguration(t *testing.T) {
 			srv := newServer(t, customers(1)...)
 			c := tc.cluster(t)
 			p := kafkaPipeline(t, srv, c.ListenAddrs(), litewavemetric.WithSpoolDir(t.TempDir()),
-				litewavemetric.WithKafkaOptions(kgo.UnknownTopicRetries(1)))
+				litewavemetric.WithKafka(litewavemetric.KafkaConfig{Options: []kgo.Opt{kgo.UnknownTopicRetries(1)}}))
 			p.counter("pages").Add(context.Background(), 4, at(tenantID(0), "d"))
 			var ue *litewavemetric.UndeliveredError
 			require.ErrorAs(t, p.flushWithin(3*time.Second), &ue)
@@ -496,14 +496,14 @@ func TestKafkaOptionsThatUndoTransactionsAreRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			base := []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
-				litewavemetric.WithKafkaBrokers("127.0.0.1:1"), litewavemetric.WithEndpoint("http://127.0.0.1:1"),
-				litewavemetric.WithKafkaOptions(o)}
+				litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: []string{"127.0.0.1:1"}}), litewavemetric.WithEndpoint("http://127.0.0.1:1"),
+				litewavemetric.WithKafka(litewavemetric.KafkaConfig{Options: []kgo.Opt{o}})}
 			_, err := litewavemetric.New(context.Background(), append(base, litewavemetric.WithSpoolDir(t.TempDir()))...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), name)
 			assert.Contains(t, err.Error(), "LITEWAVE_KAFKA_TRANSACTIONS=false")
 			exp, err := litewavemetric.New(context.Background(), append(base, litewavemetric.WithSpoolDir(t.TempDir()),
-				litewavemetric.WithKafkaTransactions(false))...)
+				litewavemetric.WithKafkaTransactions(litewavemetric.KafkaTransactions{Off: true}))...)
 			require.NoError(t, err)
 			require.NoError(t, exp.Shutdown(context.Background()))
 		})

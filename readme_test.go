@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aiorch/litewavemetric/internal/config"
 )
 
 // The README's Go snippets compile as written: each is, byte for byte, a
@@ -56,33 +58,51 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
 
-// doc.go lists every variable the package reads, as otlpmetrichttp's
-// doc.go does, and no variable it does not read.
-func TestPackageDocListsEveryVariable(t *testing.T) {
-	doc, err := os.ReadFile("doc.go")
-	require.NoError(t, err)
-	files, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	read := map[string]bool{}
-	quoted := regexp.MustCompile(`"((?:LITEWAVE|OTEL_GO_X)_[A-Z_]+)"`)
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") || f == "doc.go" {
-			continue
-		}
-		src, err := os.ReadFile(f)
+// doc.go's list of variables and the README's configuration table are
+// what go generate writes from the settings table: they cannot drift.
+func TestSettingsDocumentationIsGenerated(t *testing.T) {
+	for file, update := range map[string]func(string) (string, error){
+		"doc.go":    config.UpdateDoc,
+		"README.md": config.UpdateReadme,
+	} {
+		src, err := os.ReadFile(file)
 		require.NoError(t, err)
-		for _, m := range quoted.FindAllStringSubmatch(string(src), -1) {
-			read[m[1]] = true
+		want, err := update(string(src))
+		require.NoError(t, err)
+		if want != string(src) {
+			t.Errorf("%s drifted from internal/config's table at %q: run go generate", file, firstDifferentLine(string(src), want))
 		}
 	}
-	require.Contains(t, read, "LITEWAVE_ENDPOINT")
-	require.Contains(t, read, "OTEL_GO_X_OBSERVABILITY")
-	for v := range read {
-		assert.Regexp(t, `(?m)^//\t`+v+` `, string(doc), "doc.go does not list %s", v)
+}
+
+// firstDifferentLine is got's first line that want does not have there.
+func firstDifferentLine(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range g {
+		if i >= len(w) || g[i] != w[i] {
+			return g[i]
+		}
 	}
-	for _, m := range regexp.MustCompile(`(?m)^//\t((?:LITEWAVE|OTEL)_[A-Z_]+) `).FindAllStringSubmatch(string(doc), -1) {
-		assert.True(t, read[m[1]], "doc.go lists %s, which nothing reads", m[1])
-	}
+	return ""
+}
+
+// Every variable the code names is a row of the settings table, so that
+// doc.go lists it.
+func TestEveryVariableIsInTheTable(t *testing.T) {
+	quoted := regexp.MustCompile(`"((?:LITEWAVE|OTEL_GO_X)_[A-Z_]+)"`)
+	named := 0
+	require.NoError(t, filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range quoted.FindAllStringSubmatch(string(src), -1) {
+			named++
+			assert.NotNil(t, config.Lookup(m[1]), "%s names %s, which the settings table does not hold", path, m[1])
+		}
+		return err
+	}))
+	assert.Greater(t, named, len(config.Table)/2, "the table itself names the variables")
 }
 
 // Every test the README and docs/ cite as proof of a promise exists.

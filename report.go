@@ -51,9 +51,9 @@ func (e *Exporter) reportRejected(p outbox.Parked) { e.report(slog.LevelError, r
 // report makes one report at level; inLog says the logger has it already.
 func (e *Exporter) report(level slog.Level, err error, inLog bool) {
 	err = oneLine(err)
-	logged := e.cfg.loggerGiven && e.cfg.logger.Enabled(context.Background(), level)
+	logged := e.cfg.LoggerGiven && e.cfg.Logger.Enabled(context.Background(), level)
 	if logged && !inLog {
-		e.cfg.logger.Log(context.Background(), level, err.Error())
+		e.cfg.Logger.Log(context.Background(), level, err.Error())
 	}
 	// Interfaces of different dynamic types compare unequal without
 	// panicking, whatever handler the application set.

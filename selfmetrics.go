@@ -5,9 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,11 +17,6 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/otelconv"
 )
-
-// EnvObservability is otel-go's switch for the SDK's and exporters' own
-// metrics: "true" makes the exporter report on the global MeterProvider
-// unless WithMeterProvider is given.
-const EnvObservability = "OTEL_GO_X_OBSERVABILITY"
 
 // componentType is otel.component.type: the language's name of the type.
 const componentType otelconv.ComponentTypeAttr = "github.com/aiorch/litewavemetric.Exporter"
@@ -44,9 +37,11 @@ type selfMetrics struct {
 	reg      metric.Registration
 }
 
-// observabilityProvider is the provider the exporter reports on, or nil.
-func observabilityProvider(mp metric.MeterProvider) metric.MeterProvider {
-	if mp == nil && strings.EqualFold(os.Getenv(EnvObservability), "true") {
+// observabilityProvider is the provider the exporter reports on, or nil:
+// global is OTEL_GO_X_OBSERVABILITY=true, otel-go's switch for the SDK's
+// and exporters' own metrics.
+func observabilityProvider(mp metric.MeterProvider, global bool) metric.MeterProvider {
+	if mp == nil && global {
 		return otel.GetMeterProvider()
 	}
 	return mp

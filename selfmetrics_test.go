@@ -127,7 +127,7 @@ func TestOwnMetricsAreNeverBilledAndFollowTheGlobalSwitch(t *testing.T) {
 	before := otel.GetMeterProvider()
 	otel.SetMeterProvider(global)
 	t.Cleanup(func() { otel.SetMeterProvider(before) })
-	t.Setenv(litewavemetric.EnvObservability, "true")
+	t.Setenv("OTEL_GO_X_OBSERVABILITY", "true")
 
 	p := newPipeline(t, srv)
 	p.counter("pages").Add(context.Background(), 3, at("t1", "d1"))

@@ -178,7 +178,7 @@ func TestRemovedSpoolIsNoticedAndWrittenAgain(t *testing.T) {
 // one process sharing LITEWAVE_INSTANCE_ID bill the same series at the same
 // moment, and an idempotent backend counts every unit.
 func TestExportersSharingAnInstanceIDNeverShareAKey(t *testing.T) {
-	t.Setenv(litewavemetric.EnvInstanceID, "pod-7")
+	t.Setenv("LITEWAVE_INSTANCE_ID", "pod-7")
 	srv := newServer(t, customers(1)...)
 	ps := make([]*pipeline, 4)
 	for i := range ps {

@@ -62,9 +62,9 @@ func TestEachReportIsOneLineOnStderr(t *testing.T) {
 		t.Run("LITEWAVE_LOG_LEVEL="+level, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(withoutLitewave(os.Environ()), fiveLinesEnv+"=1",
-				litewavemetric.EnvEndpoint+"="+srv.URL, litewavemetric.EnvAPIKey+"=wrong")
+				"LITEWAVE_ENDPOINT"+"="+srv.URL, "LITEWAVE_API_KEY"+"=wrong")
 			if level != "" {
-				cmd.Env = append(cmd.Env, litewavemetric.EnvLogLevel+"="+level)
+				cmd.Env = append(cmd.Env, "LITEWAVE_LOG_LEVEL"+"="+level)
 			}
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

@@ -25,21 +25,23 @@ func TestCredentialsInURLsAreRefusedUnseen(t *testing.T) {
 	}
 	settings := []struct {
 		env    string
-		option func(string) litewavemetric.Option
+		option func(string) litewavemetric.ClientOption
 		name   string
 		extra  []litewavemetric.Option
 	}{
-		{litewavemetric.EnvEndpoint, litewavemetric.WithEndpoint, "WithEndpoint", nil},
-		{litewavemetric.EnvPortalURL, litewavemetric.WithPortalURL, "WithPortalURL", nil},
-		{litewavemetric.EnvKafkaRESTURL, litewavemetric.WithKafkaRESTURL, "WithKafkaRESTURL",
+		{"LITEWAVE_ENDPOINT", litewavemetric.WithEndpoint, "WithEndpoint", nil},
+		{"LITEWAVE_PORTAL_URL", litewavemetric.WithPortalURL, "WithPortalURL", nil},
+		{"LITEWAVE_KAFKA_REST_URL", func(u string) litewavemetric.ClientOption {
+			return litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTProxyURL: u})
+		}, "WithKafka(RESTProxyURL",
 			[]litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafkaREST)}},
 	}
 	for _, s := range settings {
 		for form, v := range values {
 			t.Run(s.env+"/"+form, func(t *testing.T) {
 				t.Setenv(s.env, v)
-				if s.env != litewavemetric.EnvEndpoint {
-					t.Setenv(litewavemetric.EnvEndpoint, "http://127.0.0.1:1")
+				if s.env != "LITEWAVE_ENDPOINT" {
+					t.Setenv("LITEWAVE_ENDPOINT", "http://127.0.0.1:1")
 				}
 				_, err := litewavemetric.New(context.Background(), s.extra...)
 				require.Error(t, err)
@@ -73,11 +75,11 @@ func TestSecretsWithControlCharactersAreRefused(t *testing.T) {
 		want string
 	}{
 		"WithAPIKey": {opts: []litewavemetric.Option{litewavemetric.WithAPIKey(leaked + "\n")}, want: "WithAPIKey"},
-		"WithKafkaSASL password": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
-			litewavemetric.WithKafkaBrokers("127.0.0.1:1"), litewavemetric.WithKafkaSASL("PLAIN", "billing", leaked+"\r\nx")}, want: "WithKafkaSASL"},
-		"WithKafkaSASL username": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
-			litewavemetric.WithKafkaBrokers("127.0.0.1:1"), litewavemetric.WithKafkaSASL("PLAIN", leaked+"\tx", "p")}, want: "WithKafkaSASL"},
-		"LITEWAVE_API_KEY": {env: map[string]string{litewavemetric.EnvAPIKey: leaked + "\nsecond-line"}, want: litewavemetric.EnvAPIKey},
+		"KafkaConfig.SASLPassword": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
+			litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: []string{"127.0.0.1:1"}, SASLMechanism: "PLAIN", SASLUsername: "billing", SASLPassword: leaked + "\r\nx"})}, want: "WithKafka(SASL"},
+		"KafkaConfig.SASLUsername": {opts: []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafka),
+			litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: []string{"127.0.0.1:1"}, SASLMechanism: "PLAIN", SASLUsername: leaked + "\tx", SASLPassword: "p"})}, want: "WithKafka(SASL"},
+		"LITEWAVE_API_KEY": {env: map[string]string{"LITEWAVE_API_KEY": leaked + "\nsecond-line"}, want: "LITEWAVE_API_KEY"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -92,7 +94,7 @@ func TestSecretsWithControlCharactersAreRefused(t *testing.T) {
 		})
 	}
 	t.Run("a variable's surrounding space is trimmed, as always", func(t *testing.T) {
-		t.Setenv(litewavemetric.EnvAPIKey, " key\n")
+		t.Setenv("LITEWAVE_API_KEY", " key\n")
 		exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint("http://127.0.0.1:1"))
 		require.NoError(t, err)
 		require.NoError(t, exp.Shutdown(context.Background()))

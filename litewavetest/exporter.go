@@ -21,12 +21,16 @@ func (s *Server) NewExporter(ctx context.Context, opts ...litewavemetric.Option)
 	if err != nil {
 		return nil, err
 	}
-	return litewavemetric.New(ctx, append(wiring, opts...)...)
+	all := make([]litewavemetric.Option, 0, len(wiring)+len(opts))
+	for _, o := range wiring {
+		all = append(all, o)
+	}
+	return litewavemetric.New(ctx, append(all, opts...)...)
 }
 
 // NewClient returns a litewavemetric.Client wired to this server alone, as
 // [Server.NewExporter] wires an exporter. Close it when done.
-func (s *Server) NewClient(opts ...litewavemetric.Option) (*litewavemetric.Client, error) {
+func (s *Server) NewClient(opts ...litewavemetric.ClientOption) (*litewavemetric.Client, error) {
 	wiring, err := s.options()
 	if err != nil {
 		return nil, err
@@ -54,16 +58,15 @@ func (s *Server) Exporter(t testing.TB, opts ...litewavemetric.Option) *litewave
 }
 
 // options wire an exporter or a Client to this server alone.
-func (s *Server) options() ([]litewavemetric.Option, error) {
+func (s *Server) options() ([]litewavemetric.ClientOption, error) {
 	if s.URL == "" {
 		return nil, errors.New("litewavetest: a Server from NewHandler does not listen; build the exporter with litewavemetric.New and your listener's URL")
 	}
-	return []litewavemetric.Option{
+	return []litewavemetric.ClientOption{
 		litewavemetric.WithoutEnvironment(),
 		litewavemetric.WithBackend(litewavemetric.BackendEvents),
 		litewavemetric.WithEndpoint(s.URL),
-		litewavemetric.WithKafkaRESTURL(s.URL),
+		litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTProxyURL: s.URL}),
 		litewavemetric.WithAPIKey(s.apiKey),
-		litewavemetric.WithSpoolDir(""),
 	}, nil
 }

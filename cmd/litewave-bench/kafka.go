@@ -154,7 +154,7 @@ func deliveredEvents(exp *litewavemetric.Exporter) int64 { return exp.Stats().De
 // kafkaDelivery is steadyDelivery through backend kafka to c.
 func kafkaDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int, measuring func()) (float64, error) {
 	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents, measuring,
-		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(c.ListenAddrs()...))
+		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: c.ListenAddrs()}))
 }
 
 // kafkaTxnDelivery is kafkaDelivery with a spool, and so in transactions.
@@ -165,7 +165,7 @@ func kafkaTxnDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int,
 	}
 	defer os.RemoveAll(dir)
 	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents, measuring,
-		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafkaBrokers(c.ListenAddrs()...),
+		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: c.ListenAddrs()}),
 		litewavemetric.WithSpoolDir(dir))
 }
 

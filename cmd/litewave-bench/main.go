@@ -24,12 +24,16 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/internal/config"
 )
+
+// defaults are the exporter's, which the bare clients match.
+var defaults = config.Defaults()
 
 var (
 	n              = flag.Int("n", 20_000, "usage series in the measured collection")
 	tenants        = flag.Int("tenants", 100, "distinct tenants among them")
-	concurrency    = flag.Int("concurrency", litewavemetric.DefaultConcurrency, "requests in flight, exporter and bare client alike")
+	concurrency    = flag.Int("concurrency", defaults.Concurrency, "requests in flight, exporter and bare client alike")
 	rounds         = flag.Int("rounds", 9, "rounds per figure; the median is printed")
 	meterLibSample = flag.Int("meterlib-sample", 1000, "events sent in meter-lib's access pattern (it is slow)")
 	owed           = flag.Int("owed", 100_000, "series owed in the memory measurement")
@@ -90,7 +94,7 @@ func run() error {
 		return measureOnly(b)
 	}
 	reqs := requests(*n, *tenants)
-	rest := []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafkaRESTURL(b.URL)}
+	rest := []litewavemetric.Option{litewavemetric.WithBackend(litewavemetric.BackendKafkaREST), litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTProxyURL: b.URL})}
 	var exp, bare, bareNoTimeout, spool, meterLib, restRates []float64
 	var perRequest float64
 	var lookups [2]int64
@@ -98,7 +102,7 @@ func run() error {
 		// Odd rounds measure the bare client first, so that neither side
 		// always runs on a warmer machine.
 		if round%2 == 1 {
-			r, err := bareDelivery(b, reqs, *concurrency, litewavemetric.DefaultTimeout)
+			r, err := bareDelivery(b, reqs, *concurrency, defaults.Timeout)
 			if err != nil {
 				return fmt.Errorf("bare client: %w", err)
 			}
@@ -110,7 +114,7 @@ func run() error {
 		}
 		exp, lookups = append(exp, r), l
 		if round%2 == 0 {
-			if r, err = bareDelivery(b, reqs, *concurrency, litewavemetric.DefaultTimeout); err != nil {
+			if r, err = bareDelivery(b, reqs, *concurrency, defaults.Timeout); err != nil {
 				return fmt.Errorf("bare client: %w", err)
 			}
 			bare = append(bare, r)
@@ -229,7 +233,7 @@ func run() error {
 	fmt.Fprintf(w, "delivery, exporter with spool\t%s events/s\t%.2f spool/no spool\t>= 0.80 %s\t\n", count(mSpool), spoolExp, verdict(spoolExp >= 0.80))
 	mRest := median(restRates)
 	fmt.Fprintf(w, "delivery, kafka-rest backend (same fake)\t%s events/s\t%.1fx kafka-rest/events\t\t\n", count(mRest), pairedRatio(restRates, exp))
-	fmt.Fprintf(w, "  records per produce request\t%.0f\tbatches of <= %d\t\t\n", perRequest, litewavemetric.DefaultKafkaRESTRecords)
+	fmt.Fprintf(w, "  records per produce request\t%.0f\tbatches of <= %d\t\t\n", perRequest, defaults.RESTMaxRecords)
 	if *kafkaN > 0 {
 		k, bk, ev := median(kafkaRates), median(bareKafkaRates), median(eventsAtKafkaN)
 		kb, ke := pairedRatio(kafkaRates, bareKafkaRates), pairedRatio(kafkaRates, eventsAtKafkaN)
@@ -263,7 +267,7 @@ func measureOnly(b *backend) error {
 		case "exporter", "spool":
 			r, _, err = exporterDelivery(b, *n, *tenants, *concurrency, *only == "spool")
 		case "bare":
-			r, err = bareDelivery(b, reqs, *concurrency, litewavemetric.DefaultTimeout)
+			r, err = bareDelivery(b, reqs, *concurrency, defaults.Timeout)
 		case "meter-lib":
 			r, err = meterLibDelivery(b, reqs[:min(*meterLibSample, len(reqs))])
 		case "kafka", "bare-kafka":
@@ -307,7 +311,7 @@ func concurrencySweep(b *backend, n int) error {
 				return err
 			}
 			exp = append(exp, r)
-			if r, err = bareDelivery(b, reqs, c, litewavemetric.DefaultTimeout); err != nil {
+			if r, err = bareDelivery(b, reqs, c, defaults.Timeout); err != nil {
 				return err
 			}
 			bare = append(bare, r)

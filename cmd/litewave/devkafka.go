@@ -10,17 +10,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/internal/config"
 )
 
 // The topics dev's Kafka holds: the library's defaults, so that a program
 // needs only LITEWAVE_BACKEND=kafka and the brokers. The checkpoint topic
 // is what the exporter's Kafka transactions write to when it has a spool.
-const (
-	devTopic           = litewavemetric.DefaultKafkaTopic
+var (
+	devTopic           = config.KafkaTopic.Default
 	devCheckpointTopic = devTopic + ".checkpoints"
-	devPartitions      = 3
 )
+
+const devPartitions = 3
 
 // devKafka is dev's Kafka: an in-process broker (franz-go's kfake) on
 // loopback, and a read_committed reader of the usage topic that tallies

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aiorch/litewavemetric"
 	"github.com/aiorch/litewavemetric/internal/accounts"
+	"github.com/aiorch/litewavemetric/internal/config"
 )
 
 // The library reads the environment itself; these read it only to say, in
@@ -25,8 +26,8 @@ func envOr(name, fallback string) string {
 // lookupURL is where the library asks for tenant's customer account: the
 // portal when LITEWAVE_PORTAL_URL is set, else the events API.
 func lookupURL(tenant string) string {
-	base, path := envOr(litewavemetric.EnvEndpoint, litewavemetric.DefaultEndpoint), accounts.EventsAPIPath
-	if portal := env(litewavemetric.EnvPortalURL); portal != "" {
+	base, path := envOr(config.Endpoint.Env, config.Endpoint.Default), accounts.EventsAPIPath
+	if portal := env(config.PortalURL.Env); portal != "" {
 		base, path = portal, accounts.PortalPath
 	}
 	return strings.TrimSuffix(base, "/") + path + url.PathEscape(tenant)
@@ -34,12 +35,12 @@ func lookupURL(tenant string) string {
 
 // backendName says which backend usage goes to, and where.
 func backendName() string {
-	switch b := envOr(litewavemetric.EnvBackend, litewavemetric.BackendEvents); b {
+	switch b := envOr(config.Backend.Env, config.Backend.Default); b {
 	case litewavemetric.BackendEvents:
-		return "the events API at " + envOr(litewavemetric.EnvEndpoint, litewavemetric.DefaultEndpoint)
+		return "the events API at " + envOr(config.Endpoint.Env, config.Endpoint.Default)
 	case litewavemetric.BackendKafkaREST:
-		return "the Kafka REST Proxy at " + env(litewavemetric.EnvKafkaRESTURL) +
-			" (topic " + envOr(litewavemetric.EnvKafkaTopic, litewavemetric.DefaultKafkaTopic) + ")"
+		return "the Kafka REST Proxy at " + env(config.KafkaRESTURL.Env) +
+			" (topic " + envOr(config.KafkaTopic.Env, config.KafkaTopic.Default) + ")"
 	default:
 		return "the " + b + " backend"
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"text/tabwriter"
 
-	"github.com/aiorch/litewavemetric"
+	"github.com/aiorch/litewavemetric/internal/config"
 	"github.com/aiorch/litewavemetric/internal/outbox"
 	"github.com/aiorch/litewavemetric/internal/redact"
 	"github.com/aiorch/litewavemetric/internal/spool"
@@ -59,7 +59,7 @@ func summarize(in spool.Inspection) holdings {
 	}
 	h.waitingSeries = len(waiting)
 	// Reasons a 0.1 exporter stored were never scrubbed.
-	scrub := redact.NewScrubber(env(litewavemetric.EnvAPIKey), env(litewavemetric.EnvKafkaSASLPassword))
+	scrub := redact.NewScrubber(env(config.APIKey.Env), env(config.KafkaSASLPassword.Env))
 	for _, p := range in.Parked {
 		h.rows = append(h.rows, holding{key: p.Key, units: p.Units, state: stateRejected, reason: scrub.String(p.Reason)})
 		h.rejectedUnits += p.Units

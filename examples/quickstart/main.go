@@ -127,7 +127,7 @@ func run() error {
 // embedded says whether to bill the embedded backend: when none of the
 // variables that choose where usage goes is set.
 func embedded() bool {
-	for _, name := range []string{litewavemetric.EnvEndpoint, litewavemetric.EnvBackend, litewavemetric.EnvKafkaRESTURL} {
+	for _, name := range []string{"LITEWAVE_ENDPOINT", "LITEWAVE_BACKEND", "LITEWAVE_KAFKA_REST_URL"} {
 		if strings.TrimSpace(os.Getenv(name)) != "" {
 			return false
 		}

@@ -221,7 +221,7 @@ func TestMissingTopicIsAConfigurationError(t *testing.T) {
 		require.Equal(t, usage.Retry, o.Result)
 		require.True(t, usage.IsConfig(o.Err), "%v", o.Err)
 		require.ErrorIs(t, o.Err, kerr.UnknownTopicOrPartition)
-		assert.Contains(t, o.Err.Error(), "topic "+topic+" does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (WithKafkaTopic)")
+		assert.Contains(t, o.Err.Error(), "topic "+topic+" does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (KafkaConfig.Topic)")
 		assert.Contains(t, o.Err.Error(), evs[i].ID.String())
 	}
 

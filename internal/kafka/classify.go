@@ -83,7 +83,7 @@ func (b *Backend) failure(ev *usage.Event, err error) usage.Outcome {
 		// franz-go only reports it after UnknownTopicRetries metadata
 		// answers without the topic, so the topic is missing, not moving.
 		return usage.Outcome{Result: usage.Retry, Err: usage.Misconfigured(err,
-			"topic "+b.topic+" does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (WithKafkaTopic)")}
+			"topic "+b.topic+" does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (KafkaConfig.Topic)")}
 	case isAny(err, transientErrs), isAny(err, producerStateErrs):
 		return usage.Outcome{Result: usage.Retry, Err: err}
 	case isAny(err, rejectedErrs), !kerr.IsRetriable(err) && isKerr(err):

@@ -57,8 +57,8 @@ func probeExtra(extra []kgo.Opt) (kgo.Partitioner, error) {
 		refused = append(refused, "TransactionTimeout")
 	}
 	if len(refused) > 0 {
-		return nil, fmt.Errorf("kafka: WithKafkaOptions carries %s, which transactions set themselves: "+
-			"use LITEWAVE_KAFKA_TRANSACTION_TIMEOUT (WithKafkaTransactionTimeout), or set LITEWAVE_KAFKA_TRANSACTIONS=false",
+		return nil, fmt.Errorf("kafka: KafkaConfig.Options carries %s, which transactions set themselves: "+
+			"use LITEWAVE_KAFKA_TRANSACTION_TIMEOUT (KafkaTransactions.Timeout), or set LITEWAVE_KAFKA_TRANSACTIONS=false",
 			strings.Join(refused, ", "))
 	}
 	p, ok := probe.OptValue(kgo.RecordPartitioner).(kgo.Partitioner)

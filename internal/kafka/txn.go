@@ -50,7 +50,7 @@ const (
 )
 
 const transactionsFix = "grant this client WRITE and DESCRIBE on its transactional id and WRITE on the checkpoint topic, " +
-	"or set LITEWAVE_KAFKA_TRANSACTIONS=false (WithKafkaTransactions(false)) to produce without transactions, consumers deduplicating by key"
+	"or set LITEWAVE_KAFKA_TRANSACTIONS=false (WithKafkaTransactions(KafkaTransactions{Off: true})) to produce without transactions, consumers deduplicating by key"
 
 // sendReq is one Send waiting for the transaction that carries it.
 type sendReq struct {
@@ -553,7 +553,7 @@ func (t *txnLoop) classifyTxnErr(what string, err error) error {
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
 		return usage.Misconfigured(err, "create the checkpoint topic "+t.cfg.CheckpointTopic+
-			" (cleanup.policy=compact), or set LITEWAVE_KAFKA_CHECKPOINT_TOPIC (WithKafkaCheckpointTopic); or set LITEWAVE_KAFKA_TRANSACTIONS=false")
+			" (cleanup.policy=compact), or set LITEWAVE_KAFKA_CHECKPOINT_TOPIC (KafkaTransactions.CheckpointTopic); or set LITEWAVE_KAFKA_TRANSACTIONS=false")
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed),
 		errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.UnsupportedVersion):
 		return usage.Misconfigured(err, transactionsFix)

@@ -260,7 +260,7 @@ func detail(msg string) string {
 }
 
 func (b *Backend) missingTopic(err error) error {
-	return usage.Misconfigured(err, "topic "+b.topic+" does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (WithKafkaTopic)")
+	return usage.Misconfigured(err, "topic "+b.topic+" does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (KafkaConfig.Topic)")
 }
 
 // nullableInt reads e[key], which must be present and null or an integer.

@@ -176,7 +176,7 @@ func TestConfluentPerRecordCodes(t *testing.T) {
 		{usage.Retry, true, `record 6: error 40301: "Not authorized to access topics: [usage-events]"; ` + aclFix},
 		{usage.Retry, false, `record 7: error 42901`},
 		{usage.Retry, false, `record 8: error 0`},
-		{usage.Retry, true, `record 9: error 50003: "Topic usage-events not present in metadata after 60000 ms."; topic usage-events does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (WithKafkaTopic)`},
+		{usage.Retry, true, `record 9: error 50003: "Topic usage-events not present in metadata after 60000 ms."; topic usage-events does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (KafkaConfig.Topic)`},
 		{usage.Rejected, false, `record 10: error 50002`}, // 5.0002e4
 		{result: usage.Delivered},
 	}
@@ -244,7 +244,7 @@ func TestMissingTopic(t *testing.T) {
 		for i, o := range out {
 			require.Equal(t, usage.Retry, o.Result, "%s: record %d", name, i)
 			assert.True(t, usage.IsConfig(o.Err), "%s: record %d: %v", name, i, o.Err)
-			assert.Contains(t, o.Err.Error(), "topic usage-events does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (WithKafkaTopic)", name)
+			assert.Contains(t, o.Err.Error(), "topic usage-events does not exist: create it, or set LITEWAVE_KAFKA_TOPIC (KafkaConfig.Topic)", name)
 		}
 	}
 }

@@ -127,7 +127,7 @@ func testConfig(b *fakeBackend, c *fakeCustomers) Config {
 		Instance:    "test",
 		MaxSeries:   1000,
 		Concurrency: 4,
-		Retry:       retry.Policy{Initial: time.Millisecond, Max: 4 * time.Millisecond, MaxRetryAfter: time.Minute},
+		Retry:       retry.Policy{InitialInterval: time.Millisecond, MaxInterval: 4 * time.Millisecond, MaxRetryAfter: time.Minute},
 		IdleTTL:     time.Hour,
 		Backend:     b,
 		Customers:   c,

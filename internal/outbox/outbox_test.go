@@ -271,7 +271,7 @@ func TestCloseAbandonsInFlightRequestsAndKeepsThemOwed(t *testing.T) {
 	var reports []Health
 	cfg := testConfig(b, newCustomers(map[string]string{"t1": "c1"}))
 	cfg.Concurrency = 1
-	cfg.Retry = retry.Policy{Initial: time.Second, Max: time.Second}
+	cfg.Retry = retry.Policy{InitialInterval: time.Second, MaxInterval: time.Second}
 	cfg.OnHealth = func(h Health) { reports = append(reports, h) }
 	o = New(cfg)
 	o.Start()
@@ -311,7 +311,7 @@ func TestFlushRetriesOnTheShortBackoff(t *testing.T) {
 		return usage.Outcome{Result: usage.Delivered}
 	}}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
-		c.Retry = retry.Policy{Initial: time.Hour, Max: time.Hour, MaxRetryAfter: time.Hour}
+		c.Retry = retry.Policy{InitialInterval: time.Hour, MaxInterval: time.Hour, MaxRetryAfter: time.Hour}
 	})
 	r, _ := ingest(o, map[Key]int64{k1: 2})
 	wait(t, r) // first attempt failed: next one in an hour
@@ -348,7 +348,7 @@ func TestServerWaitIsTheWait(t *testing.T) {
 		return usage.Outcome{Result: usage.Delivered}
 	}}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
-		c.Retry = retry.Policy{Initial: time.Hour, Max: time.Hour, MaxRetryAfter: time.Hour}
+		c.Retry = retry.Policy{InitialInterval: time.Hour, MaxInterval: time.Hour, MaxRetryAfter: time.Hour}
 	})
 	r, _ := ingest(o, map[Key]int64{k1: 1})
 	wait(t, r)

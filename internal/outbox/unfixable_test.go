@@ -22,7 +22,7 @@ func TestFlushEndsOnUnfixableConfiguration(t *testing.T) {
 	var attempts atomic.Int64
 	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { attempts.Add(1); return refused }}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
-		c.Retry.Initial, c.Retry.Max = time.Hour, time.Hour // only flushes retry
+		c.Retry.InitialInterval, c.Retry.MaxInterval = time.Hour, time.Hour // only flushes retry
 	})
 	r, _ := ingest(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
 	wait(t, r)

@@ -8,7 +8,7 @@ import (
 )
 
 func TestBackoffGrowsWithinBoundsAndJitters(t *testing.T) {
-	p := Policy{Initial: 100 * time.Millisecond, Max: time.Second, MaxRetryAfter: time.Minute}
+	p := Policy{InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxRetryAfter: time.Minute}
 	seen := map[time.Duration]bool{}
 	for attempts := 1; attempts <= 10; attempts++ {
 		want := min(100*time.Millisecond<<(attempts-1), time.Second)
@@ -25,7 +25,7 @@ func TestBackoffGrowsWithinBoundsAndJitters(t *testing.T) {
 // The server's wait replaces the backoff (it is not combined with it), up
 // to the cap.
 func TestWaitIsTheServersWaitUpToCap(t *testing.T) {
-	p := Policy{Initial: time.Minute, Max: time.Hour, MaxRetryAfter: 30 * time.Second}
+	p := Policy{InitialInterval: time.Minute, MaxInterval: time.Hour, MaxRetryAfter: 30 * time.Second}
 	assert.Equal(t, 5*time.Second, p.Wait(10, 5*time.Second), "a short Retry-After is not stretched to the backoff")
 	assert.Equal(t, 30*time.Second, p.Wait(1, time.Hour))
 	assert.GreaterOrEqual(t, p.Wait(1, 0), 30*time.Second)

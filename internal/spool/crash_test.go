@@ -85,7 +85,7 @@ func TestAcknowledgedEventIsNotRestoredAfterACrash(t *testing.T) {
 	store := &deletionsHeld{Spool: sp, gate: make(chan struct{})}
 	o := outbox.New(outbox.Config{
 		Instance: "test", MaxSeries: 100, Concurrency: 2, IdleTTL: time.Hour,
-		Retry:   retry.Policy{Initial: time.Millisecond, Max: time.Millisecond, MaxRetryAfter: time.Minute},
+		Retry:   retry.Policy{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, MaxRetryAfter: time.Minute},
 		Backend: rejecting{}, Customers: oneCustomer{}, Store: store,
 	})
 	o.Start()

@@ -1,4 +1,4 @@
-package litewavemetric
+package config
 
 import (
 	"errors"
@@ -13,9 +13,9 @@ import (
 // parses as a URL or as host[:port]; otherwise what is wrong is said
 // without it.
 
-// shownURL is raw quoted, when the rule allows showing it, or a
+// ShownURL is raw quoted, when the rule allows showing it, or a
 // description that holds nothing of it.
-func shownURL(raw string) string {
+func ShownURL(raw string) string {
 	if showable(raw) {
 		return fmt.Sprintf("%q", raw)
 	}
@@ -119,3 +119,6 @@ func hasControl(s string) bool {
 	}
 	return false
 }
+
+// BaseURL is raw, checked, without a trailing slash.
+func BaseURL(raw string) string { return strings.TrimSuffix(raw, "/") }
