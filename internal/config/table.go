@@ -70,7 +70,7 @@ var (
 			}
 			return nil
 		}}
-	KafkaRESTURL = &Setting{Env: "LITEWAVE_KAFKA_REST_URL", Option: "WithKafka", Field: "RESTProxyURL", YAML: "kafka.rest_proxy.url",
+	KafkaRESTURL = &Setting{Env: "LITEWAVE_KAFKA_REST_URL", Option: "WithKafka", Field: "RESTProxyURL", YAML: "kafka_rest.url",
 		Doc: "Kafka REST Proxy v2 base URL (backend kafka-rest)", Show: URL,
 		Example: "https://rest-proxy.example.com", Wrong: "rest-proxy:8082",
 		parse: text(func(c *Config) *string { return &c.KafkaRESTURL }),
@@ -84,7 +84,7 @@ var (
 			return nil
 		}}
 	KafkaRESTMaxRecords = &Setting{Env: "LITEWAVE_KAFKA_REST_MAX_RECORDS", Option: "WithKafka", Field: "RESTMaxRecords",
-		YAML: "kafka.rest_proxy.max_records", Default: "500", Doc: "records per REST Proxy request, at most 5000",
+		YAML: "kafka_rest.max_records", Default: "500", Doc: "records per REST Proxy request, at most 5000",
 		Name: "the REST Proxy batch", Example: "100", Wrong: "5001",
 		parse: integer(func(c *Config) *int { return &c.RESTMaxRecords }),
 		check: func(c *Config, _ *Setting) error {
@@ -94,7 +94,7 @@ var (
 			return nil
 		}}
 	KafkaRESTMaxBytes = &Setting{Env: "LITEWAVE_KAFKA_REST_MAX_BYTES", Option: "WithKafka", Field: "RESTMaxBytes",
-		YAML: "kafka.rest_proxy.max_bytes", Default: "1048576", Doc: "body bytes per REST Proxy request",
+		YAML: "kafka_rest.max_bytes", Default: "1048576", Doc: "body bytes per REST Proxy request",
 		Name: "the REST Proxy batch", Example: "65536", Wrong: "1000",
 		parse: integer(func(c *Config) *int { return &c.RESTMaxBytes }),
 		check: func(c *Config, _ *Setting) error {
@@ -143,11 +143,11 @@ var (
 	KafkaOptions = &Setting{Option: "WithKafka", Field: "Options",
 		Doc: "any other franz-go option, applied last; TransactionalID, DisableIdempotentWrite and TransactionTimeout are refused while transactions are on"}
 	KafkaTransactions = &Setting{Env: "LITEWAVE_KAFKA_TRANSACTIONS", Option: "WithKafkaTransactions", Field: "Off",
-		YAML: "kafka.transactions.enabled", Default: "true", Shown: "true, with a spool",
+		YAML: "kafka.transactions", Default: "true", Shown: "true, with a spool",
 		Doc: "produce in transactions (backend kafka with a spool)", Example: "false", Wrong: "sometimes",
 		parse: boolean(func(c *Config) *bool { return &c.KafkaTransactions })}
 	KafkaCheckpointTopic = &Setting{Env: "LITEWAVE_KAFKA_CHECKPOINT_TOPIC", Option: "WithKafkaTransactions", Field: "CheckpointTopic",
-		YAML: "kafka.transactions.checkpoint_topic", Shown: `the topic + ".checkpoints"`,
+		YAML: "kafka.checkpoint_topic", Shown: `the topic + ".checkpoints"`,
 		Doc: "compacted topic of the transactions' checkpoints", Name: "the checkpoint topic", Example: "billing.marks", Wrong: "a/b",
 		parse: text(func(c *Config) *string { return &c.CheckpointTopic }),
 		check: func(c *Config, _ *Setting) error {
@@ -157,7 +157,7 @@ var (
 			return nil
 		}}
 	KafkaTransactionTimeout = &Setting{Env: "LITEWAVE_KAFKA_TRANSACTION_TIMEOUT", Option: "WithKafkaTransactions", Field: "Timeout",
-		YAML: "kafka.transactions.timeout", Default: "20s",
+		YAML: "kafka.transaction_timeout", Default: "20s",
 		Doc: "how long a transaction may take: what a dead replica holds back read_committed readers", Name: "the transaction timeout",
 		Example: "30s", Wrong: "16m",
 		parse: duration(func(c *Config) *time.Duration { return &c.TransactionTimeout }),
@@ -242,7 +242,7 @@ var (
 	Instruments = &Setting{Env: "LITEWAVE_INSTRUMENTS", Option: "WithInstruments", YAML: "instruments", Shown: "all counters",
 		Doc: "instrument,...: bill only these", Example: "pages",
 		parse: parseInstruments}
-	CardinalityLimit = &Setting{Env: "LITEWAVE_CARDINALITY_LIMIT", Option: "WithCardinalityLimit", YAML: "cardinality_limit",
+	CardinalityLimit = &Setting{Env: "LITEWAVE_CARDINALITY_LIMIT", Option: "WithCardinalityLimit", YAML: "",
 		Default: "0", Shown: "0: none", Doc: "per-counter SDK limit that NewPeriodicReader sets; with none the SDK never merges usage into its overflow set, and the series cap is the bound", Name: "the cardinality limit",
 		Example: "50", Wrong: "-1",
 		parse: integer(func(c *Config) *int { return &c.CardinalityLimit }),
