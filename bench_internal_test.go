@@ -83,15 +83,11 @@ func BenchmarkExportHotPath(b *testing.B) {
 	b.Run("accumulate", func(b *testing.B) {
 		m, box := benchMapper(), benchOutbox() // not started: events stay pending
 		defer box.Close()
-		in := box.BeginIngest()
-		m.ingest(in, rms[1], 0)
-		in.End()
+		m.ingest(box, rms[1], 0)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
-			in := box.BeginIngest()
-			m.ingest(in, rms[i%2], 0)
-			in.End()
+			m.ingest(box, rms[i%2], 0)
 		}
 		reportPerPoint(b)
 	})
@@ -99,16 +95,12 @@ func BenchmarkExportHotPath(b *testing.B) {
 		m, box := benchMapper(), benchOutbox()
 		box.Start()
 		defer box.Close()
-		in := box.BeginIngest()
-		m.ingest(in, rms[1], 0)
-		r, _ := in.End()
+		r, _, _ := m.ingest(box, rms[1], 0)
 		<-r.Done()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
-			in := box.BeginIngest()
-			m.ingest(in, rms[i%2], 0)
-			r, _ := in.End()
+			r, _, _ := m.ingest(box, rms[i%2], 0)
 			b.StopTimer() // delivery is not the hot path
 			<-r.Done()
 			b.StartTimer()
@@ -123,9 +115,7 @@ func BenchmarkCumulativeToDelta(b *testing.B) {
 	rm := benchCollection(benchPoints, metricdata.CumulativeTemporality, time.Unix(1_700_000_000, 0))
 	m, box := benchMapper(), benchOutbox()
 	defer box.Close()
-	in := box.BeginIngest()
-	m.ingest(in, rm, 0)
-	in.End()
+	m.ingest(box, rm, 0)
 	pts := rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.Sum[int64]).DataPoints
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -133,9 +123,7 @@ func BenchmarkCumulativeToDelta(b *testing.B) {
 		for i := range pts {
 			pts[i].Value++ // every stream grows by one
 		}
-		in := box.BeginIngest()
-		m.ingest(in, rm, 0)
-		in.End()
+		m.ingest(box, rm, 0)
 	}
 	reportPerPoint(b)
 }

@@ -4,11 +4,12 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-// seriesCache remembers, per stream, which series it was billed to, so
-// that a point whose stream was seen before skips both reading its ids
-// (otel's Set.Value uses reflection) and the series table; and the end of
+// seriesCache keeps, per stream, a handle to the series it is billed to,
+// so that a point whose stream was seen before skips both reading its ids
+// (otel's Set.Value uses reflection) and the outbox's series table; and the end of
 // the stream's last delta interval taken, for the overlap check (see
 // overlap.go). It is keyed by the SDK's set hash and every hit is confirmed
 // by exact set equality, so a hash collision costs a lookup, never a
@@ -43,13 +44,13 @@ type instrumentKey struct {
 // place as points are taken, and the map stays small: faster than entries
 // held by value, for about the same memory.
 type cachedStream struct {
-	set attribute.Set
-	s   *outbox.Series
-	end int64 // Unix nanoseconds: end of the last delta interval taken; 0 if none
+	set    attribute.Set
+	series outbox.Handle
+	end    int64 // Unix nanoseconds: end of the last delta interval taken; 0 if none
 }
 
-// sweepEvery is how often, in exports, entries of forgotten series are
-// dropped.
+// sweepEvery is how often, in exports, entries of series the outbox does
+// not hold are dropped.
 const sweepEvery = 64
 
 func newSeriesCache(max int) *seriesCache {
@@ -66,7 +67,7 @@ func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]*cachedStream {
 	return m
 }
 
-// get returns the entry of set's stream, or nil; its series may be Gone.
+// get returns the entry of set's stream, or nil.
 func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute.Set) *cachedStream {
 	e := m[set.Equivalent()]
 	if e == nil || !e.set.Equals(set) {
@@ -76,22 +77,26 @@ func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute
 }
 
 // put remembers the series of set's stream and the end of its last delta
-// interval taken.
-func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, s *outbox.Series, end int64) {
+// interval taken, and returns the entry's handle to the series; nil when
+// the cache is full.
+func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, k usage.Key, end int64) *outbox.Handle {
 	d := set.Equivalent()
 	if e := m[d]; e != nil {
-		*e = cachedStream{set: *set, s: s, end: end}
-		return
+		*e = cachedStream{set: *set, series: outbox.NewHandle(k), end: end}
+		return &e.series
 	}
 	if c.size >= c.max {
-		return // full: slower, and the stream's overlaps go unchecked
+		return nil // full: slower, and the stream's overlaps go unchecked
 	}
 	c.size++
-	m[d] = &cachedStream{set: *set, s: s, end: end}
+	e := &cachedStream{set: *set, series: outbox.NewHandle(k), end: end}
+	m[d] = e
+	return &e.series
 }
 
-// endExport drops, now and then, the entries of series the outbox forgot:
-// their sets are unlikely to come back.
+// endExport drops, now and then, after the outbox took the collection, the
+// entries of series it does not hold (forgotten, or refused): their sets
+// are unlikely to come back.
 func (c *seriesCache) endExport() {
 	c.exports++
 	if c.exports%sweepEvery != 0 && c.size < c.max {
@@ -99,7 +104,7 @@ func (c *seriesCache) endExport() {
 	}
 	for _, m := range c.scopes {
 		for d, e := range m {
-			if e.s.Gone() {
+			if !e.series.Held() {
 				delete(m, d)
 				c.size--
 			}

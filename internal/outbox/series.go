@@ -1,20 +1,13 @@
 package outbox
 
-import "github.com/aiorch/litewavemetric/internal/usage"
+import (
+	"sync/atomic"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
 
 // Key identifies a series.
 type Key = usage.Key
-
-// state is where a series' frozen event is in its life.
-type state uint8
-
-const (
-	idle     state = iota // no frozen event
-	pending               // frozen or re-bound, waiting for the store before it may be sent
-	ready                 // queued for a worker
-	waiting               // in the retry heap until event.next
-	inFlight              // owned by a worker
-)
 
 // event is a frozen amount of usage: once frozen its units, window and
 // sequence never change, and once its customer is bound neither does that,
@@ -26,16 +19,17 @@ type event struct {
 	id         usage.ID
 	customer   string
 	next       int64 // monotonic nanoseconds of the next attempt
-	round      *Round
+	first      *FirstAttempts
 	attempts   int32
 	failure    Class  // of the last failed attempt
 	definite   bool   // the last failed attempt met a configuration problem that retrying cannot fix
 	serverWait bool   // next was set by the server's wait, which Flush honours
 	rewrite    bool   // the stored record is stale: the customer was bound since
-	tried      uint64 // Outbox.flushes when the last failed attempt settled
+	tried      uint64 // Outbox.flushes when the last failed attempt ended
 }
 
-// Series is the owed usage of one Key.
+// Series is the owed usage of one Key. Its state changes only through the
+// transitions in states.go.
 type Series struct {
 	Key
 	event      event
@@ -49,14 +43,11 @@ type Series struct {
 	dirty      bool // differs from what the store holds
 	// What the store holds for this series.
 	storedEvent, storedOpen, storedParked bool
-	gone                                  bool // evicted: a handle to it must not be used
+	// forgotten is set under mu and read by Handle.Held without it.
+	forgotten atomic.Bool
 }
 
 func (s *Series) hasEvent() bool { return s.event.units > 0 }
-
-// Gone reports whether the series was forgotten, so that a handle to it
-// must be looked up again. Read it only during an ingest.
-func (s *Series) Gone() bool { return s.gone }
 
 // holdsNothing reports whether forgetting the series loses no usage.
 func (s *Series) holdsNothing() bool {
