@@ -234,8 +234,7 @@ func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapR
 			}
 		}
 		if e != nil {
-			add(c, &e.series, v)
-			e.end = end
+			add(c, m.cache.took(p.cached, e, end), v)
 			continue
 		}
 		k, ok := m.key(&dp.Attributes, p.res, p.meter)

@@ -15,10 +15,21 @@ import (
 // by exact set equality, so a hash collision costs a lookup, never a
 // misattribution. Export is serialised, so it needs no lock.
 type seriesCache struct {
-	scopes  map[cacheScope]map[attribute.Distinct]*cachedStream
-	size    int
-	max     int
-	exports uint64
+	scopes      map[cacheScope]map[attribute.Distinct]*cachedStream
+	size        int
+	max         int
+	exports     uint64
+	unconfirmed []unconfirmed
+}
+
+// unconfirmed is an entry written for a point whose series the outbox did
+// not hold: it stands once the outbox took the point, and is undone if the
+// outbox refused it, so that a refused point leaves no interval behind.
+type unconfirmed struct {
+	scope   map[attribute.Distinct]*cachedStream
+	entry   *cachedStream
+	prevEnd int64
+	added   bool // the entry is new: undone, it goes
 }
 
 // cacheScope is what, besides a point's attributes, identifies its stream
@@ -76,28 +87,51 @@ func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute
 	return e
 }
 
-// put remembers the series of set's stream and the end of its last delta
-// interval taken, and returns the entry's handle to the series; nil when
-// the cache is full.
-func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, k usage.Key, end int64) *outbox.Handle {
-	d := set.Equivalent()
-	if e := m[d]; e != nil {
-		*e = cachedStream{set: *set, series: outbox.NewHandle(k), end: end}
-		return &e.series
+// took records that a point of e's stream was taken, up to end, and
+// returns the handle to its series.
+func (c *seriesCache) took(m map[attribute.Distinct]*cachedStream, e *cachedStream, end int64) *outbox.Handle {
+	if !e.series.Held() {
+		c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e, prevEnd: e.end})
 	}
-	if c.size >= c.max {
-		return nil // full: slower, and the stream's overlaps go unchecked
-	}
-	c.size++
-	e := &cachedStream{set: *set, series: outbox.NewHandle(k), end: end}
-	m[d] = e
+	e.end = end
 	return &e.series
 }
 
-// endExport drops, now and then, after the outbox took the collection, the
-// entries of series it does not hold (forgotten, or refused): their sets
-// are unlikely to come back.
+// put remembers a new stream: the key of its series and the end of its
+// delta interval taken. It returns the entry's handle to the series; nil
+// when the cache is full.
+func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, k usage.Key, end int64) *outbox.Handle {
+	d := set.Equivalent()
+	if m[d] == nil { // else a set of equal hash: replaced
+		if c.size >= c.max {
+			return nil // full: slower, and the stream's overlaps go unchecked
+		}
+		c.size++
+	}
+	e := &cachedStream{set: *set, series: outbox.NewHandle(k), end: end}
+	m[d] = e
+	c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e, added: true})
+	return &e.series
+}
+
+// endExport, once the outbox took the collection, confirms or undoes the
+// entries written for series it did not hold, and now and then drops the
+// entries of series it forgot: their sets are unlikely to come back.
 func (c *seriesCache) endExport() {
+	for _, u := range c.unconfirmed {
+		switch {
+		case u.entry.series.Held():
+		case u.added:
+			if d := u.entry.set.Equivalent(); u.scope[d] == u.entry {
+				delete(u.scope, d)
+				c.size--
+			}
+		default:
+			u.entry.end = u.prevEnd
+		}
+	}
+	clear(c.unconfirmed)
+	c.unconfirmed = c.unconfirmed[:0]
 	c.exports++
 	if c.exports%sweepEvery != 0 && c.size < c.max {
 		return
