@@ -34,11 +34,23 @@ func (h *Handle) Key() Key { return h.key }
 // an ingest took usage through it and after the series was forgotten.
 func (h *Handle) Held() bool { return h.s != nil && !h.s.forgotten.Load() }
 
-// point is usage for one series: integer units, or a float64's bits.
+// point is usage for one series: integer units, or a float64's bits. s is
+// the series h was bound to when the point was added, read then so that
+// Ingest need not reach h again, which the caller's memory may have evicted
+// from the processor's cache by then.
 type point struct {
 	h     *Handle
+	s     *Series
 	units uint64
 	float bool
+}
+
+// key is the key of the point's series.
+func (p *point) key() Key {
+	if p.s != nil {
+		return p.s.Key
+	}
+	return p.h.key
 }
 
 type streamChange struct {
@@ -48,12 +60,12 @@ type streamChange struct {
 
 // Int adds integer usage to h's series.
 func (c *Collection) Int(h *Handle, v int64) {
-	c.points = append(c.points, point{h: h, units: uint64(v)})
+	c.points = append(c.points, point{h: h, s: h.s, units: uint64(v)})
 }
 
 // Float adds float usage to h's series; its fraction is carried.
 func (c *Collection) Float(h *Handle, v float64) {
-	c.points = append(c.points, point{h: h, units: math.Float64bits(v), float: true})
+	c.points = append(c.points, point{h: h, s: h.s, units: math.Float64bits(v), float: true})
 }
 
 // IntKey adds integer usage to k's series, for a caller that keeps no

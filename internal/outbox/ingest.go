@@ -68,19 +68,19 @@ type ingest struct {
 
 func (in *ingest) point(p *point) {
 	if p.float {
-		in.addFloat(p.h, math.Float64frombits(p.units))
+		in.addFloat(p, math.Float64frombits(p.units))
 	} else {
-		in.addInt(p.h, int64(p.units))
+		in.addInt(p, int64(p.units))
 	}
 }
 
-// addInt adds integer usage to the series of h.
-func (in *ingest) addInt(h *Handle, v int64) {
+// addInt adds integer usage to the point's series.
+func (in *ingest) addInt(p *point, v int64) {
 	if v <= 0 {
-		in.badInt(h.key, v)
+		in.badInt(p.key(), v)
 		return
 	}
-	s := in.series(h, float64(v))
+	s := in.series(p, float64(v))
 	if s == nil {
 		return
 	}
@@ -100,12 +100,12 @@ func (in *ingest) badInt(k Key, v int64) {
 	}
 }
 
-// addFloat adds float usage to the series of h, carrying the fraction.
-func (in *ingest) addFloat(h *Handle, v float64) {
-	if !in.goodFloat(h.key, v) {
+// addFloat adds float usage to the point's series, carrying the fraction.
+func (in *ingest) addFloat(p *point, v float64) {
+	if !in.goodFloat(p.key(), v) {
 		return
 	}
-	s := in.series(h, v)
+	s := in.series(p, v)
 	if s == nil {
 		return
 	}
@@ -194,12 +194,16 @@ func (in *ingest) touch(s *Series) {
 	in.o.markDirty(s)
 }
 
-// series returns the series of h: the one it is bound to while the outbox
-// holds it, else the one of its key, found or created and bound to h; nil
-// when it cannot be held.
-func (in *ingest) series(h *Handle, units float64) *Series {
+// series returns the point's series: the one its handle is bound to while
+// the outbox holds it, else the one of the handle's key, found or created
+// and bound to the handle; nil when it cannot be held.
+func (in *ingest) series(p *point, units float64) *Series {
+	if s := p.s; s != nil && !s.forgotten.Load() {
+		return s
+	}
+	h := p.h
 	if h.Held() {
-		return h.s
+		return h.s // bound by an earlier point of this ingest
 	}
 	o := in.o
 	k := h.key
