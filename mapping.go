@@ -194,7 +194,7 @@ type points struct {
 // keeps when the point's stream was seen before (the steady state), else
 // by reading its ids. Points collected twice are refused (see overlap.go).
 func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapReport, pts []metricdata.DataPoint[N], p points,
-	add func(*outbox.Collection, *outbox.Handle, N), addKey func(*outbox.Collection, usage.Key, N)) {
+	add func(*outbox.Collection, *outbox.Handle, N), addKey func(*outbox.Collection, usage.Key, *outbox.Handle, N)) {
 	for i := range pts {
 		dp := &pts[i]
 		v := dp.Value
@@ -234,7 +234,8 @@ func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapR
 			}
 		}
 		if e != nil {
-			add(c, m.cache.took(p.cached, e, end), v)
+			add(c, &e.series, v)
+			e.end = end
 			continue
 		}
 		k, ok := m.key(&dp.Attributes, p.res, p.meter)
@@ -253,11 +254,7 @@ func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapR
 			rep.invalid.Add(usage.Key{Tenant: printable(k.Tenant), Device: printable(k.Device), Meter: p.meter}, max(float64(v), 0), err.Error())
 			continue
 		}
-		if h := m.cache.put(p.cached, &dp.Attributes, k, end); h != nil {
-			add(c, h, v)
-		} else {
-			addKey(c, k, v)
-		}
+		addKey(c, k, m.cache.put(p.cached, &dp.Attributes, end), v)
 	}
 }
 

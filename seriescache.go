@@ -4,7 +4,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
-	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 // seriesCache keeps, per stream, a handle to the series it is billed to,
@@ -22,14 +21,12 @@ type seriesCache struct {
 	unconfirmed []unconfirmed
 }
 
-// unconfirmed is an entry written for a point whose series the outbox did
-// not hold: it stands once the outbox took the point, and is undone if the
-// outbox refused it, so that a refused point leaves no interval behind.
+// unconfirmed is the entry of a new stream: it stands once the outbox took
+// the stream's point, and goes if the outbox refused it, so that a refused
+// point leaves no entry (and so no interval) behind.
 type unconfirmed struct {
-	scope   map[attribute.Distinct]*cachedStream
-	entry   *cachedStream
-	prevEnd int64
-	added   bool // the entry is new: undone, it goes
+	scope map[attribute.Distinct]*cachedStream
+	entry *cachedStream
 }
 
 // cacheScope is what, besides a point's attributes, identifies its stream
@@ -78,29 +75,20 @@ func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]*cachedStream {
 	return m
 }
 
-// get returns the entry of set's stream, or nil.
+// get returns the entry of set's stream, or nil; nil too for an entry made
+// by this collection, whose handle the outbox has not bound yet.
 func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute.Set) *cachedStream {
 	e := m[set.Equivalent()]
-	if e == nil || !e.set.Equals(set) {
+	if e == nil || e.series == (outbox.Handle{}) || !e.set.Equals(set) {
 		return nil
 	}
 	return e
 }
 
-// took records that a point of e's stream was taken, up to end, and
-// returns the handle to its series.
-func (c *seriesCache) took(m map[attribute.Distinct]*cachedStream, e *cachedStream, end int64) *outbox.Handle {
-	if !e.series.Held() {
-		c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e, prevEnd: e.end})
-	}
-	e.end = end
-	return &e.series
-}
-
-// put remembers a new stream: the key of its series and the end of its
-// delta interval taken. It returns the entry's handle to the series; nil
-// when the cache is full.
-func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, k usage.Key, end int64) *outbox.Handle {
+// put remembers a new stream and the end of its delta interval taken. It
+// returns the entry's handle, for the outbox to bind to the stream's
+// series; nil when the cache is full.
+func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, end int64) *outbox.Handle {
 	d := set.Equivalent()
 	if m[d] == nil { // else a set of equal hash: replaced
 		if c.size >= c.max {
@@ -108,26 +96,20 @@ func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute
 		}
 		c.size++
 	}
-	e := &cachedStream{set: *set, series: outbox.NewHandle(k), end: end}
+	e := &cachedStream{set: *set, end: end}
 	m[d] = e
-	c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e, added: true})
+	c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e})
 	return &e.series
 }
 
-// endExport, once the outbox took the collection, confirms or undoes the
-// entries written for series it did not hold, and now and then drops the
-// entries of series it forgot: their sets are unlikely to come back.
+// endExport, once the outbox took the collection, drops the entries of
+// new streams whose point it refused, and now and then the entries of
+// series it forgot: their sets are unlikely to come back.
 func (c *seriesCache) endExport() {
 	for _, u := range c.unconfirmed {
-		switch {
-		case u.entry.series.Held():
-		case u.added:
-			if d := u.entry.set.Equivalent(); u.scope[d] == u.entry {
-				delete(u.scope, d)
-				c.size--
-			}
-		default:
-			u.entry.end = u.prevEnd
+		if d := u.entry.set.Equivalent(); !u.entry.series.Held() && u.scope[d] == u.entry {
+			delete(u.scope, d)
+			c.size--
 		}
 	}
 	clear(c.unconfirmed)

@@ -8,49 +8,43 @@ import "math"
 // allocates nothing.
 type Collection struct {
 	points  []point
-	spare   []*Handle // handles of points whose caller keeps none
-	used    int       // spare handles used by this collection
+	keys    []Key // of the points added by key, in order
 	streams []streamChange
 }
 
 // Handle names a series from one collection to the next, so that the
-// mapping layer reads a stream's ids once. It is made from the series' key
-// and bound to the series by the ingest that first takes usage through it;
-// if the series is forgotten later, the next ingest through the handle
-// finds or creates the series of its key again. Keep it at a stable
-// address: a Collection holds a pointer to it until Ingest.
+// mapping layer reads a stream's ids once. The zero Handle names none; the
+// ingest of a point added by key binds the handle given with it. If the
+// series is forgotten later, the next ingest through the handle finds or
+// creates the series of its key again and rebinds the handle. Keep a
+// handle at a stable address: a Collection points to it until Ingest.
 type Handle struct {
-	key Key
-	s   *Series
+	s *Series
 }
 
-// NewHandle returns a handle to the series of k.
-func NewHandle(k Key) Handle { return Handle{key: k} }
-
-// Key is the key of the handle's series.
-func (h *Handle) Key() Key { return h.key }
+// Key is the key of the handle's series; zero if it names none.
+func (h *Handle) Key() Key {
+	if h.s == nil {
+		return Key{}
+	}
+	return h.s.Key
+}
 
 // Held reports whether the outbox holds the handle's series: false before
-// an ingest took usage through it and after the series was forgotten.
+// an ingest bound it and after the series was forgotten.
 func (h *Handle) Held() bool { return h.s != nil && !h.s.forgotten.Load() }
 
 // point is usage for one series: integer units, or a float64's bits. s is
 // the series h was bound to when the point was added, read then so that
 // Ingest need not reach h again, which the caller's memory may have evicted
-// from the processor's cache by then.
+// from the processor's cache by then. A point added by key has the next of
+// the collection's keys.
 type point struct {
 	h     *Handle
 	s     *Series
 	units uint64
 	float bool
-}
-
-// key is the key of the point's series.
-func (p *point) key() Key {
-	if p.s != nil {
-		return p.s.Key
-	}
-	return p.h.key
+	keyed bool
 }
 
 type streamChange struct {
@@ -58,33 +52,35 @@ type streamChange struct {
 	put bool
 }
 
-// Int adds integer usage to h's series.
+// Int adds integer usage to the series of h, which an earlier ingest bound.
 func (c *Collection) Int(h *Handle, v int64) {
-	c.points = append(c.points, point{h: h, s: h.s, units: uint64(v)})
+	c.points = append(c.points, point{h: h, s: bound(h), units: uint64(v)})
 }
 
-// Float adds float usage to h's series; its fraction is carried.
+// Float adds float usage to the series of h, as Int does; its fraction is
+// carried.
 func (c *Collection) Float(h *Handle, v float64) {
-	c.points = append(c.points, point{h: h, s: h.s, units: math.Float64bits(v), float: true})
+	c.points = append(c.points, point{h: h, s: bound(h), units: math.Float64bits(v), float: true})
 }
 
-// IntKey adds integer usage to k's series, for a caller that keeps no
-// handle to it.
-func (c *Collection) IntKey(k Key, v int64) { c.Int(c.spareHandle(k), v) }
+// IntKey adds integer usage to the series of k, and binds h to it if h is
+// not nil.
+func (c *Collection) IntKey(k Key, h *Handle, v int64) {
+	c.keys = append(c.keys, k)
+	c.points = append(c.points, point{h: h, units: uint64(v), keyed: true})
+}
 
-// FloatKey adds float usage to k's series, as IntKey does.
-func (c *Collection) FloatKey(k Key, v float64) { c.Float(c.spareHandle(k), v) }
+// FloatKey adds float usage to the series of k, as IntKey does.
+func (c *Collection) FloatKey(k Key, h *Handle, v float64) {
+	c.keys = append(c.keys, k)
+	c.points = append(c.points, point{h: h, units: math.Float64bits(v), float: true, keyed: true})
+}
 
-// spareHandle returns a handle of k owned by the collection. Held by
-// pointer, they keep their address while the list grows.
-func (c *Collection) spareHandle(k Key) *Handle {
-	if c.used == len(c.spare) {
-		c.spare = append(c.spare, new(Handle))
+func bound(h *Handle) *Series {
+	if h.s == nil {
+		panic("outbox: usage added through a handle that no ingest bound; add it by key")
 	}
-	h := c.spare[c.used]
-	c.used++
-	*h = NewHandle(k)
-	return h
+	return h.s
 }
 
 // PutStream records the new state of a cumulative stream, to be committed
@@ -102,10 +98,8 @@ func (c *Collection) DeleteStream(id StreamID) {
 func (c *Collection) reset() {
 	clear(c.points)
 	c.points = c.points[:0]
-	for _, h := range c.spare[:c.used] {
-		*h = Handle{}
-	}
-	c.used = 0
+	clear(c.keys)
+	c.keys = c.keys[:0]
 	clear(c.streams)
 	c.streams = c.streams[:0]
 }

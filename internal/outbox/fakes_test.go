@@ -149,7 +149,7 @@ func newTestOutbox(t *testing.T, b *fakeBackend, c *fakeCustomers, mutate ...fun
 func ingestInts(o *Outbox, points map[Key]int64) (*FirstAttempts, IngestReport) {
 	var c Collection
 	for k, v := range points {
-		c.IntKey(k, v)
+		c.IntKey(k, nil, v)
 	}
 	return o.Ingest(&c)
 }

@@ -41,7 +41,7 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 	defer o.mu.Unlock()
 	defer c.reset()
 	clear(o.ingestCustomers)
-	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts()}
+	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keys: c.keys}
 	for i := range c.points {
 		in.point(&c.points[i])
 	}
@@ -62,25 +62,32 @@ type ingest struct {
 	start       int64 // where its window starts: the previous collection's time
 	secs        int32 // monotonic seconds
 	first       *FirstAttempts
-	roomScanned bool // a scan for room at the series cap was already made
+	keys        []Key // of the points added by key not taken yet
+	roomScanned bool  // a scan for room at the series cap was already made
 	report      IngestReport
 }
 
 func (in *ingest) point(p *point) {
-	if p.float {
-		in.addFloat(p, math.Float64frombits(p.units))
+	var k Key
+	if p.keyed {
+		k, in.keys = in.keys[0], in.keys[1:]
 	} else {
-		in.addInt(p, int64(p.units))
+		k = p.s.Key
+	}
+	if p.float {
+		in.addFloat(p, k, math.Float64frombits(p.units))
+	} else {
+		in.addInt(p, k, int64(p.units))
 	}
 }
 
-// addInt adds integer usage to the point's series.
-func (in *ingest) addInt(p *point, v int64) {
+// addInt adds integer usage to the series of the point, whose key is k.
+func (in *ingest) addInt(p *point, k Key, v int64) {
 	if v <= 0 {
-		in.badInt(p.key(), v)
+		in.badInt(k, v)
 		return
 	}
-	s := in.series(p, float64(v))
+	s := in.series(p, k, float64(v))
 	if s == nil {
 		return
 	}
@@ -100,12 +107,13 @@ func (in *ingest) badInt(k Key, v int64) {
 	}
 }
 
-// addFloat adds float usage to the point's series, carrying the fraction.
-func (in *ingest) addFloat(p *point, v float64) {
-	if !in.goodFloat(p.key(), v) {
+// addFloat adds float usage to the series of the point, whose key is k,
+// carrying the fraction.
+func (in *ingest) addFloat(p *point, k Key, v float64) {
+	if !in.goodFloat(k, v) {
 		return
 	}
-	s := in.series(p, v)
+	s := in.series(p, k, v)
 	if s == nil {
 		return
 	}
@@ -194,21 +202,16 @@ func (in *ingest) touch(s *Series) {
 	in.o.markDirty(s)
 }
 
-// series returns the point's series: the one its handle is bound to while
-// the outbox holds it, else the one of the handle's key, found or created
-// and bound to the handle; nil when it cannot be held.
-func (in *ingest) series(p *point, units float64) *Series {
+// series returns the series of the point, whose key is k: the one its
+// handle was bound to while the outbox holds it, else the one of k, found
+// or created and bound to the handle; nil when it cannot be held.
+func (in *ingest) series(p *point, k Key, units float64) *Series {
 	if s := p.s; s != nil && !s.forgotten.Load() {
 		return s
 	}
-	h := p.h
-	if h.Held() {
-		return h.s // bound by an earlier point of this ingest
-	}
 	o := in.o
-	k := h.key
 	if s := o.series.get(k); s != nil {
-		h.s = s
+		p.bind(s)
 		return s
 	}
 	if o.series.len() >= o.cfg.MaxSeries && !in.makeRoom() {
@@ -224,8 +227,15 @@ func (in *ingest) series(p *point, units float64) *Series {
 	}
 	s := o.newSeries(k)
 	o.series.put(s)
-	h.s = s
+	p.bind(s)
 	return s
+}
+
+// bind binds the point's handle, if any, to s.
+func (p *point) bind(s *Series) {
+	if p.h != nil {
+		p.h.s = s
+	}
 }
 
 // recordEstimate is about what a new series' records take in the store,

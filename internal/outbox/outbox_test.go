@@ -216,13 +216,13 @@ func TestBadValuesAndOverflowAreRejectedLoudly(t *testing.T) {
 	b := &fakeBackend{}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
 	var c Collection
-	c.IntKey(k1, -1)
-	c.FloatKey(k1, -0.5)
-	c.FloatKey(k1, math.NaN())
-	c.IntKey(k1, 1<<62)
-	c.IntKey(k1, 1<<62-1) // the total is now math.MaxInt64
-	c.IntKey(k1, 1)       // overflows
-	c.FloatKey(k1, 1e30)  // too large for int64 units
+	c.IntKey(k1, nil, -1)
+	c.FloatKey(k1, nil, -0.5)
+	c.FloatKey(k1, nil, math.NaN())
+	c.IntKey(k1, nil, 1<<62)
+	c.IntKey(k1, nil, 1<<62-1) // the total is now math.MaxInt64
+	c.IntKey(k1, nil, 1)       // overflows
+	c.FloatKey(k1, nil, 1e30)  // too large for int64 units
 	r, rep := o.Ingest(&c)
 	wait(t, r)
 	assert.Equal(t, 3, rep.BadValue.Points)

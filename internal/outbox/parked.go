@@ -29,9 +29,10 @@ type Parked struct {
 }
 
 // park sets a rejected event's usage aside; later usage of the series goes
-// on as its next event. The rejection is reported through the first attempts
-// of the ingest that froze the event if its Export still waits for it, else through OnParked.
-// mu must be held; the report is run without it.
+// on as its next event. The rejection is reported through the first
+// attempts of the ingest that froze the event if its Export still waits
+// for them, else through OnParked. mu must be held; the report is run
+// without it.
 func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (report func()) {
 	before := s.contrib()
 	ev := &s.event

@@ -223,7 +223,7 @@ func TestLostStoreGetsEverythingAgain(t *testing.T) {
 		c.OnStoreLost = func(err error) { lost = append(lost, err) }
 	})
 	var col Collection
-	col.IntKey(k1, 3)
+	col.IntKey(k1, nil, 3)
 	col.PutStream(StreamRecord{ID: StreamID{7}, Start: 1, Int: 40})
 	r, _ := o.Ingest(&col)
 	wait(t, r)
@@ -256,7 +256,7 @@ func TestStreamRecordsCommitWithUsage(t *testing.T) {
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
 	st.setFail(errors.New("EIO"))
 	var col Collection
-	col.IntKey(k1, 5)
+	col.IntKey(k1, nil, 5)
 	col.PutStream(StreamRecord{ID: StreamID{1}, Int: 5})
 	o.Ingest(&col)
 	require.Error(t, o.Persist())

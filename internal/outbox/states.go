@@ -12,6 +12,7 @@ import "time"
 //	inFlight -> idle      endEvent: delivered or rejected
 //	inFlight -> waiting   awaitRetry
 //	inFlight -> pending   makeSendable: its customer was bound after a lookup
+//	                      (without a store: ready)
 //	waiting  -> ready     releaseDue
 //	(start)  -> ready     restoreEvent: an event the store held
 //
@@ -29,7 +30,7 @@ const (
 
 // freeze turns the series' open usage into its next event, bound to the
 // tenant's customer if customer knows it without a network call, and makes
-// it sendable. first, if not nil, is the collection that froze it.
+// it sendable. first, if not nil, tracks the ingest that froze it.
 func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer func(string) (string, bool)) {
 	before := s.contrib()
 	o.seq++

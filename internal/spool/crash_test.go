@@ -97,8 +97,8 @@ func TestAcknowledgedEventIsNotRestoredAfterACrash(t *testing.T) {
 	delivered := outbox.Key{Tenant: "t1", Device: "ok", Meter: "pages"}
 	refused := outbox.Key{Tenant: "t1", Device: "refused", Meter: "pages"}
 	var col outbox.Collection
-	col.IntKey(delivered, 3)
-	col.IntKey(refused, 5)
+	col.IntKey(delivered, nil, 3)
+	col.IntKey(refused, nil, 5)
 	r, _ := o.Ingest(&col)
 	select {
 	case <-r.Done():
