@@ -67,12 +67,13 @@ type ingest struct {
 	report      IngestReport
 }
 
+// point adds one point's usage. k is its key if it was added by key, else
+// nil: the key of p.s, read only when needed, for it lies in another cache
+// line than what adding touches.
 func (in *ingest) point(p *point) {
-	var k Key
+	var k *Key
 	if p.keyed {
-		k, in.keys = in.keys[0], in.keys[1:]
-	} else {
-		k = p.s.Key
+		k, in.keys = &in.keys[0], in.keys[1:]
 	}
 	if p.float {
 		in.addFloat(p, k, math.Float64frombits(p.units))
@@ -81,10 +82,17 @@ func (in *ingest) point(p *point) {
 	}
 }
 
-// addInt adds integer usage to the series of the point, whose key is k.
-func (in *ingest) addInt(p *point, k Key, v int64) {
+func keyOf(p *point, k *Key) Key {
+	if k != nil {
+		return *k
+	}
+	return p.s.Key
+}
+
+// addInt adds integer usage to the point's series.
+func (in *ingest) addInt(p *point, k *Key, v int64) {
 	if v <= 0 {
-		in.badInt(k, v)
+		in.badInt(keyOf(p, k), v)
 		return
 	}
 	s := in.series(p, k, float64(v))
@@ -107,10 +115,9 @@ func (in *ingest) badInt(k Key, v int64) {
 	}
 }
 
-// addFloat adds float usage to the series of the point, whose key is k,
-// carrying the fraction.
-func (in *ingest) addFloat(p *point, k Key, v float64) {
-	if !in.goodFloat(k, v) {
+// addFloat adds float usage to the point's series, carrying the fraction.
+func (in *ingest) addFloat(p *point, k *Key, v float64) {
+	if !in.goodFloat(p, k, v) {
 		return
 	}
 	s := in.series(p, k, v)
@@ -128,15 +135,15 @@ func (in *ingest) addFloat(p *point, k Key, v float64) {
 }
 
 // goodFloat reports whether v is usage to add, rejecting what is not.
-func (in *ingest) goodFloat(k Key, v float64) bool {
+func (in *ingest) goodFloat(p *point, k *Key, v float64) bool {
 	switch {
 	case v == 0:
 		return false
 	case math.IsNaN(v) || math.IsInf(v, 0) || v < 0:
-		in.reject(&in.report.BadValue, k, 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
+		in.reject(&in.report.BadValue, keyOf(p, k), 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
 		return false
 	case v > maxFloatUsage:
-		in.reject(&in.report.Overflow, k, v, "usage too large for int64 units")
+		in.reject(&in.report.Overflow, keyOf(p, k), v, "usage too large for int64 units")
 		return false
 	}
 	return true
@@ -202,14 +209,15 @@ func (in *ingest) touch(s *Series) {
 	in.o.markDirty(s)
 }
 
-// series returns the series of the point, whose key is k: the one its
-// handle was bound to while the outbox holds it, else the one of k, found
-// or created and bound to the handle; nil when it cannot be held.
-func (in *ingest) series(p *point, k Key, units float64) *Series {
+// series returns the point's series: the one its handle was bound to
+// while the outbox holds it, else the one of its key, found or created and
+// bound to the handle; nil when it cannot be held.
+func (in *ingest) series(p *point, kp *Key, units float64) *Series {
 	if s := p.s; s != nil && !s.forgotten.Load() {
 		return s
 	}
 	o := in.o
+	k := keyOf(p, kp)
 	if s := o.series.get(k); s != nil {
 		p.bind(s)
 		return s
