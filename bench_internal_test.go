@@ -84,15 +84,11 @@ func BenchmarkExportHotPath(b *testing.B) {
 	b.Run("accumulate", func(b *testing.B) {
 		m, box := benchMapper(), benchOutbox() // not started: events stay pending
 		defer box.Close()
-		in := box.BeginIngest()
-		m.ingest(in, rms[1], 0)
-		in.End()
+		m.ingest(box, rms[1], 0)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
-			in := box.BeginIngest()
-			m.ingest(in, rms[i%2], 0)
-			in.End()
+			m.ingest(box, rms[i%2], 0)
 		}
 		reportPerPoint(b)
 	})
@@ -100,16 +96,12 @@ func BenchmarkExportHotPath(b *testing.B) {
 		m, box := benchMapper(), benchOutbox()
 		box.Start()
 		defer box.Close()
-		in := box.BeginIngest()
-		m.ingest(in, rms[1], 0)
-		r, _ := in.End()
+		r, _, _ := m.ingest(box, rms[1], 0)
 		<-r.Done()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
-			in := box.BeginIngest()
-			m.ingest(in, rms[i%2], 0)
-			r, _ := in.End()
+			r, _, _ := m.ingest(box, rms[i%2], 0)
 			b.StopTimer() // delivery is not the hot path
 			<-r.Done()
 			b.StartTimer()
@@ -124,9 +116,7 @@ func BenchmarkCumulativeToDelta(b *testing.B) {
 	rm := benchCollection(benchPoints, metricdata.CumulativeTemporality, time.Unix(1_700_000_000, 0))
 	m, box := benchMapper(), benchOutbox()
 	defer box.Close()
-	in := box.BeginIngest()
-	m.ingest(in, rm, 0)
-	in.End()
+	m.ingest(box, rm, 0)
 	pts := rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.Sum[int64]).DataPoints
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -134,9 +124,7 @@ func BenchmarkCumulativeToDelta(b *testing.B) {
 		for i := range pts {
 			pts[i].Value++ // every stream grows by one
 		}
-		in := box.BeginIngest()
-		m.ingest(in, rm, 0)
-		in.End()
+		m.ingest(box, rm, 0)
 	}
 	reportPerPoint(b)
 }

@@ -200,16 +200,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Temporality asks the SDK for deltas for counters: each collection then
-// carries exactly the usage since the previous one. Other kinds are dropped
-// (see Aggregation) and get the SDK's default.
-func (e *Exporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
-	if billable(k) {
-		return metricdata.DeltaTemporality
-	}
-	return sdkmetric.DefaultTemporalitySelector(k)
-}
-
 // Aggregation sums counters and drops every other kind of instrument:
 // histograms, gauges and up-down counters are never billed, so they should
 // cost nothing. They are dropped before they reach Export, so no report
@@ -256,7 +246,7 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 // export is Export; wait says whether to wait for first attempts.
 func (e *Exporter) export(ctx context.Context, rm *metricdata.ResourceMetrics, wait bool) error {
 	op := e.metrics.begin(ctx, rm)
-	round, rep, mrep, persistErr, err := e.take(rm)
+	first, rep, mrep, persistErr, err := e.take(rm)
 	if err != nil {
 		op.end(ctx, []error{err})
 		return err
@@ -265,7 +255,7 @@ func (e *Exporter) export(ctx context.Context, rm *metricdata.ResourceMetrics, w
 	if persistErr != nil {
 		// Nothing is sent before it is stored: waiting for first attempts
 		// would only wait out ctx.
-		e.box.Release(round)
+		e.box.Release(first)
 		errs = append(errs, fmt.Errorf("litewavemetric: the spool in %s could not be written; this collection's usage is held in memory, unsent, until a write succeeds: %w",
 			spoolSetting(e.cfg), expose(persistErr)))
 		op.end(ctx, errs)
@@ -273,27 +263,25 @@ func (e *Exporter) export(ctx context.Context, rm *metricdata.ResourceMetrics, w
 	}
 	if wait {
 		select {
-		case <-round.Done():
+		case <-first.Done():
 		case <-ctx.Done():
 		case <-e.box.Stopped():
 		}
 	}
-	res := e.box.Release(round)
+	res := e.box.Release(first)
 	errs = append(errs, rejections(res.Rejected)...)
 	op.end(ctx, errs)
 	return errors.Join(errs...)
 }
 
 // take ingests rm under the export lock.
-func (e *Exporter) take(rm *metricdata.ResourceMetrics) (*outbox.Round, outbox.IngestReport, mapReport, error, error) {
+func (e *Exporter) take(rm *metricdata.ResourceMetrics) (*outbox.FirstAttempts, outbox.IngestReport, mapReport, error, error) {
 	e.exportMu.Lock()
 	defer e.exportMu.Unlock()
 	if e.closed.Load() {
 		return nil, outbox.IngestReport{}, mapReport{}, nil, fmt.Errorf("litewavemetric: export: %w", sdkmetric.ErrExporterShutdown)
 	}
-	in := e.box.BeginIngest()
-	mrep := e.mapper.ingest(in, rm, time.Now().UnixNano())
-	round, rep := in.End()
+	first, rep, mrep := e.mapper.ingest(e.box, rm, time.Now().UnixNano())
 	persistErr := e.box.Persist()
 
 	e.counts.Lock()
@@ -303,7 +291,7 @@ func (e *Exporter) take(rm *metricdata.ResourceMetrics) (*outbox.Round, outbox.I
 	e.counts.untracked.add(mrep.untracked)
 	e.counts.invalidIDs.add(mrep.invalid)
 	e.counts.Unlock()
-	return round, rep, mrep, persistErr, nil
+	return first, rep, mrep, persistErr, nil
 }
 
 // usageErrors turns the ingest's problems into one UsageError each; log

@@ -30,6 +30,7 @@ type mapper struct {
 	instruments          map[string]bool
 	deltas               *deltaTracker
 	cache                *seriesCache
+	collection           outbox.Collection // reused from one collection to the next
 }
 
 // mapReport counts what mapping could not attribute, or refused.
@@ -37,18 +38,19 @@ type mapReport struct {
 	unattributed, overflow, untracked, invalid, overlap outbox.Issue
 }
 
-// ids of the resource, the fallback for points without their own.
-type ids struct {
+// resourceIDs are the ids of the resource, the fallback for points
+// without their own.
+type resourceIDs struct {
 	tenant, device string
 	res            attribute.Distinct
 }
 
-func (m *mapper) resourceIDs(r *resource.Resource) ids {
+func (m *mapper) resourceIDsOf(r *resource.Resource) resourceIDs {
 	if r == nil {
-		return ids{}
+		return resourceIDs{}
 	}
 	set := r.Set()
-	return ids{tenant: attrString(set, m.tenantKey), device: attrString(set, m.deviceKey), res: r.Equivalent()}
+	return resourceIDs{tenant: attrString(set, m.tenantKey), device: attrString(set, m.deviceKey), res: r.Equivalent()}
 }
 
 // attrString returns the attribute's value as a string ("" if absent); ids
@@ -82,11 +84,22 @@ func billed(scope, name string) bool {
 	return scope != ScopeName && !strings.HasPrefix(name, "otel.sdk.")
 }
 
-// ingest adds every monotonic sum point of rm to in. Points of one series
-// that differ in other attributes add up in the series.
-func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now int64) mapReport {
+// ingest hands every monotonic sum point of rm to the outbox. Points of one
+// series that differ in other attributes add up in the series. The points
+// are mapped without the outbox's lock, which its Ingest takes only to add
+// them up.
+func (m *mapper) ingest(box *outbox.Outbox, rm *metricdata.ResourceMetrics, now int64) (*outbox.FirstAttempts, outbox.IngestReport, mapReport) {
+	rep := m.collect(rm, now)
+	first, irep := box.Ingest(&m.collection)
+	m.cache.endExport()
+	return first, irep, rep
+}
+
+// collect maps rm's points into m.collection.
+func (m *mapper) collect(rm *metricdata.ResourceMetrics, now int64) mapReport {
+	c := &m.collection
 	var rep mapReport
-	res := m.resourceIDs(rm.Resource)
+	res := m.resourceIDsOf(rm.Resource)
 	for si := range rm.ScopeMetrics {
 		sm := &rm.ScopeMetrics[si]
 		var scope scopeKey
@@ -134,16 +147,15 @@ func (m *mapper) ingest(in *outbox.Ingest, rm *metricdata.ResourceMetrics, now i
 				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device, instrument: inst})}
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
-				ingestPoints(m, in, &rep, d.DataPoints, p, (*outbox.Ingest).Int, (*outbox.Ingest).IntTo)
+				collectPoints(m, c, &rep, d.DataPoints, p, (*outbox.Collection).Int, (*outbox.Collection).IntKey)
 			case metricdata.Sum[float64]:
-				ingestPoints(m, in, &rep, d.DataPoints, p, (*outbox.Ingest).Float, (*outbox.Ingest).FloatTo)
+				collectPoints(m, c, &rep, d.DataPoints, p, (*outbox.Collection).Float, (*outbox.Collection).FloatKey)
 			}
 		}
 	}
 	if len(m.deltas.streams) > 0 {
-		m.deltas.sweep(in, now, false)
+		m.deltas.sweep(c, now, false)
 	}
-	m.cache.endExport()
 	return rep
 }
 
@@ -170,7 +182,7 @@ func pointsOf(data metricdata.Aggregation) (int, float64) {
 type points struct {
 	meter, name string
 	cumulative  bool
-	res         ids
+	res         resourceIDs
 	scope       scopeKey
 	now         int64
 	resource    *resource.Resource
@@ -178,12 +190,11 @@ type points struct {
 	cached      map[attribute.Distinct]*cachedStream
 }
 
-// ingestPoints adds a metric's points to their series: through the cache
-// when the point's stream was seen before (the steady state), else by
-// reading its ids and looking the series up. Points collected twice are
-// refused (see overlap.go).
-func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapReport, pts []metricdata.DataPoint[N], p points,
-	add func(*outbox.Ingest, usage.Key, N) *outbox.Series, addTo func(*outbox.Ingest, *outbox.Series, N)) {
+// collectPoints adds a metric's points to c: through the handle the cache
+// keeps when the point's stream was seen before (the steady state), else
+// by reading its ids. Points collected twice are refused (see overlap.go).
+func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapReport, pts []metricdata.DataPoint[N], p points,
+	add func(*outbox.Collection, *outbox.Handle, N), addKey func(*outbox.Collection, usage.Key, *outbox.Handle, N)) {
 	for i := range pts {
 		dp := &pts[i]
 		v := dp.Value
@@ -193,7 +204,7 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 		if p.cumulative {
 			st := stream{key: streamKey{resource: p.res.res, scope: p.scope, name: p.name, attrs: dp.Attributes.Equivalent()},
 				res: p.resource, scope: p.instScope, attrs: &dp.Attributes}
-			d, status := delta(m.deltas, in, st, dp.StartTime, dp.Time, v, p.now)
+			d, status := delta(m.deltas, c, st, dp.StartTime, dp.Time, v, p.now)
 			switch status {
 			case baseline:
 				continue
@@ -215,15 +226,15 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 		}
 		if !p.cumulative {
 			if deltaOverlaps(end, dp.StartTime) {
-				rep.overlap.Add(e.s.Key, max(float64(v), 0), overlapReason)
+				rep.overlap.Add(e.series.Key(), max(float64(v), 0), overlapReason)
 				continue
 			}
 			if !dp.Time.IsZero() {
 				end = dp.Time.UnixNano()
 			}
 		}
-		if e != nil && !e.s.Gone() {
-			addTo(in, e.s, v)
+		if e != nil {
+			add(c, &e.series, v)
 			e.end = end
 			continue
 		}
@@ -243,9 +254,7 @@ func ingestPoints[N int64 | float64](m *mapper, in *outbox.Ingest, rep *mapRepor
 			rep.invalid.Add(usage.Key{Tenant: printable(k.Tenant), Device: printable(k.Device), Meter: p.meter}, max(float64(v), 0), err.Error())
 			continue
 		}
-		if s := add(in, k, v); s != nil {
-			m.cache.put(p.cached, &dp.Attributes, s, end)
-		}
+		addKey(c, k, m.cache.put(p.cached, &dp.Attributes, end), v)
 	}
 }
 
@@ -259,7 +268,7 @@ func validKey(k usage.Key) error {
 
 // key returns the series of a point: ids from its attributes, else from
 // the resource; ok is false when either id is missing.
-func (m *mapper) key(attrs *attribute.Set, res ids, meter string) (usage.Key, bool) {
+func (m *mapper) key(attrs *attribute.Set, res resourceIDs, meter string) (usage.Key, bool) {
 	tenant := attrString(attrs, m.tenantKey)
 	if tenant == "" {
 		tenant = res.tenant
@@ -276,7 +285,7 @@ const maxKeysShown = 10
 
 // missing says which ids a point lacks, under the keys expected, and which
 // keys it has: `has no "tenant.id" attribute (it has: tenant_id, region)`.
-func (m *mapper) missing(attrs *attribute.Set, res ids) string {
+func (m *mapper) missing(attrs *attribute.Set, res resourceIDs) string {
 	var lacks []string
 	for _, want := range []struct {
 		key     attribute.Key

@@ -39,9 +39,7 @@ func BenchmarkExportIntervals(b *testing.B) {
 				b.ResetTimer()
 			}
 			b.StartTimer()
-			in := box.BeginIngest()
-			m.ingest(in, rm, 0)
-			r, _ := in.End()
+			r, _, _ := m.ingest(box, rm, 0)
 			if delivered {
 				b.StopTimer()
 				<-r.Done()

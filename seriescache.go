@@ -6,18 +6,27 @@ import (
 	"github.com/aiorch/litewavemetric/internal/outbox"
 )
 
-// seriesCache remembers, per stream, which series it was billed to, so
-// that a point whose stream was seen before skips both reading its ids
-// (otel's Set.Value uses reflection) and the series table; and the end of
+// seriesCache keeps, per stream, a handle to the series it is billed to,
+// so that a point whose stream was seen before skips both reading its ids
+// (otel's Set.Value uses reflection) and the outbox's series table; and the end of
 // the stream's last delta interval taken, for the overlap check (see
 // overlap.go). It is keyed by the SDK's set hash and every hit is confirmed
 // by exact set equality, so a hash collision costs a lookup, never a
 // misattribution. Export is serialised, so it needs no lock.
 type seriesCache struct {
-	scopes  map[cacheScope]map[attribute.Distinct]*cachedStream
-	size    int
-	max     int
-	exports uint64
+	scopes      map[cacheScope]map[attribute.Distinct]*cachedStream
+	size        int
+	max         int
+	exports     uint64
+	unconfirmed []unconfirmed
+}
+
+// unconfirmed is the entry of a new stream: it stands once the outbox took
+// the stream's point, and goes if the outbox refused it, so that a refused
+// point leaves no entry (and so no interval) behind.
+type unconfirmed struct {
+	scope map[attribute.Distinct]*cachedStream
+	entry *cachedStream
 }
 
 // cacheScope is what, besides a point's attributes, identifies its stream
@@ -43,13 +52,13 @@ type instrumentKey struct {
 // place as points are taken, and the map stays small: faster than entries
 // held by value, for about the same memory.
 type cachedStream struct {
-	set attribute.Set
-	s   *outbox.Series
-	end int64 // Unix nanoseconds: end of the last delta interval taken; 0 if none
+	set    attribute.Set
+	series outbox.Handle
+	end    int64 // Unix nanoseconds: end of the last delta interval taken; 0 if none
 }
 
-// sweepEvery is how often, in exports, entries of forgotten series are
-// dropped.
+// sweepEvery is how often, in exports, entries of series the outbox does
+// not hold are dropped.
 const sweepEvery = 64
 
 func newSeriesCache(max int) *seriesCache {
@@ -66,40 +75,52 @@ func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]*cachedStream {
 	return m
 }
 
-// get returns the entry of set's stream, or nil; its series may be Gone.
+// get returns the entry of set's stream, or nil; nil too for an entry made
+// by this collection, whose handle the outbox has not bound yet.
 func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute.Set) *cachedStream {
 	e := m[set.Equivalent()]
-	if e == nil || !e.set.Equals(set) {
+	if e == nil || e.series == (outbox.Handle{}) || !e.set.Equals(set) {
 		return nil
 	}
 	return e
 }
 
-// put remembers the series of set's stream and the end of its last delta
-// interval taken.
-func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, s *outbox.Series, end int64) {
+// put remembers a new stream and the end of its delta interval taken. It
+// returns the entry's handle, for the outbox to bind to the stream's
+// series; nil when the cache is full.
+func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute.Set, end int64) *outbox.Handle {
 	d := set.Equivalent()
-	if e := m[d]; e != nil {
-		*e = cachedStream{set: *set, s: s, end: end}
-		return
+	if m[d] == nil { // else a set of equal hash: replaced
+		if c.size >= c.max {
+			return nil // full: slower, and the stream's overlaps go unchecked
+		}
+		c.size++
 	}
-	if c.size >= c.max {
-		return // full: slower, and the stream's overlaps go unchecked
-	}
-	c.size++
-	m[d] = &cachedStream{set: *set, s: s, end: end}
+	e := &cachedStream{set: *set, end: end}
+	m[d] = e
+	c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e})
+	return &e.series
 }
 
-// endExport drops, now and then, the entries of series the outbox forgot:
-// their sets are unlikely to come back.
+// endExport, once the outbox took the collection, drops the entries of
+// new streams whose point it refused, and now and then the entries of
+// series it forgot: their sets are unlikely to come back.
 func (c *seriesCache) endExport() {
+	for _, u := range c.unconfirmed {
+		if d := u.entry.set.Equivalent(); !u.entry.series.Held() && u.scope[d] == u.entry {
+			delete(u.scope, d)
+			c.size--
+		}
+	}
+	clear(c.unconfirmed)
+	c.unconfirmed = c.unconfirmed[:0]
 	c.exports++
 	if c.exports%sweepEvery != 0 && c.size < c.max {
 		return
 	}
 	for _, m := range c.scopes {
 		for d, e := range m {
-			if e.s.Gone() {
+			if !e.series.Held() {
 				delete(m, d)
 				c.size--
 			}

@@ -7,10 +7,22 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
 )
+
+// Temporality asks the SDK for deltas for counters: each collection then
+// carries exactly the usage since the previous one. Other kinds are dropped
+// (see Aggregation) and get the SDK's default.
+func (e *Exporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
+	if billable(k) {
+		return metricdata.DeltaTemporality
+	}
+	return sdkmetric.DefaultTemporalitySelector(k)
+}
 
 // streamKey identifies a cumulative stream, as the Collector's
 // cumulativetodelta processor does: resource, scope, instrument and point
@@ -85,10 +97,10 @@ type stream struct {
 //   - a point another writer of the stream collected is refused (see
 //     cumulativeOverlaps), and leaves the state as it was.
 //
-// A new state is stored through in with the usage it produced. An invalid
+// A new state is stored through c with the usage it produced. An invalid
 // value (negative, NaN, infinite) is passed through untouched, without
 // updating the state, so that the outbox rejects and reports it.
-func delta[N int64 | float64](t *deltaTracker, in *outbox.Ingest, p stream, start, end time.Time, v N, now int64) (N, deltaStatus) {
+func delta[N int64 | float64](t *deltaTracker, c *outbox.Collection, p stream, start, end time.Time, v N, now int64) (N, deltaStatus) {
 	if !validUsage(v) {
 		return v, counted
 	}
@@ -99,7 +111,7 @@ func delta[N int64 | float64](t *deltaTracker, in *outbox.Ingest, p stream, star
 	}
 	if !known {
 		if len(t.streams) >= t.max {
-			t.sweep(in, now, true)
+			t.sweep(c, now, true)
 			if len(t.streams) >= t.max {
 				return 0, untracked
 			}
@@ -120,7 +132,7 @@ func delta[N int64 | float64](t *deltaTracker, in *outbox.Ingest, p stream, star
 	changed := !known || newStart || v != prev
 	st.start, st.end, st.seen, *last = startNs, endNs, now, v
 	if changed && t.spooled {
-		in.PutStream(outbox.StreamRecord{ID: st.id, Start: st.start, Int: st.i, Float: st.f})
+		c.PutStream(outbox.StreamRecord{ID: st.id, Start: st.start, Int: st.i, Float: st.f})
 	}
 	switch {
 	case !known && (startNs == 0 || startNs < t.began):
@@ -184,7 +196,7 @@ func streamID(p stream) outbox.StreamID {
 // sweep forgets streams not seen within the staleness, at most every half
 // staleness unless forced. With no staleness set, streams are never
 // forgotten.
-func (t *deltaTracker) sweep(in *outbox.Ingest, now int64, force bool) {
+func (t *deltaTracker) sweep(c *outbox.Collection, now int64, force bool) {
 	if t.staleness <= 0 || !force && now-t.lastSweep < int64(t.staleness)/2 {
 		return
 	}
@@ -194,7 +206,7 @@ func (t *deltaTracker) sweep(in *outbox.Ingest, now int64, force bool) {
 		if st.seen < cutoff {
 			delete(t.streams, k)
 			if t.spooled {
-				in.DeleteStream(st.id)
+				c.DeleteStream(st.id)
 			}
 		}
 	}

@@ -157,12 +157,12 @@ func newPromises(n int) *promises {
 func (p *promises) fire(i int, err error) {
 	p.mu.Lock()
 	p.errs[i], p.fired[i] = err, true
-	p.settle(1)
+	p.countReported(1)
 	p.mu.Unlock()
 }
 
-// settle counts n records as reported; p.mu is held.
-func (p *promises) settle(n int) {
+// countReported counts n records as reported; p.mu is held.
+func (p *promises) countReported(n int) {
 	p.left -= n
 	if p.left == 0 {
 		close(p.all)
@@ -206,7 +206,7 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	}
 	if produced < len(batch) {
 		p.mu.Lock()
-		p.settle(len(batch) - produced)
+		p.countReported(len(batch) - produced)
 		p.mu.Unlock()
 	}
 

@@ -67,7 +67,7 @@ func TestFlushWaitsForTheCommitUnderWay(t *testing.T) {
 	customers.cached["t1"] = true
 	o := newTestOutbox(t, b, customers, func(c *Config) { c.Store = st })
 	defer st.release() // Close waits for the scheduler, which may be at the gate
-	r, _ := ingest(o, map[Key]int64{k1: 2})
+	r, _ := ingestInts(o, map[Key]int64{k1: 2})
 	wait(t, r)
 	select {
 	case <-st.entered: // the acknowledgement's commit is under way

@@ -146,20 +146,20 @@ func newTestOutbox(t *testing.T, b *fakeBackend, c *fakeCustomers, mutate ...fun
 	return o
 }
 
-func ingest(o *Outbox, points map[Key]int64) (*Round, IngestReport) {
-	in := o.BeginIngest()
+func ingestInts(o *Outbox, points map[Key]int64) (*FirstAttempts, IngestReport) {
+	var c Collection
 	for k, v := range points {
-		in.Int(k, v)
+		c.IntKey(k, nil, v)
 	}
-	return in.End()
+	return o.Ingest(&c)
 }
 
-func wait(t *testing.T, r *Round) {
+func wait(t *testing.T, r *FirstAttempts) {
 	t.Helper()
 	select {
 	case <-r.Done():
 	case <-time.After(10 * time.Second):
-		t.Fatal("round did not settle")
+		t.Fatal("first attempts did not end")
 	}
 }
 

@@ -54,7 +54,7 @@ func TestOutageIsReportedOnChangesOnly(t *testing.T) {
 		c.Reports = ReportTimes{First: 100 * time.Millisecond, Every: time.Hour}
 	})
 	for i := range 20 {
-		ingest(o, map[Key]int64{key("t1", string(rune('a'+i)), "m"): 1})
+		ingestInts(o, map[Key]int64{key("t1", string(rune('a'+i)), "m"): 1})
 	}
 	// Polls until the failures have gone on past the threshold.
 	require.Eventually(t, func() bool { return len(log.states()) == 2 }, 10*time.Second, time.Millisecond)
@@ -90,7 +90,7 @@ func TestFlappingIsRateLimited(t *testing.T) {
 		c.Reports = ReportTimes{First: time.Hour, Every: time.Hour}
 	})
 	for range 10 {
-		r, _ := ingest(o, map[Key]int64{k1: 1})
+		r, _ := ingestInts(o, map[Key]int64{k1: 1})
 		wait(t, r)
 		flush(t, o)
 	}
@@ -103,7 +103,7 @@ func TestConfigurationProblemsAreTheirOwnClass(t *testing.T) {
 	customers := newCustomers(map[string]string{}) // no account: a configuration problem
 	log := &healthLog{}
 	o := newTestOutbox(t, &fakeBackend{}, customers, func(c *Config) { c.OnHealth = log.add })
-	r, _ := ingest(o, map[Key]int64{k1: 1})
+	r, _ := ingestInts(o, map[Key]int64{k1: 1})
 	wait(t, r)
 	customers.set("t1", "c1", nil)
 	flush(t, o)

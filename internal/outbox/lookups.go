@@ -36,7 +36,7 @@ func (o *Outbox) aside(s *Series, ev *usage.Event) func() {
 		o.lookups[s.Tenant] = t
 	}
 	if !t.inFlight && t.retryAt > o.mono() {
-		return o.settle(s, ev, usage.Outcome{Result: usage.Retry, Err: t.err}, true)
+		return o.applyOutcome(s, ev, usage.Outcome{Result: usage.Retry, Err: t.err}, true)
 	}
 	t.waiting = append(t.waiting, s)
 	o.stats.InFlight--
@@ -72,7 +72,7 @@ func (o *Outbox) looked(tenant, customer string, err error) []func() {
 	t := o.lookups[tenant]
 	waiting := t.waiting
 	t.waiting, t.inFlight = nil, false
-	o.stats.InFlight += int64(len(waiting)) // bind and settle take them out again
+	o.stats.InFlight += int64(len(waiting)) // bind and applyOutcome take them out again
 	var reports []func()
 	if err == nil {
 		delete(o.lookups, tenant)
@@ -87,7 +87,7 @@ func (o *Outbox) looked(tenant, customer string, err error) []func() {
 	t.retryAt = o.mono() + int64(o.retryWait(t.failures, 0))
 	for _, s := range waiting {
 		ev := usage.Event{ID: s.event.id, Key: s.Key, Customer: s.event.customer}
-		reports = append(reports, o.settle(s, &ev, usage.Outcome{Result: usage.Retry, Err: err}, true))
+		reports = append(reports, o.applyOutcome(s, &ev, usage.Outcome{Result: usage.Retry, Err: err}, true))
 	}
 	return reports
 }

@@ -58,21 +58,21 @@ type Outbox struct {
 	streams streamRecords // cumulative stream state, with a store
 	// uncommitted estimates the bytes of new series not committed yet, for
 	// the store's cap.
-	uncommitted int64
-	memo        map[string]string        // customer ids known to the ingest in progress
-	lookups     map[string]*tenantLookup // tenants whose customer is being looked up, or failed to be
-	lookupSlots chan struct{}            // bounds the lookups in flight
-	seq         uint64
-	lastWall    int64
-	lastSweep   int64
-	windowEnd   int64 // wall clock of the last ingest: where the next window starts
-	stopping    bool
-	flushing    int           // Flush calls under way: failures then retry on the flush backoff
-	flushes     uint64        // Flush calls begun: an attempt settled since the nth began has event.tried >= n
-	reporting   int           // reports queued or being made without mu, which Flush waits for
-	reportQueue []func()      // reports to make, in order (see report)
-	reportsBusy bool          // a goroutine is making the queued reports
-	waitCh      chan struct{} // closed on progress, for Flush
+	uncommitted     int64
+	ingestCustomers map[string]string        // customer ids known to the ingest in progress ("": not cached)
+	lookups         map[string]*tenantLookup // tenants whose customer is being looked up, or failed to be
+	lookupSlots     chan struct{}            // bounds the lookups in flight
+	seq             uint64
+	lastWall        int64
+	lastSweep       int64
+	windowEnd       int64 // wall clock of the last ingest: where the next window starts
+	stopping        bool
+	flushing        int           // Flush calls under way: failures then retry on the flush backoff
+	flushes         uint64        // Flush calls begun: an attempt that ended after the nth began has event.tried >= n
+	reporting       int           // reports queued or being made without mu, which Flush waits for
+	reportQueue     []func()      // reports to make, in order (see report)
+	reportsBusy     bool          // a goroutine is making the queued reports
+	waitCh          chan struct{} // closed on progress, for Flush
 
 	origin time.Time // monotonic clock origin
 	stats  Stats
@@ -101,16 +101,16 @@ func New(cfg Config) *Outbox {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Outbox{
-		cfg:         cfg,
-		series:      newTable(),
-		memo:        make(map[string]string),
-		lookups:     make(map[string]*tenantLookup),
-		lookupSlots: make(chan struct{}, maxLookups),
-		origin:      time.Now(),
-		ctx:         ctx,
-		cancel:      cancel,
-		wake:        make(chan struct{}, 1),
-		stop:        make(chan struct{}),
+		cfg:             cfg,
+		series:          newTable(),
+		ingestCustomers: make(map[string]string),
+		lookups:         make(map[string]*tenantLookup),
+		lookupSlots:     make(chan struct{}, maxLookups),
+		origin:          time.Now(),
+		ctx:             ctx,
+		cancel:          cancel,
+		wake:            make(chan struct{}, 1),
+		stop:            make(chan struct{}),
 	}
 	// The session makes every id of this run unique, however instance ids
 	// are configured: two exporters of one process, or two starts on one
@@ -176,10 +176,7 @@ func (o *Outbox) Restore(c Contents) error {
 			return errors.New("two stored events for one series")
 		}
 		before := s.contrib()
-		s.event = event{units: r.Units, start: r.Start, end: r.End, seq: r.Seq, id: r.ID, customer: r.Customer}
-		s.storedEvent = true
-		s.state = ready
-		o.ready.push(s)
+		o.restoreEvent(s, event{units: r.Units, start: r.Start, end: r.End, seq: r.Seq, id: r.ID, customer: r.Customer})
 		o.seq = max(o.seq, r.Seq)
 		o.lastWall = max(o.lastWall, r.End)
 		o.stats.account(before, s.contrib())
@@ -206,11 +203,7 @@ func (o *Outbox) Restore(c Contents) error {
 	}
 	// Open usage of a series with no event becomes its next event now.
 	now := o.wallNow()
-	o.series.all(func(s *Series) {
-		if !s.hasEvent() && s.open > 0 {
-			o.freeze(s, now, nil, o.cfg.Customers.Cached)
-		}
-	})
+	o.series.all(func(s *Series) { o.freezeOpen(s, now) })
 	o.windowEnd = now
 	return nil
 }

@@ -21,7 +21,7 @@ func TestDeliversFrozenUsageAsOneEvent(t *testing.T) {
 	b := &fakeBackend{}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
 	before := time.Now().UnixNano()
-	r, rep := ingest(o, map[Key]int64{k1: 5})
+	r, rep := ingestInts(o, map[Key]int64{k1: 5})
 	assert.Equal(t, int64(5), rep.Units)
 	wait(t, r)
 	res := o.Release(r)
@@ -51,7 +51,7 @@ func TestKeysAreUniqueWhateverTheInstanceID(t *testing.T) {
 		b := &fakeBackend{}
 		o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
 		for range 3 {
-			r, _ := ingest(o, map[Key]int64{k1: 1})
+			r, _ := ingestInts(o, map[Key]int64{k1: 1})
 			wait(t, r)
 		}
 		for _, ev := range b.delivered() {
@@ -76,10 +76,10 @@ func TestOneInFlightPerSeriesAndOpenBecomesNextEvent(t *testing.T) {
 		return usage.Outcome{Result: usage.Delivered}
 	}}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
-	r1, _ := ingest(o, map[Key]int64{k1: 1})
+	r1, _ := ingestInts(o, map[Key]int64{k1: 1})
 	first := <-entered
 	for range 5 {
-		ingest(o, map[Key]int64{k1: 2})
+		ingestInts(o, map[Key]int64{k1: 2})
 	}
 	st := o.Stats()
 	assert.Equal(t, int64(1), st.OwedEvents, "one frozen event, the rest open")
@@ -107,7 +107,7 @@ func TestRetryRepeatsTheSameEventThenDelivers(t *testing.T) {
 		return usage.Outcome{Result: usage.Delivered}
 	}}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
-	r, _ := ingest(o, map[Key]int64{k1: 7})
+	r, _ := ingestInts(o, map[Key]int64{k1: 7})
 	wait(t, r)
 	assert.Equal(t, int64(1), o.Release(r).Deferred)
 	flush(t, o)
@@ -135,7 +135,7 @@ func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
 	o := newTestOutbox(t, b, customers, func(c *Config) {
 		c.OnParked = func(p Parked) { mu.Lock(); background = append(background, p); mu.Unlock() }
 	})
-	r, _ := ingest(o, map[Key]int64{k1: 3})
+	r, _ := ingestInts(o, map[Key]int64{k1: 3})
 	wait(t, r)
 	res := o.Release(r)
 	require.Len(t, res.Rejected, 1)
@@ -144,7 +144,7 @@ func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
 	assert.Contains(t, res.Rejected[0].Reason, "closed")
 
 	customers.set("t1", "new", nil) // the tenant's account changed
-	r, _ = ingest(o, map[Key]int64{k1: 4})
+	r, _ = ingestInts(o, map[Key]int64{k1: 4})
 	wait(t, r)
 	flush(t, o)
 	st := o.Stats()
@@ -176,7 +176,7 @@ func TestFailedLookupKeepsUsageOwedUntilItSucceeds(t *testing.T) {
 	customers.set("t1", "", errors.New("lookup: 503"))
 	b := &fakeBackend{}
 	o := newTestOutbox(t, b, customers)
-	r, _ := ingest(o, map[Key]int64{k1: 9})
+	r, _ := ingestInts(o, map[Key]int64{k1: 9})
 	wait(t, r)
 	assert.Equal(t, int64(1), o.Release(r).Deferred)
 	assert.Empty(t, b.delivered())
@@ -197,13 +197,13 @@ func TestBatchesHoldAtMostMaxBatchEvents(t *testing.T) {
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Concurrency = 1 })
 	// A first event binds the customer, so the next collection's events
 	// are frozen bound and all ready at once.
-	r, _ := ingest(o, map[Key]int64{k1: 1})
+	r, _ := ingestInts(o, map[Key]int64{k1: 1})
 	wait(t, r)
 	points := map[Key]int64{}
 	for i := range 25 {
 		points[key("t1", string(rune('a'+i)), "m")] = 1
 	}
-	r, _ = ingest(o, points)
+	r, _ = ingestInts(o, points)
 	wait(t, r)
 	b.mu.Lock()
 	batches := append([]int(nil), b.batches[1:]...)
@@ -215,15 +215,15 @@ func TestBatchesHoldAtMostMaxBatchEvents(t *testing.T) {
 func TestBadValuesAndOverflowAreRejectedLoudly(t *testing.T) {
 	b := &fakeBackend{}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
-	in := o.BeginIngest()
-	in.Int(k1, -1)
-	in.Float(k1, -0.5)
-	in.Float(k1, math.NaN())
-	in.Int(k1, 1<<62)
-	in.Int(k1, 1<<62-1) // the total is now math.MaxInt64
-	in.Int(k1, 1)       // overflows
-	in.Float(k1, 1e30)  // too large for int64 units
-	r, rep := in.End()
+	var c Collection
+	c.IntKey(k1, nil, -1)
+	c.FloatKey(k1, nil, -0.5)
+	c.FloatKey(k1, nil, math.NaN())
+	c.IntKey(k1, nil, 1<<62)
+	c.IntKey(k1, nil, 1<<62-1) // the total is now math.MaxInt64
+	c.IntKey(k1, nil, 1)       // overflows
+	c.FloatKey(k1, nil, 1e30)  // too large for int64 units
+	r, rep := o.Ingest(&c)
 	wait(t, r)
 	assert.Equal(t, 3, rep.BadValue.Points)
 	assert.Zero(t, rep.BadValue.Units, "negative or NaN values are no amount: counters never run backwards")
@@ -237,10 +237,10 @@ func TestBadValuesAndOverflowAreRejectedLoudly(t *testing.T) {
 func TestSeriesCapRefusesNewSeriesButKeepsExistingOnes(t *testing.T) {
 	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return retryWith(errors.New("down")) }}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.MaxSeries = 2 })
-	r, rep := ingest(o, map[Key]int64{key("t1", "a", "m"): 1, key("t1", "b", "m"): 1})
+	r, rep := ingestInts(o, map[Key]int64{key("t1", "a", "m"): 1, key("t1", "b", "m"): 1})
 	wait(t, r)
 	assert.Zero(t, rep.OverCapacity.Points)
-	_, rep = ingest(o, map[Key]int64{key("t1", "c", "m"): 5, key("t1", "a", "m"): 1})
+	_, rep = ingestInts(o, map[Key]int64{key("t1", "c", "m"): 5, key("t1", "a", "m"): 1})
 	assert.Equal(t, 1, rep.OverCapacity.Points)
 	assert.Equal(t, 5.0, rep.OverCapacity.Units)
 	assert.Contains(t, rep.OverCapacity.Reason, "series cap 2")
@@ -250,10 +250,10 @@ func TestSeriesCapRefusesNewSeriesButKeepsExistingOnes(t *testing.T) {
 func TestIdleSeriesAreEvictedToMakeRoom(t *testing.T) {
 	b := &fakeBackend{}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.MaxSeries = 2 })
-	r, _ := ingest(o, map[Key]int64{key("t1", "a", "m"): 1, key("t1", "b", "m"): 1})
+	r, _ := ingestInts(o, map[Key]int64{key("t1", "a", "m"): 1, key("t1", "b", "m"): 1})
 	wait(t, r)
 	flush(t, o)
-	r, rep := ingest(o, map[Key]int64{key("t1", "c", "m"): 1})
+	r, rep := ingestInts(o, map[Key]int64{key("t1", "c", "m"): 1})
 	wait(t, r)
 	assert.Zero(t, rep.OverCapacity.Points, "delivered series hold nothing and make room")
 	flush(t, o)
@@ -275,7 +275,7 @@ func TestCloseAbandonsInFlightRequestsAndKeepsThemOwed(t *testing.T) {
 	cfg.OnHealth = func(h Health) { reports = append(reports, h) }
 	o = New(cfg)
 	o.Start()
-	ingest(o, map[Key]int64{k1: 4})
+	ingestInts(o, map[Key]int64{k1: 4})
 	<-entered
 	require.NoError(t, o.Close())
 	st := o.Stats()
@@ -288,7 +288,7 @@ func TestCloseAbandonsInFlightRequestsAndKeepsThemOwed(t *testing.T) {
 func TestFlushHonoursItsContext(t *testing.T) {
 	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return retryWith(errors.New("down")) }}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}))
-	ingest(o, map[Key]int64{k1: 1})
+	ingestInts(o, map[Key]int64{k1: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, o.Flush(ctx), context.DeadlineExceeded)
@@ -313,7 +313,7 @@ func TestFlushRetriesOnTheShortBackoff(t *testing.T) {
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
 		c.Retry = retry.Policy{InitialInterval: time.Hour, MaxInterval: time.Hour, MaxRetryAfter: time.Hour}
 	})
-	r, _ := ingest(o, map[Key]int64{k1: 2})
+	r, _ := ingestInts(o, map[Key]int64{k1: 2})
 	wait(t, r) // first attempt failed: next one in an hour
 
 	done := make(chan error, 1)
@@ -350,7 +350,7 @@ func TestServerWaitIsTheWait(t *testing.T) {
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
 		c.Retry = retry.Policy{InitialInterval: time.Hour, MaxInterval: time.Hour, MaxRetryAfter: time.Hour}
 	})
-	r, _ := ingest(o, map[Key]int64{k1: 1})
+	r, _ := ingestInts(o, map[Key]int64{k1: 1})
 	wait(t, r)
 	flush(t, o)
 	mu.Lock()

@@ -18,7 +18,7 @@ type parked struct {
 }
 
 // Parked describes rejected usage held aside: one rejected event (in a
-// round's result) or all the parked usage of a series (from Parked).
+// FirstOutcomes) or all the parked usage of a series (from Parked).
 type Parked struct {
 	Key    Key
 	Units  int64
@@ -29,10 +29,11 @@ type Parked struct {
 }
 
 // park sets a rejected event's usage aside; later usage of the series goes
-// on as its next event. The rejection is reported through the round that
-// froze the event if its Export still waits for it, else through OnParked.
-// mu must be held; the report is run without it.
-func (o *Outbox) park(s *Series, out usage.Outcome, r *Round) (report func()) {
+// on as its next event. The rejection is reported through the first
+// attempts of the ingest that froze the event if its Export still waits
+// for them, else through OnParked. mu must be held; the report is run
+// without it.
+func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (report func()) {
 	before := s.contrib()
 	ev := &s.event
 	now := time.Now().UnixNano()
@@ -48,22 +49,20 @@ func (o *Outbox) park(s *Series, out usage.Outcome, r *Round) (report func()) {
 		s.storedEvent = false
 	}
 	rejected := Parked{Key: s.Key, Units: ev.units, Events: 1, Reason: p.reason, Err: out.Err, Since: time.Unix(0, now)}
-	o.clearEvent(s)
+	o.endEvent(s)
 	o.stats.Rejections++
 	o.stats.RejectedEventUnits += rejected.Units
 	o.stats.account(before, s.contrib())
 	o.markDirty(s)
-	notify := r == nil || r.released
-	if r != nil {
-		r.res.Rejected = append(r.res.Rejected, rejected)
-		r.settle()
+	notify := first == nil || first.released
+	if first != nil {
+		first.res.Rejected = append(first.res.Rejected, rejected)
+		first.answered()
 	}
 	// The rejection may be of a customer the tenant no longer has: the next
 	// event asks again.
 	o.cfg.Customers.Forget(s.Tenant)
-	if s.open > 0 {
-		o.freeze(s, o.wallNow(), nil, o.cfg.Customers.Cached)
-	}
+	o.freezeOpen(s, o.wallNow())
 	return func() {
 		if notify && o.cfg.OnParked != nil {
 			o.cfg.OnParked(rejected)
@@ -109,9 +108,7 @@ func (o *Outbox) RetryParked() int {
 		o.markDirty(s)
 		o.stats.account(before, s.contrib())
 		o.cfg.Customers.Forget(s.Tenant)
-		if s.state == idle {
-			o.freeze(s, now, nil, o.cfg.Customers.Cached)
-		}
+		o.freezeOpen(s, now)
 		n++
 	})
 	o.progressed()

@@ -129,16 +129,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 		}
 	}
 	for _, s := range snap.release {
-		switch {
-		case s.state != pending:
-		case s.storedEvent && !s.event.rewrite:
-			o.makeReady(s)
-		default:
-			// Not in this commit: keep it back and make sure the next one
-			// writes it.
-			o.pending = append(o.pending, s)
-			o.markDirty(s)
-		}
+		o.releaseCommitted(s)
 	}
 	return o.spoolWritten()
 }
@@ -155,7 +146,7 @@ func (o *Outbox) snapshot() snapshotted {
 	done := make([]written, 0, len(o.dirty))
 	for _, s := range o.dirty {
 		s.dirty = false
-		if s.gone {
+		if s.forgotten.Load() {
 			continue // forgotten since; its deletion is queued in dropped
 		}
 		w := written{s: s, storedOpen: s.storedOpen, storedParked: s.storedParked}

@@ -15,7 +15,7 @@ import (
 // An event is in the store before its first attempt: the backend, when it
 // is first sent an event, finds the store holding it with the same id and
 // customer. No test call to Persist races the outbox here: the outbox's own
-// commit must come first. (With enqueue changed to send before storing,
+// commit must come first. (With makeSendable changed to send before storing,
 // this fails.)
 func TestStoreHoldsEventsBeforeTheyAreSent(t *testing.T) {
 	st := newMemStore()
@@ -31,7 +31,7 @@ func TestStoreHoldsEventsBeforeTheyAreSent(t *testing.T) {
 	}}
 	o := newTestOutbox(t, b, customers, func(c *Config) { c.Store = st })
 	for _, n := range []int64{3, 4} { // unbound, then bound at freezing
-		r, _ := ingest(o, map[Key]int64{k1: n})
+		r, _ := ingestInts(o, map[Key]int64{k1: n})
 		wait(t, r)
 		s := <-sends
 		require.Len(t, s.stored.Events, 1, "stored before the send")
@@ -55,7 +55,7 @@ func TestCommitCompletesBeforeTheFirstSend(t *testing.T) {
 	customers := newCustomers(map[string]string{"t1": "c1"})
 	customers.cached["t1"] = true
 	o := newTestOutbox(t, b, customers, func(c *Config) { c.Store = st })
-	r, _ := ingest(o, map[Key]int64{k1: 2})
+	r, _ := ingestInts(o, map[Key]int64{k1: 2})
 	select {
 	case <-r.Done():
 		t.Fatal("the event was attempted while its commit had not returned")
@@ -81,9 +81,9 @@ func TestStoreReleasesEventsFrozenOnAcknowledgement(t *testing.T) {
 		return usage.Outcome{Result: usage.Delivered}
 	}}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
-	r, _ := ingest(o, map[Key]int64{k1: 1})
+	r, _ := ingestInts(o, map[Key]int64{k1: 1})
 	<-entered // the first event is in flight
-	ingest(o, map[Key]int64{k1: 4})
+	ingestInts(o, map[Key]int64{k1: 4})
 	close(release)
 	wait(t, r)
 	flush(t, o)
@@ -102,7 +102,7 @@ func TestStoreFailureHoldsEventsUntilStored(t *testing.T) {
 		c.Store = st
 		c.OnHealth = func(h Health) { reports = append(reports, h) }
 	})
-	ingest(o, map[Key]int64{k1: 2})
+	ingestInts(o, map[Key]int64{k1: 2})
 	require.ErrorContains(t, o.Persist(), "disk full")
 	require.ErrorContains(t, o.Persist(), "disk full")
 	assert.Empty(t, b.delivered(), "not sent before it is stored")
@@ -134,9 +134,9 @@ func TestStoreFailureThenRestartBillsOnce(t *testing.T) {
 		return usage.Outcome{Result: usage.Delivered}
 	}}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
-	r1, _ := ingest(o, map[Key]int64{k1: 3})
+	r1, _ := ingestInts(o, map[Key]int64{k1: 3})
 	<-entered
-	ingest(o, map[Key]int64{k1: 5}) // open while the first event is in flight
+	ingestInts(o, map[Key]int64{k1: 5}) // open while the first event is in flight
 	require.NoError(t, o.Persist())
 	st.setFail(errors.New("ENOSPC"))
 	close(release) // acknowledged: the 5 units become the next event
@@ -202,7 +202,7 @@ func TestParkedUsageIsStored(t *testing.T) {
 	st := newMemStore()
 	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return rejectWith(errors.New("400 bad meter")) }}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
-	r, _ := ingest(o, map[Key]int64{k1: 6})
+	r, _ := ingestInts(o, map[Key]int64{k1: 6})
 	wait(t, r)
 	flush(t, o)
 	c := st.contents()
@@ -222,18 +222,18 @@ func TestLostStoreGetsEverythingAgain(t *testing.T) {
 		c.Store = st
 		c.OnStoreLost = func(err error) { lost = append(lost, err) }
 	})
-	in := o.BeginIngest()
-	in.Int(k1, 3)
-	in.PutStream(StreamRecord{ID: StreamID{7}, Start: 1, Int: 40})
-	r, _ := in.End()
+	var col Collection
+	col.IntKey(k1, nil, 3)
+	col.PutStream(StreamRecord{ID: StreamID{7}, Start: 1, Int: 40})
+	r, _ := o.Ingest(&col)
 	wait(t, r)
-	ingest(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 1})
+	ingestInts(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 1})
 	require.NoError(t, o.Persist())
 
 	st.mu.Lock()
 	st.lose = true
 	st.mu.Unlock()
-	ingest(o, map[Key]int64{key("t1", "d3", "pages"): 9})
+	ingestInts(o, map[Key]int64{key("t1", "d3", "pages"): 9})
 	require.NoError(t, o.Persist(), "the second write, to the fresh store, succeeds")
 	require.Len(t, lost, 1)
 	c := st.contents()
@@ -255,10 +255,10 @@ func TestStreamRecordsCommitWithUsage(t *testing.T) {
 	b := &fakeBackend{}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
 	st.setFail(errors.New("EIO"))
-	in := o.BeginIngest()
-	in.Int(k1, 5)
-	in.PutStream(StreamRecord{ID: StreamID{1}, Int: 5})
-	in.End()
+	var col Collection
+	col.IntKey(k1, nil, 5)
+	col.PutStream(StreamRecord{ID: StreamID{1}, Int: 5})
+	o.Ingest(&col)
 	require.Error(t, o.Persist())
 	assert.Empty(t, st.contents().Streams)
 	st.setFail(nil)
@@ -267,9 +267,8 @@ func TestStreamRecordsCommitWithUsage(t *testing.T) {
 	require.Len(t, c.Streams, 1)
 	require.Len(t, c.Events, 1, "the usage and its stream state arrive together")
 
-	in = o.BeginIngest()
-	in.DeleteStream(StreamID{1})
-	in.End()
+	col.DeleteStream(StreamID{1})
+	o.Ingest(&col)
 	flush(t, o)
 	assert.Empty(t, st.contents().Streams)
 }

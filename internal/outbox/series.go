@@ -1,62 +1,54 @@
 package outbox
 
-import "github.com/aiorch/litewavemetric/internal/usage"
+import (
+	"sync/atomic"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
 
 // Key identifies a series.
 type Key = usage.Key
-
-// state is where a series' frozen event is in its life.
-type state uint8
-
-const (
-	idle     state = iota // no frozen event
-	pending               // frozen or re-bound, waiting for the store before it may be sent
-	ready                 // queued for a worker
-	waiting               // in the retry heap until event.next
-	inFlight              // owned by a worker
-)
 
 // event is a frozen amount of usage: once frozen its units, window and
 // sequence never change, and once its customer is bound neither does that,
 // so every attempt sends the same bytes.
 type event struct {
-	units      int64
-	start, end int64  // its window, wall-clock Unix nanoseconds
-	seq        uint64 // order of freezing: the store's key and part of the id
+	units      int64          // first, beside what adding touches in Series: adding reads it
+	first      *FirstAttempts // likewise
+	start, end int64          // its window, wall-clock Unix nanoseconds
+	seq        uint64         // order of freezing: the store's key and part of the id
 	id         usage.ID
 	customer   string
 	next       int64 // monotonic nanoseconds of the next attempt
-	round      *Round
 	attempts   int32
 	failure    Class  // of the last failed attempt
 	definite   bool   // the last failed attempt met a configuration problem that retrying cannot fix
 	serverWait bool   // next was set by the server's wait, which Flush honours
 	rewrite    bool   // the stored record is stale: the customer was bound since
-	tried      uint64 // Outbox.flushes when the last failed attempt settled
+	tried      uint64 // Outbox.flushes when the last failed attempt ended
 }
 
-// Series is the owed usage of one Key.
+// Series is the owed usage of one Key. Its state changes only through the
+// transitions in states.go. What adding usage touches comes first, so that
+// an ingest reaches one or two cache lines of each series, not four.
 type Series struct {
-	Key
-	event      event
 	open       int64 // usage accumulated while the event is pending
 	openStart  int64 // wall clock: start of the window of the open usage
-	rem        Remainder
-	parked     *parked // rejected usage, held aside; rare, so out of line
-	lastActive int32   // monotonic seconds
-	heapIdx    int32
+	lastActive int32 // monotonic seconds
 	state      state
 	dirty      bool // differs from what the store holds
+	// forgotten is set under mu and read by Handle.Held without it.
+	forgotten atomic.Bool
+	rem       Remainder // of float usage
+	event     event
+	Key
+	parked  *parked // rejected usage, held aside; rare, so out of line
+	heapIdx int32
 	// What the store holds for this series.
 	storedEvent, storedOpen, storedParked bool
-	gone                                  bool // evicted: a handle to it must not be used
 }
 
 func (s *Series) hasEvent() bool { return s.event.units > 0 }
-
-// Gone reports whether the series was forgotten, so that a handle to it
-// must be looked up again. Read it only during an ingest.
-func (s *Series) Gone() bool { return s.gone }
 
 // holdsNothing reports whether forgetting the series loses no usage.
 func (s *Series) holdsNothing() bool {

@@ -66,20 +66,3 @@ func (s *streamRecords) rewriteAll() {
 		s.changed[id] = true
 	}
 }
-
-// PutStream records the new state of a cumulative stream, to be committed
-// with this ingest's usage. Without a store it does nothing.
-func (in *Ingest) PutStream(r StreamRecord) {
-	if in.o.cfg.Store != nil {
-		in.o.streams.set(r, true)
-		in.o.kick()
-	}
-}
-
-// DeleteStream forgets a cumulative stream's stored state.
-func (in *Ingest) DeleteStream(id StreamID) {
-	if in.o.cfg.Store != nil {
-		in.o.streams.set(StreamRecord{ID: id}, false)
-		in.o.kick()
-	}
-}

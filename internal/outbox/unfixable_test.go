@@ -24,7 +24,7 @@ func TestFlushEndsOnUnfixableConfiguration(t *testing.T) {
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) {
 		c.Retry.InitialInterval, c.Retry.MaxInterval = time.Hour, time.Hour // only flushes retry
 	})
-	r, _ := ingest(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
+	r, _ := ingestInts(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
 	wait(t, r)
 	before := attempts.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -69,7 +69,7 @@ func TestFlushWaitsForWhatWaitingMayFix(t *testing.T) {
 					c.Store = newMemStore()
 				}
 			})
-			ingest(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
+			ingestInts(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			require.ErrorIs(t, o.Flush(ctx), tc.want)

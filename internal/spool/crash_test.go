@@ -96,10 +96,10 @@ func TestAcknowledgedEventIsNotRestoredAfterACrash(t *testing.T) {
 
 	delivered := outbox.Key{Tenant: "t1", Device: "ok", Meter: "pages"}
 	refused := outbox.Key{Tenant: "t1", Device: "refused", Meter: "pages"}
-	in := o.BeginIngest()
-	in.Int(delivered, 3)
-	in.Int(refused, 5)
-	r, _ := in.End()
+	var col outbox.Collection
+	col.IntKey(delivered, nil, 3)
+	col.IntKey(refused, nil, 5)
+	r, _ := o.Ingest(&col)
 	select {
 	case <-r.Done():
 	case <-time.After(10 * time.Second):

@@ -1,0 +1,224 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
+
+// batch is a worker's buffers for one Send, reused from batch to batch;
+// they grow with the batches the worker takes, not to the largest allowed,
+// so that idle workers of a batching backend hold little.
+type batch struct {
+	max     int
+	series  []*Series
+	events  []usage.Event // events[i] is series[i]'s event, as sent
+	seqs    []uint64
+	aside   []bool // events[i] waits for its tenant's customer lookup
+	rebind  []bool // events[i] was just bound: store it before sending
+	send    []usage.Event
+	sendIdx []int
+	outs    []usage.Outcome
+	reports []func()
+	acked   []uint64 // seqs of the stored events delivered, for the AckLog
+}
+
+func newBatch(max int) *batch { return &batch{max: max} }
+
+// grow makes the per-event buffers hold n events.
+func (b *batch) grow(n int) {
+	if cap(b.aside) >= n {
+		b.aside, b.rebind, b.outs = b.aside[:n], b.rebind[:n], b.outs[:n]
+		return
+	}
+	b.aside, b.rebind, b.outs = make([]bool, n), make([]bool, n), make([]usage.Outcome, n)
+}
+
+// worker delivers batches until the outbox stops.
+func (o *Outbox) worker() {
+	defer o.wg.Done()
+	b := newBatch(max(1, o.cfg.Backend.MaxBatch()))
+	for o.take(b) {
+		o.deliver(b)
+	}
+}
+
+// take waits for ready events and hands up to a batch of them to the
+// worker, which owns them until it applies their outcomes.
+func (o *Outbox) take(b *batch) bool {
+	b.series, b.events, b.seqs = b.series[:0], b.events[:0], b.seqs[:0]
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.ready.len() == 0 && !o.stopping {
+		o.work.Wait()
+	}
+	if o.stopping {
+		return false
+	}
+	for len(b.series) < b.max {
+		s := o.ready.pop()
+		if s == nil {
+			break
+		}
+		o.startAttempt(s)
+		ev := &s.event
+		b.series = append(b.series, s)
+		b.seqs = append(b.seqs, ev.seq)
+		b.events = append(b.events, usage.Event{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Start: ev.start, End: ev.end})
+	}
+	return true
+}
+
+// deliver binds the batch's events to cached customers, sends those it
+// can and applies the outcome of every one; an event whose customer is not cached is set
+// aside for its tenant's lookup (lookups.go). Ids (a SHA-256 each) and the
+// send run without the lock.
+func (o *Outbox) deliver(b *batch) {
+	b.grow(len(b.events))
+	b.send, b.sendIdx = b.send[:0], b.sendIdx[:0]
+	for i := range b.events {
+		ev := &b.events[i]
+		b.aside[i], b.rebind[i] = false, false
+		if ev.Customer == "" {
+			customer, ok := o.cfg.Customers.Cached(ev.Key.Tenant)
+			if !ok {
+				b.aside[i] = true // looked up off this path (lookups.go)
+				continue
+			}
+			ev.Customer = customer
+			if o.cfg.Store != nil {
+				// The customer is part of the bytes: store it before the
+				// first send, so that a replay sends the same bytes.
+				b.rebind[i] = true
+				continue
+			}
+		}
+		if ev.ID.IsZero() {
+			ev.ID = usage.DeriveID(o.cfg.Instance, o.session, ev.Key, b.seqs[i])
+		}
+		b.send = append(b.send, *ev)
+		b.sendIdx = append(b.sendIdx, i)
+	}
+	outs := b.outs[:len(b.send)]
+	if len(b.send) > 0 {
+		clear(outs)
+		o.cfg.Backend.Send(o.ctx, b.send, outs)
+	}
+
+	b.reports, b.acked = b.reports[:0], b.acked[:0]
+	o.mu.Lock()
+	j := 0
+	for i, s := range b.series {
+		var report func()
+		switch {
+		case b.aside[i]:
+			report = o.aside(s, &b.events[i])
+		case b.rebind[i]:
+			report = o.bind(s, &b.events[i])
+		default:
+			stored, seq := s.storedEvent, s.event.seq
+			report = o.applyOutcome(s, &b.events[i], outs[j], false)
+			if stored && outs[j].Result == usage.Delivered && !s.storedEvent {
+				// Delivered, and its record's deletion queued (not a
+				// rejection's: that record goes only with the parked one).
+				b.acked = append(b.acked, seq)
+			}
+			j++
+		}
+		if report != nil {
+			b.reports = append(b.reports, report)
+		}
+	}
+	o.progressed()
+	o.report(b.reports)
+	o.logAcks(b.acked)
+	clear(b.reports)
+	clear(b.events)
+	clear(b.send)
+}
+
+// logAcks records a batch's delivered events in the store's AckLog, if it
+// has one, before the worker takes another batch: a crash before the
+// commit that deletes their records then does not send them again. A
+// failure leaves them to that commit, as without a log.
+func (o *Outbox) logAcks(seqs []uint64) {
+	l, ok := o.cfg.Store.(AckLog)
+	if !ok || len(seqs) == 0 {
+		return
+	}
+	if err := l.Acked(seqs); err != nil {
+		o.cfg.Logger.Debug("litewavemetric: recording acknowledgements beside the spool failed; its next commit records them",
+			"events", len(seqs), "err", err)
+	}
+}
+
+// bind binds s's event to the customer ev names and sends it again: once
+// the store holds it (the customer is part of the bytes, so a replay sends
+// the same bytes), or at once without a store. mu must be held.
+func (o *Outbox) bind(s *Series, ev *usage.Event) func() {
+	o.stats.InFlight--
+	s.event.id, s.event.customer = ev.ID, ev.Customer
+	s.event.attempts-- // the lookup was not a delivery attempt
+	s.event.rewrite = o.cfg.Store != nil
+	report := o.cleared(s)
+	o.makeSendable(s)
+	return report
+}
+
+// applyOutcome applies the outcome of an attempt of s's event, sent as ev,
+// and returns what to report, if anything. lookup marks a failed customer
+// lookup: it is retried whatever it says. mu must be held.
+func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, lookup bool) func() {
+	o.stats.InFlight--
+	e := &s.event
+	e.id, e.customer = ev.ID, ev.Customer
+	first := e.first
+	switch {
+	case out.Result == usage.Delivered:
+		before := s.contrib()
+		units := e.units
+		o.stats.DeliveredEvents++
+		o.stats.DeliveredUnits += units
+		if s.storedEvent {
+			o.ack(e.seq, e.id)
+			s.storedEvent = false
+			o.kick()
+		}
+		report := o.cleared(s)
+		o.endEvent(s)
+		o.stats.account(before, s.contrib())
+		if first != nil {
+			first.res.Delivered++
+			first.res.DeliveredUnits += units
+			first.answered()
+		}
+		o.freezeOpen(s, o.wallNow())
+		return report
+	case out.Result == usage.Rejected && !lookup:
+		return both(o.cleared(s), o.park(s, out, first))
+	}
+	e.first = nil
+	o.stats.Retries++
+	wait := o.retryWait(int(e.attempts), out.Wait)
+	e.serverWait = out.Wait > 0
+	o.awaitRetry(s, o.mono()+int64(wait))
+	if first != nil {
+		first.res.Deferred++
+		first.res.DeferredUnits += e.units
+		first.answered()
+	}
+	if errors.Is(out.Err, context.Canceled) && o.ctx.Err() != nil {
+		return nil // abandoned by Close: not a failure of the backend
+	}
+	class := Outage
+	if usage.IsConfig(out.Err) {
+		class = Configuration
+	}
+	e.tried, e.definite = o.flushes, definite(class, out.Err, o.cfg.Store != nil)
+	k, attempt, err := s.Key, e.attempts, out.Err
+	return both(o.failed(s, class, err), func() {
+		o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
+			"tenant", k.Tenant, "device", k.Device, "meter", k.Meter, "attempt", attempt, "wait", wait, "err", err)
+	})
+}
