@@ -97,7 +97,7 @@ func TestKafkaRESTUnreadable200IsResentAndReported(t *testing.T) {
 	assert.Empty(t, srv.RecordConflicts(), "each key with one value")
 	require.Eventually(t, func() bool {
 		for _, d := range deferred(reports.all()) {
-			if d.Failure == litewavemetric.Outage && strings.Contains(d.Error(), "unreadable answer, sent again") {
+			if d.Failure == "outage" && strings.Contains(d.Error(), "unreadable answer, sent again") {
 				t.Logf("a user sees: %v", d)
 				return true
 			}

@@ -72,7 +72,7 @@ func TestLookupCustomerBadAnswers(t *testing.T) {
 			defer srv.Close()
 			c, err := litewavemetric.NewClient(litewavemetric.WithEndpoint(srv.URL), litewavemetric.WithAPIKey("top-secret-key"))
 			require.NoError(t, err)
-			defer c.CloseIdleConnections()
+			defer c.Close()
 			acct, err := c.LookupCustomer(context.Background(), "t1")
 			require.Error(t, err)
 			assert.Nil(t, acct)

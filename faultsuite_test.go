@@ -168,7 +168,7 @@ func runFaultSuite(t *testing.T, s suite) {
 	assert.Empty(t, srv.RecordConflicts(), "no record key with two values")
 	st, bs := p.exp.Stats(), srv.Stats()
 	assert.Zero(t, st.OwedUnits)
-	assert.Zero(t, st.ParkedUnits)
+	assert.Zero(t, st.RejectedUnits)
 	assert.Equal(t, wantTotal, st.DeliveredUnits)
 	t.Logf("%s: %d series, %d collections: %d events and %d records accepted (%d units), %d requests, %d faults injected %v, "+
 		"%d record faults, %d retries, %d duplicates suppressed, %d lookups; units lost: %d",

@@ -89,7 +89,7 @@ func TestErrorHandlerMayCallTheExporter(t *testing.T) {
 	require.NoError(t, exp.Export(context.Background(), usage(1)), "the first attempt fails; the retry is rejected later")
 	within(t, handled, "the error handler calling Stats on the outage report")
 	st := within(t, handled, "the error handler calling Stats on the rejection")
-	assert.Equal(t, int64(1), st.ParkedEvents)
+	assert.Equal(t, int64(1), st.RejectedEvents)
 }
 
 // A rejection that arrives after its Export stopped waiting is reported

@@ -88,7 +88,7 @@ func TestOwnMetricsAfterDeliveryAndOutage(t *testing.T) {
 	o := observe(t, obs)
 	assert.Equal(t, int64(5), o.value(t, "litewave.usage.delivered"))
 	assert.Equal(t, int64(0), o.value(t, "litewave.usage.owed"))
-	assert.Equal(t, int64(2), o.value(t, "litewave.usage.rejected", attribute.String("litewave.reason", "unattributed")))
+	assert.Equal(t, int64(2), o.value(t, "litewave.usage.not_billed", attribute.String("litewave.reason", "unattributed")))
 	assert.Equal(t, int64(1), o.value(t, "litewave.lookups", attribute.String("litewave.lookup.result", "requested")))
 	assert.Equal(t, int64(1), o.value(t, "otel.sdk.exporter.metric_data_point.exported", attribute.String("otel.component.type", "github.com/aiorch/litewavemetric.Exporter"))-
 		o.value(t, "otel.sdk.exporter.metric_data_point.exported", attribute.String("error.type", "unattributed")), "one point taken")
