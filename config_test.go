@@ -48,7 +48,7 @@ func TestEnvironmentConfiguresAndOptionsWin(t *testing.T) {
 	// LITEWAVE_TIMEOUT bounds requests and LITEWAVE_CONCURRENCY sends one
 	// at a time: two stalled events take two timeouts to be given up on.
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+		return litewavetest.Fault{Target: "events", Delay: time.Hour}
 	})
 	start := time.Now()
 	err = exp.Export(context.Background(), sumMetric("pages", metricdata.DeltaTemporality,
@@ -202,7 +202,7 @@ func TestAPIKeyNeverPrinted(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"), litewavetest.WithAPIKey(key))
-	srv.Script(litewavetest.Fault{Target: litewavetest.Events, Status: 503}, litewavetest.Fault{Target: litewavetest.Events, Status: 400})
+	srv.Script(litewavetest.Fault{Target: "events", Status: 503}, litewavetest.Fault{Target: "events", Status: 400})
 	p := newPipeline(t, srv, litewavemetric.WithAPIKey(key), litewavemetric.WithLogger(logger))
 	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
 	flushErr := p.flush()

@@ -80,9 +80,9 @@ func TestUsageKeptThroughOutageThenDelivered(t *testing.T) {
 func TestTransientFailureThenFlushDeliversAndReturnsNil(t *testing.T) {
 	srv := newServer(t, customers(2)...)
 	srv.Script(
-		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable},
-		litewavetest.Fault{Target: litewavetest.Events, Drop: litewavetest.DropBeforeRead},
-		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusBadGateway},
+		litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable},
+		litewavetest.Fault{Target: "events", DropBeforeRead: true},
+		litewavetest.Fault{Target: "events", Status: http.StatusBadGateway},
 	)
 	p := newPipeline(t, srv, slowRetry)
 	c := p.counter("pages")
@@ -107,7 +107,7 @@ func TestOutageEndingDuringShutdownIsDelivered(t *testing.T) {
 				// Down until Shutdown has failed a few times: the backend
 				// comes back during the Shutdown.
 				if !shuttingDown.Load() || failedDuringShutdown.Add(1) <= 3 {
-					return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable}
+					return litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable}
 				}
 				return litewavetest.Fault{}
 			})
@@ -178,7 +178,7 @@ func TestRedirectIsConfigurationThenRecovers(t *testing.T) {
 		if !redirecting.Load() {
 			return litewavetest.Fault{}
 		}
-		return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusTemporaryRedirect,
+		return litewavetest.Fault{Target: "events", Status: http.StatusTemporaryRedirect,
 			Header: http.Header{"Location": {target.URL + "/api/v1/events"}}}
 	})
 	p := newPipeline(t, srv, litewavemetric.WithAPIKey("k"))
@@ -321,7 +321,7 @@ func TestOutageReportsAreFewAndPrefixed(t *testing.T) {
 // during a flush and even though the normal backoff is an hour.
 func TestRetryAfterIsHonoured(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	srv.Script(litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	srv.Script(litewavetest.Fault{Target: "events", Status: http.StatusTooManyRequests, RetryAfter: "1"})
 	p := newPipeline(t, srv, slowRetry)
 	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
 	require.NoError(t, p.flush())
@@ -416,7 +416,7 @@ func TestAccountChangeRebindsLaterUsage(t *testing.T) {
 func TestFlushAndShutdownHonourTheirContext(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+		return litewavetest.Fault{Target: "events", Delay: time.Hour}
 	})
 	p := newPipeline(t, srv, litewavemetric.WithTimeout(100*time.Millisecond))
 	p.counter("pages").Add(context.Background(), 3, at("t1", "d1"))
@@ -439,7 +439,7 @@ func TestFlushAndShutdownHonourTheirContext(t *testing.T) {
 func TestExportHonoursItsContext(t *testing.T) {
 	srv := newServer(t, customers(1)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+		return litewavetest.Fault{Target: "events", Delay: time.Hour}
 	})
 	exp := newExporter(t, srv, litewavemetric.WithTimeout(time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -46,9 +46,9 @@ var keyForms = []string{echoedKey, jsonEscaped(echoedKey), url.QueryEscape(echoe
 func TestEchoedKeyIsNeverShown(t *testing.T) {
 	for form, echo := range echoes {
 		answers := map[string]litewavetest.Fault{
-			"lookup 401": {Target: litewavetest.Lookups, Status: 401, Body: `{"detail":"invalid x-api-key ` + echo + `"}`},
-			"event 400":  {Target: litewavetest.Events, Status: 400, Body: `{"detail":"bad request with key=` + echo + `&x=1"}`},
-			"503":        {Target: litewavetest.Events, Status: 503, Body: `upstream said: "x-api-key: ` + echo + `"`},
+			"lookup 401": {Target: "lookups", Status: 401, Body: `{"detail":"invalid x-api-key ` + echo + `"}`},
+			"event 400":  {Target: "events", Status: 400, Body: `{"detail":"bad request with key=` + echo + `&x=1"}`},
+			"503":        {Target: "events", Status: 503, Body: `upstream said: "x-api-key: ` + echo + `"`},
 		}
 		for name, fault := range answers {
 			t.Run(form+"/"+name, func(t *testing.T) {

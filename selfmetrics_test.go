@@ -75,7 +75,7 @@ func TestOwnMetricsAfterDeliveryAndOutage(t *testing.T) {
 	var down atomic.Bool
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		if down.Load() {
-			return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable}
+			return litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable}
 		}
 		return litewavetest.Fault{}
 	})

@@ -26,7 +26,7 @@ func TestSpoolCarriesUsageAcrossRestart(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
 		if r.Method == http.MethodPost {
-			return litewavetest.Fault{Drop: litewavetest.DropAfterRecord} // recorded, never acknowledged
+			return litewavetest.Fault{DropAfterRecord: true} // recorded, never acknowledged
 		}
 		return litewavetest.Fault{}
 	})
@@ -222,8 +222,8 @@ func TestTwoStartsOnOneSpoolNeverReuseAKey(t *testing.T) {
 func TestNoGoroutineSurvivesShutdown(t *testing.T) {
 	srv := litewavetest.NewServer(customers(4)...)
 	srv.Script(
-		litewavetest.Fault{Target: litewavetest.Events, Status: 503},
-		litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour},
+		litewavetest.Fault{Target: "events", Status: 503},
+		litewavetest.Fault{Target: "events", Delay: time.Hour},
 	)
 	p := newPipelineWith(t, srv, pipelineOpts{}, litewavemetric.WithSpoolDir(t.TempDir()), litewavemetric.WithTimeout(time.Minute))
 	c := p.counter("pages")

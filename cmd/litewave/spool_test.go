@@ -175,12 +175,13 @@ func TestDrainWithTheBackendDownKeepsTheUsage(t *testing.T) {
 // restart does: rejected once more while the backend still rejects it
 // (exit 1), delivered once the cause is fixed.
 func TestDrainOfRejectedUsage(t *testing.T) {
-	rejecting := newServer(t, litewavetest.WithAnyTenant(), litewavetest.WithFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
+	rejecting := newServer(t, litewavetest.WithAnyTenant())
+	rejecting.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
 		if r.Header.Get("x-tenant-id") == "initech" {
-			return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusUnprocessableEntity, Body: `{"detail":"customer suspended"}`}
+			return litewavetest.Fault{Target: "events", Status: http.StatusUnprocessableEntity, Body: `{"detail":"customer suspended"}`}
 		}
 		return litewavetest.Fault{}
-	}))
+	})
 	dir := t.TempDir()
 	cmd, c := startReplica(t, "exit", rejecting.URL, dir)
 	require.NoError(t, cmd.Wait())

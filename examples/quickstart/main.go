@@ -188,7 +188,7 @@ func embeddedBackend() *litewavetest.Server {
 		case x < *failRate/2:
 			return litewavetest.Fault{Status: http.StatusServiceUnavailable}
 		case x < *failRate:
-			return litewavetest.Fault{Target: litewavetest.Events, Drop: litewavetest.DropAfterRecord}
+			return litewavetest.Fault{Target: "events", DropAfterRecord: true}
 		}
 		return litewavetest.Fault{}
 	})
