@@ -1,6 +1,7 @@
 package litewavetest
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -290,4 +291,17 @@ func TestFaultFuncHonoursTargetAndHeaders(t *testing.T) {
 	assert.Equal(t, http.StatusTemporaryRedirect, res.status)
 	assert.Equal(t, "http://elsewhere.example/x", res.header.Get("Location"))
 	assert.Empty(t, s.Events())
+}
+
+// A target that names no kind of request is a mistake in the test: Script
+// refuses it at once rather than queue a fault that never fires.
+func TestScriptRefusesAnUnknownTarget(t *testing.T) {
+	s := newTestServer(t)
+	defer func() {
+		msg := fmt.Sprint(recover())
+		assert.Contains(t, msg, `unknown Fault.Target "event"`)
+		assert.Contains(t, msg, `"events"`, "the message names the valid targets")
+	}()
+	s.Script(Fault{Target: "event", Status: http.StatusServiceUnavailable})
+	t.Error("Script took a fault with an unknown target")
 }
