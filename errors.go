@@ -119,39 +119,36 @@ func statusOf(err error) int {
 	return 0
 }
 
-// The problems a collection's usage can have, as UsageError.Problem and as
-// the error.type of the exporter's own metrics, and what each means.
+// problemText is what each UsageError.Problem says in a message.
 var problemText = map[string]string{
-	// No tenant or device id, in its attributes or in the resource: it
-	// cannot be billed to anyone.
-	"unattributed": "has no tenant or device id; not billed",
-	// Merged by the SDK into its overflow attribute set: it lost its
-	// tenant. NewPeriodicReader sets no cardinality limit for counters.
+	"unattributed":         "has no tenant or device id; not billed",
 	"cardinality_overflow": "was merged by the SDK's cardinality limit into otel.metric.overflow and lost its tenant; not billed (lift the reader's cardinality limit)",
-	// A tenant or device id that fails ValidateID, or a meter id longer
-	// than 255 bytes: it cannot be sent.
-	"invalid_id": "has an invalid tenant, device or meter id; not billed",
-	"bad_value":  "is negative or not finite; not billed",
-	"too_large":  "would make the series' total too large for an int64; not billed",
-	// A new series beyond WithMaxSeries, or beyond the spool's
-	// WithMaxSpoolBytes.
-	"over_capacity": "belongs to a new series beyond the exporter's capacity; not billed",
-	// Collected twice: two readers, or two MeterProviders, sharing the
-	// exporter are the usual cause.
-	"overlapping": "was collected twice: its interval overlaps usage already taken for the same stream; not billed again",
+	"invalid_id":           "has an invalid tenant, device or meter id; not billed",
+	"bad_value":            "is negative or not finite; not billed",
+	"too_large":            "would make the series' total too large for an int64; not billed",
+	"over_capacity":        "belongs to a new series beyond the exporter's capacity; not billed",
+	"overlapping":          "was collected twice: its interval overlaps usage already taken for the same stream; not billed again",
 }
 
 // UsageError reports the usage of one collection that could not be billed
 // as counted. Export returns one per problem every collection in which it
 // occurs.
 type UsageError struct {
-	// Problem is one of "unattributed" (no tenant or device id),
-	// "cardinality_overflow" (merged by the SDK's cardinality limit: lift
-	// the reader's limit), "invalid_id" (see ValidateID; meter ids are 1 to
-	// 255 bytes), "bad_value" (negative or not finite), "too_large" (the
-	// series' int64 total would overflow), "over_capacity" (a new series
-	// beyond WithMaxSeries or WithMaxSpoolBytes), "overlapping" (collected
-	// twice: its interval overlaps one already taken for the same stream).
+	// Problem is also the error.type of the exporter's own metrics:
+	//   - "unattributed": no tenant or device id, in the attributes or the
+	//     resource; it cannot be billed to anyone.
+	//   - "cardinality_overflow": merged by the SDK's cardinality limit into
+	//     its overflow attribute set, losing its tenant; lift the reader's
+	//     limit (NewPeriodicReader sets none for counters).
+	//   - "invalid_id": a tenant or device id that fails ValidateID, or a
+	//     meter id that is empty or longer than 255 bytes.
+	//   - "bad_value": negative or not finite.
+	//   - "too_large": the series' int64 total would overflow.
+	//   - "over_capacity": a new series beyond WithMaxSeries, or beyond the
+	//     spool's WithMaxSpoolBytes.
+	//   - "overlapping": collected twice, its interval overlapping one
+	//     already taken for the same stream; two readers, or two
+	//     MeterProviders, sharing the exporter are the usual cause.
 	Problem string
 	Points  int     // data points concerned
 	Units   float64 // their usage
