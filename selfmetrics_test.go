@@ -167,7 +167,7 @@ func TestProblemsAndRejectionsHaveTheirMetricsNames(t *testing.T) {
 	c := p.counter("pages")
 	c.Add(context.Background(), 3, at("t1", "d1"))
 	c.Add(context.Background(), 2, metric.WithAttributes(attribute.String("device.id", "d1"))) // no tenant
-	c.Add(context.Background(), 4, at("../t1", "d1"))                                         // an id no header may carry
+	c.Add(context.Background(), 4, at("../t1", "d1"))                                          // an id no header may carry
 
 	problems := map[string]int{}
 	var rejected *litewavemetric.RejectedError
