@@ -32,7 +32,7 @@ func TestTwoXXIsDeliveryWhateverItsBody(t *testing.T) {
 			reports := handleErrors(t)
 			srv := newServer(t, customers(4)...)
 			srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-				return litewavetest.Fault{Target: litewavetest.Events, Answer: body}
+				return litewavetest.Fault{Target: "events", Answer: body}
 			})
 			p := newPipeline(t, srv)
 			c := p.counter("pages")
@@ -63,7 +63,7 @@ func TestTwoXXIsDeliveryWhateverItsBody(t *testing.T) {
 func TestPostMeterUsageTakesAnyTwoXX(t *testing.T) {
 	srv := newServer(t, customers(1)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Answer: oddBodies["2 MiB"]}
+		return litewavetest.Fault{Target: "events", Answer: oddBodies["2 MiB"]}
 	})
 	c, err := litewavemetric.NewClient(litewavemetric.WithEndpoint(srv.URL))
 	require.NoError(t, err)
@@ -82,7 +82,7 @@ func TestPostMeterUsageTakesAnyTwoXX(t *testing.T) {
 func TestKafkaRESTUnreadable200IsResentAndReported(t *testing.T) {
 	reports := handleErrors(t)
 	srv := newServer(t, customers(3)...)
-	srv.Script(litewavetest.Fault{Target: litewavetest.Produces, Answer: []byte("<html>bad gateway</html>")})
+	srv.Script(litewavetest.Fault{Target: "produces", Answer: []byte("<html>bad gateway</html>")})
 	p := restPipeline(t, srv)
 	c := p.counter("pages")
 	for i := range 3 {
@@ -97,7 +97,7 @@ func TestKafkaRESTUnreadable200IsResentAndReported(t *testing.T) {
 	assert.Empty(t, srv.RecordConflicts(), "each key with one value")
 	require.Eventually(t, func() bool {
 		for _, d := range deferred(reports.all()) {
-			if d.Failure == litewavemetric.Outage && strings.Contains(d.Error(), "unreadable answer, sent again") {
+			if d.Failure == "outage" && strings.Contains(d.Error(), "unreadable answer, sent again") {
 				t.Logf("a user sees: %v", d)
 				return true
 			}

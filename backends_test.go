@@ -165,7 +165,7 @@ func TestKafkaRESTRecordErrors(t *testing.T) {
 	c.Add(context.Background(), 7, at(tenantID(0), "d"))
 	var ue *litewavemetric.UndeliveredError
 	require.ErrorAs(t, p.flush(), &ue)
-	assert.Equal(t, int64(5), ue.ParkedUnits)
+	assert.Equal(t, int64(5), ue.RejectedUnits)
 	assert.Equal(t, int64(1+2+7), srv.Total(), "later usage of the rejected series is delivered")
 	assert.Empty(t, srv.RecordConflicts(), "no key with two values")
 	assert.Positive(t, srv.Stats().RecordErrors)

@@ -92,7 +92,9 @@ func newClient(cfg config.Config, txn *kafka.Transactions) (*Client, error) {
 			c.backend, err = kafka.New(kc)
 		}
 		if err != nil {
-			c.CloseIdleConnections()
+			if c.transport != nil {
+				c.transport.CloseIdleConnections()
+			}
 			return nil, fmt.Errorf("litewavemetric: backend kafka: %w", err)
 		}
 	}
@@ -164,16 +166,6 @@ func (c *Client) PostMeterUsage(ctx context.Context, tenantID, deviceID, meterID
 		return nil, expose(out[0].Err)
 	}
 	return answerMap(out[0].Answer), nil
-}
-
-// CloseIdleConnections closes the client's idle keep-alive connections.
-func (c *Client) CloseIdleConnections() {
-	switch {
-	case c.transport != nil:
-		c.transport.CloseIdleConnections()
-	case c.http != nil:
-		c.http.CloseIdleConnections()
-	}
 }
 
 // Close releases the client's connections and the goroutines of its

@@ -26,12 +26,13 @@ func newClient(t *testing.T, srv *litewavetest.Server, opts ...litewavemetric.Cl
 }
 
 func TestLookupCustomerObjectAndListAnswers(t *testing.T) {
-	for name, opts := range map[string][]litewavetest.Option{
-		"object": {litewavetest.WithCustomer("t1", "cus_1")},
-		"list":   {litewavetest.WithCustomer("t1", "cus_1"), litewavetest.WithListAnswers()},
+	for name, answer := range map[string]litewavetest.Fault{
+		"object": {},
+		"list":   {Target: "lookups", Answer: []byte(`[{"id":"cus_1","tenant_id":"t1"}]`)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := newServer(t, opts...)
+			srv := newServer(t, litewavetest.WithCustomer("t1", "cus_1"))
+			srv.Script(answer)
 			acct, err := newClient(t, srv).LookupCustomer(context.Background(), "t1")
 			require.NoError(t, err)
 			assert.Equal(t, "cus_1", acct.ID)
@@ -72,7 +73,7 @@ func TestLookupCustomerBadAnswers(t *testing.T) {
 			defer srv.Close()
 			c, err := litewavemetric.NewClient(litewavemetric.WithEndpoint(srv.URL), litewavemetric.WithAPIKey("top-secret-key"))
 			require.NoError(t, err)
-			defer c.CloseIdleConnections()
+			defer c.Close()
 			acct, err := c.LookupCustomer(context.Background(), "t1")
 			require.Error(t, err)
 			assert.Nil(t, acct)
@@ -118,7 +119,7 @@ func TestPostMeterUsageErrorsSayWhatFailed(t *testing.T) {
 	_, err = c.PostMeterUsage(ctx, "t1", "d1", "m", -4)
 	assert.ErrorContains(t, err, "negative")
 
-	srv.Script(litewavetest.Fault{Target: litewavetest.Events, Status: 503, RetryAfter: "7"})
+	srv.Script(litewavetest.Fault{Target: "events", Status: 503, RetryAfter: "7"})
 	_, err = c.PostMeterUsage(ctx, "t1", "d1", "m", 1)
 	var he *litewavemetric.HTTPError
 	require.ErrorAs(t, err, &he)

@@ -49,7 +49,7 @@ func TestEnvironmentConfiguresAndOptionsWin(t *testing.T) {
 	// LITEWAVE_TIMEOUT bounds requests and LITEWAVE_CONCURRENCY sends one
 	// at a time: two stalled events take two timeouts to be given up on.
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+		return litewavetest.Fault{Target: "events", Delay: time.Hour}
 	})
 	start := time.Now()
 	err = exp.Export(context.Background(), sumMetric("pages", metricdata.DeltaTemporality,
@@ -66,7 +66,7 @@ func TestEnvironmentConfiguresAndOptionsWin(t *testing.T) {
 
 	c2, err := litewavemetric.NewClient(litewavemetric.WithAPIKey("option-key"), litewavemetric.WithConcurrency(8))
 	require.NoError(t, err)
-	defer c2.CloseIdleConnections()
+	defer c2.Close()
 	_, err = c2.LookupCustomer(context.Background(), "acme")
 	var he *litewavemetric.HTTPError
 	require.ErrorAs(t, err, &he, "the explicit key beats the environment's")
@@ -122,7 +122,7 @@ func TestInvalidConfigurationIsRefused(t *testing.T) {
 	assert.ErrorContains(t, err, `LITEWAVE_TIMEOUT="soon": want milliseconds or a duration such as 10s`)
 	c, err := litewavemetric.NewClient(litewavemetric.WithTimeout(time.Second))
 	require.NoError(t, err, "an option that sets the value overrides a malformed variable")
-	c.CloseIdleConnections()
+	c.Close()
 }
 
 // An unknown backend is refused by New with the valid ones listed, and
@@ -246,12 +246,12 @@ func TestAPIKeyNeverPrinted(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"), litewavetest.WithAPIKey(key))
-	srv.Script(litewavetest.Fault{Target: litewavetest.Events, Status: 503}, litewavetest.Fault{Target: litewavetest.Events, Status: 400})
+	srv.Script(litewavetest.Fault{Target: "events", Status: 503}, litewavetest.Fault{Target: "events", Status: 400})
 	p := newPipeline(t, srv, litewavemetric.WithAPIKey(key), litewavemetric.WithLogger(logger))
 	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
 	flushErr := p.flush()
 	require.Error(t, flushErr)
-	require.Equal(t, int64(1), srv.Stats().Accepted+srv.Stats().Rejected+int64(len(p.exp.Parked())), "the key was sent")
+	require.Equal(t, int64(1), srv.Stats().Accepted+srv.Stats().Rejected+int64(len(p.exp.Rejected())), "the key was sent")
 	// Rejections are logged outside the exporter's locks, so possibly just
 	// after the flush returns.
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "rejected by the billing backend") },

@@ -181,7 +181,7 @@ func TestOutagesAndPassingProblemsKeepTheWait(t *testing.T) {
 			if r.Header.Get("X-Tenant-Id") == "barred" {
 				status = http.StatusForbidden
 			}
-			return litewavetest.Fault{Target: litewavetest.Events, Status: status}
+			return litewavetest.Fault{Target: "events", Status: status}
 		})
 		exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL))
 		require.NoError(t, err)
@@ -208,7 +208,7 @@ func TestFixedConfigurationIsRetriedByTheFlush(t *testing.T) {
 	forbidden.Store(true)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		if forbidden.Load() {
-			return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusForbidden}
+			return litewavetest.Fault{Target: "events", Status: http.StatusForbidden}
 		}
 		return litewavetest.Fault{}
 	})

@@ -184,7 +184,7 @@ func TestCrashMidDeliveryIsBilledOnce(t *testing.T) {
 		default:
 		}
 		if r.Method == http.MethodPost && n%3 == 0 {
-			return litewavetest.Fault{Drop: litewavetest.DropAfterRecord}
+			return litewavetest.Fault{DropAfterRecord: true}
 		}
 		return litewavetest.Fault{Delay: 20 * time.Millisecond}
 	})

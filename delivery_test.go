@@ -80,9 +80,9 @@ func TestUsageKeptThroughOutageThenDelivered(t *testing.T) {
 func TestTransientFailureThenFlushDeliversAndReturnsNil(t *testing.T) {
 	srv := newServer(t, customers(2)...)
 	srv.Script(
-		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable},
-		litewavetest.Fault{Target: litewavetest.Events, Drop: litewavetest.DropBeforeRead},
-		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusBadGateway},
+		litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable},
+		litewavetest.Fault{Target: "events", DropBeforeRead: true},
+		litewavetest.Fault{Target: "events", Status: http.StatusBadGateway},
 	)
 	p := newPipeline(t, srv, slowRetry)
 	c := p.counter("pages")
@@ -107,7 +107,7 @@ func TestOutageEndingDuringShutdownIsDelivered(t *testing.T) {
 				// Down until Shutdown has failed a few times: the backend
 				// comes back during the Shutdown.
 				if !shuttingDown.Load() || failedDuringShutdown.Add(1) <= 3 {
-					return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable}
+					return litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable}
 				}
 				return litewavetest.Fault{}
 			})
@@ -154,7 +154,7 @@ func TestShutdownWithTheBackendDownTellsTheTruth(t *testing.T) {
 			assert.Equal(t, spooled, ue.Spooled)
 			var usageErr *litewavemetric.UsageError
 			require.ErrorAs(t, err, &usageErr, "the final collection's problem is reported too")
-			assert.Equal(t, litewavemetric.Unattributed, usageErr.Problem)
+			assert.Equal(t, "unattributed", usageErr.Problem)
 			if spooled {
 				assert.Contains(t, err.Error(), "kept in the spool")
 			} else {
@@ -167,7 +167,7 @@ func TestShutdownWithTheBackendDownTellsTheTruth(t *testing.T) {
 // A redirect is a configuration problem, not a rejection: it is never
 // followed, the usage stays owed and is reported as a configuration
 // problem naming the setting, and once the endpoint is right it is
-// delivered, without RetryParked.
+// delivered, without RetryRejected.
 func TestRedirectIsConfigurationThenRecovers(t *testing.T) {
 	reports := handleErrors(t)
 	target := newServer(t, litewavetest.WithCustomer("t1", "c1"))
@@ -178,7 +178,7 @@ func TestRedirectIsConfigurationThenRecovers(t *testing.T) {
 		if !redirecting.Load() {
 			return litewavetest.Fault{}
 		}
-		return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusTemporaryRedirect,
+		return litewavetest.Fault{Target: "events", Status: http.StatusTemporaryRedirect,
 			Header: http.Header{"Location": {target.URL + "/api/v1/events"}}}
 	})
 	p := newPipeline(t, srv, litewavemetric.WithAPIKey("k"))
@@ -187,7 +187,7 @@ func TestRedirectIsConfigurationThenRecovers(t *testing.T) {
 	var ue *litewavemetric.UndeliveredError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, int64(1), ue.Units, "owed")
-	assert.Zero(t, ue.ParkedUnits, "not held aside as rejected")
+	assert.Zero(t, ue.RejectedUnits, "not kept as rejected")
 	var he *litewavemetric.HTTPError
 	require.ErrorAs(t, err, &he)
 	assert.Equal(t, http.StatusTemporaryRedirect, he.StatusCode)
@@ -195,13 +195,13 @@ func TestRedirectIsConfigurationThenRecovers(t *testing.T) {
 	assert.Zero(t, target.Stats().Requests, "neither the key nor the usage went where it pointed")
 	ds := deferred(reports.all())
 	require.NotEmpty(t, ds)
-	assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
+	assert.Equal(t, "configuration", ds[0].Failure)
 	assert.Contains(t, ds[0].Error(), "LITEWAVE_ENDPOINT")
 
 	redirecting.Store(false)
 	require.NoError(t, p.flush())
 	assert.Equal(t, int64(1), srv.Total())
-	assert.Empty(t, p.exp.Parked())
+	assert.Empty(t, p.exp.Rejected())
 }
 
 // A refused API key reads as a configuration problem that names the key,
@@ -217,7 +217,7 @@ func TestRefusedKeyIsReportedAsConfiguration(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, he.StatusCode)
 	ds := deferred(reports.all())
 	require.Len(t, ds, 1, "one report, not one per attempt")
-	assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
+	assert.Equal(t, "configuration", ds[0].Failure)
 	assert.Contains(t, ds[0].Error(), "LITEWAVE_API_KEY")
 	assert.ErrorAs(t, ds[0], &he)
 	t.Logf("a user sees: %v", ds[0])
@@ -237,7 +237,7 @@ func TestTenantWithoutAccountIsReportedAsConfiguration(t *testing.T) {
 	assert.ErrorIs(t, err, litewavemetric.ErrNoCustomer)
 	ds := deferred(reports.all())
 	require.NotEmpty(t, ds)
-	assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
+	assert.Equal(t, "configuration", ds[0].Failure)
 	assert.ErrorIs(t, ds[0], litewavemetric.ErrNoCustomer)
 	assert.Contains(t, ds[0].Error(), "customer account")
 	assert.GreaterOrEqual(t, p.exp.Stats().Lookups.NoAccount, int64(1))
@@ -267,7 +267,7 @@ func TestUnresolvableHostIsConfiguration(t *testing.T) {
 	require.ErrorAs(t, err, &de)
 	ds := deferred(reports.all())
 	require.NotEmpty(t, ds)
-	assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
+	assert.Equal(t, "configuration", ds[0].Failure)
 	assert.Contains(t, ds[0].Error(), "does not resolve: check LITEWAVE_ENDPOINT")
 }
 
@@ -307,7 +307,7 @@ func TestOutageReportsAreFewAndPrefixed(t *testing.T) {
 	require.NoError(t, p.flush())
 	ds := deferred(reports.all())
 	require.Len(t, ds, 2, "began and resolved, for 100 events over 5 collections: %v", ds)
-	assert.Equal(t, litewavemetric.Outage, ds[0].Failure)
+	assert.Equal(t, "outage", ds[0].Failure)
 	assert.False(t, ds[0].Resolved)
 	assert.True(t, ds[1].Resolved)
 	for _, err := range reports.all() {
@@ -321,7 +321,7 @@ func TestOutageReportsAreFewAndPrefixed(t *testing.T) {
 // during a flush and even though the normal backoff is an hour.
 func TestRetryAfterIsHonoured(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
-	srv.Script(litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	srv.Script(litewavetest.Fault{Target: "events", Status: http.StatusTooManyRequests, RetryAfter: "1"})
 	p := newPipeline(t, srv, slowRetry)
 	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
 	require.NoError(t, p.flush())
@@ -340,9 +340,9 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 // A 4xx other than 401, 403, 408, 409 and 429 is a rejection: the event is
-// held aside and reported by the flush, naming the series and the
+// kept and reported by the flush, naming the series and the
 // backend's answer; the other series go out, and so does later usage of
-// the rejected series. RetryParked sends the rejected usage again.
+// the rejected series. RetryRejected sends the rejected usage again.
 func TestRejectionIsHeldAsideAndBlocksNothing(t *testing.T) {
 	srv := newServer(t, customers(2)...)
 	var rejected atomic.Bool
@@ -370,23 +370,23 @@ func TestRejectionIsHeldAsideAndBlocksNothing(t *testing.T) {
 	c.Add(context.Background(), 2, at(tenantID(0), "d1"))
 	err = p.flush()
 	var ue *litewavemetric.UndeliveredError
-	require.ErrorAs(t, err, &ue, "every flush reports the usage held aside")
-	assert.Equal(t, int64(5), ue.ParkedUnits)
+	require.ErrorAs(t, err, &ue, "every flush reports the rejected usage")
+	assert.Equal(t, int64(5), ue.RejectedUnits)
 	assert.Equal(t, int64(10), srv.Total(), "later usage of the rejected series was delivered")
-	parked := p.exp.Parked()
-	require.Len(t, parked, 1)
-	assert.Equal(t, int64(5), parked[0].Units)
-	assert.Contains(t, parked[0].Reason, "unknown meter")
+	kept := p.exp.Rejected()
+	require.Len(t, kept, 1)
+	assert.Equal(t, int64(5), kept[0].Units)
+	assert.Contains(t, kept[0].Reason, "unknown meter")
 
-	assert.Equal(t, 1, p.exp.RetryParked())
+	assert.Equal(t, 1, p.exp.RetryRejected())
 	require.NoError(t, p.flush())
 	assert.Equal(t, int64(15), srv.Total())
 	assert.Empty(t, srv.Conflicts(), "the retried usage took a new key")
 }
 
 // A tenant's account changes: the event bound to the old customer is
-// rejected and held aside, and the series' next events are bound to the
-// new customer and delivered. RetryParked looks the customer up afresh.
+// rejected and kept, and the series' next events are bound to the
+// new customer and delivered. RetryRejected looks the customer up afresh.
 func TestAccountChangeRebindsLaterUsage(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "old"))
 	p := newPipeline(t, srv)
@@ -400,9 +400,9 @@ func TestAccountChangeRebindsLaterUsage(t *testing.T) {
 	c.Add(context.Background(), 3, at("t1", "d1"))
 	var ue *litewavemetric.UndeliveredError
 	require.ErrorAs(t, p.flush(), &ue)
-	assert.Equal(t, int64(2), ue.ParkedUnits)
+	assert.Equal(t, int64(2), ue.RejectedUnits)
 	assert.Equal(t, int64(1+3), srv.Total(), "later usage is bound to the new customer")
-	assert.Equal(t, 1, p.exp.RetryParked())
+	assert.Equal(t, 1, p.exp.RetryRejected())
 	require.NoError(t, p.flush())
 	assert.Equal(t, int64(6), srv.Total())
 	for _, ev := range srv.Events()[1:] {
@@ -416,7 +416,7 @@ func TestAccountChangeRebindsLaterUsage(t *testing.T) {
 func TestFlushAndShutdownHonourTheirContext(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+		return litewavetest.Fault{Target: "events", Delay: time.Hour}
 	})
 	p := newPipeline(t, srv, litewavemetric.WithTimeout(100*time.Millisecond))
 	p.counter("pages").Add(context.Background(), 3, at("t1", "d1"))
@@ -439,7 +439,7 @@ func TestFlushAndShutdownHonourTheirContext(t *testing.T) {
 func TestExportHonoursItsContext(t *testing.T) {
 	srv := newServer(t, customers(1)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+		return litewavetest.Fault{Target: "events", Delay: time.Hour}
 	})
 	exp := newExporter(t, srv, litewavemetric.WithTimeout(time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -514,7 +514,7 @@ func requireMissingTopicReported(t *testing.T, p *pipeline, reports *handled, d 
 	assert.Equal(t, int64(4), ue.Units)
 	ds := deferred(reports.all())
 	require.NotEmpty(t, ds)
-	assert.Equal(t, litewavemetric.Misconfiguration, ds[0].Failure)
+	assert.Equal(t, "configuration", ds[0].Failure)
 	assert.Contains(t, ds[0].Error(), "LITEWAVE_KAFKA_TOPIC")
 	t.Logf("a user sees: %v", ds[0])
 }

@@ -34,7 +34,7 @@
 // refused keys, tenants without an account, unresolvable hosts, missing
 // topics) keep the usage owed and are retried; they are reported through
 // otel.Handle when they begin, persist and end (DeferredError). Usage the
-// backend rejects is held aside (Exporter.Parked) and blocks nothing.
+// backend rejects is kept (Exporter.Rejected) and blocks nothing.
 // ForceFlush and Shutdown deliver what is owed within their context,
 // retrying on a short backoff, and say what is left (UndeliveredError).
 // With WithSpoolDir the outbox is written to disk, synced, before the first
@@ -151,7 +151,7 @@
 // NewPeriodicReader, Export does not wait for first attempts: these errors
 // go to otel.Handle, and the provider's ForceFlush and Shutdown return them.
 // ForceFlush and Shutdown return an UndeliveredError while usage is owed or
-// held aside after a rejection. Every error wraps its cause: errors.Is and errors.As reach
+// rejected. Every error wraps its cause: errors.Is and errors.As reach
 // ErrNoCustomer, *HTTPError, the network error and the context's error.
 // The API key and the SASL password never appear in any.
 //

@@ -119,56 +119,37 @@ func statusOf(err error) int {
 	return 0
 }
 
-// Problem names a kind of usage that could not be billed as counted.
-type Problem int
-
-// The problems a collection's usage can have.
-const (
-	// Unattributed usage has no tenant or device id, in its attributes or
-	// in the resource. It cannot be billed to anyone.
-	Unattributed Problem = iota + 1
-	// CardinalityOverflow usage was merged by the SDK into its overflow
-	// attribute set: it lost its tenant. Lift the reader's cardinality
-	// limit (NewPeriodicReader sets none for counters).
-	CardinalityOverflow
-	// InvalidID usage has a tenant or device id that fails ValidateID, or a
-	// meter id longer than 255 bytes. It cannot be sent and is not billed.
-	InvalidID
-	// BadValue usage is negative or not finite.
-	BadValue
-	// Overflow usage would overflow the series' int64 total.
-	Overflow
-	// OverCapacity usage belongs to a new series refused because the series
-	// cap or the spool size cap was reached.
-	OverCapacity
-	// Overlapping usage was collected twice: its interval overlaps one
-	// already taken for the same stream (resource, scope, instrument,
-	// attributes). Two readers, or two MeterProviders, sharing the exporter
-	// are the usual cause.
-	Overlapping
-)
-
-var problemText = map[Problem]string{
-	Unattributed:        "has no tenant or device id; not billed",
-	CardinalityOverflow: "was merged by the SDK's cardinality limit into otel.metric.overflow and lost its tenant; not billed (lift the reader's cardinality limit)",
-	InvalidID:           "has an invalid tenant, device or meter id; not billed",
-	BadValue:            "is negative or not finite; not billed",
-	Overflow:            "would overflow an int64 total; not billed",
-	OverCapacity:        "belongs to a new series beyond the exporter's capacity; not billed",
-	Overlapping:         "was collected twice: its interval overlaps usage already taken for the same stream; not billed again",
+// problemText is what each UsageError.Problem says in a message.
+var problemText = map[string]string{
+	"unattributed":         "has no tenant or device id; not billed",
+	"cardinality_overflow": "was merged by the SDK's cardinality limit into otel.metric.overflow and lost its tenant; not billed (lift the reader's cardinality limit)",
+	"invalid_id":           "has an invalid tenant, device or meter id; not billed",
+	"bad_value":            "is negative or not finite; not billed",
+	"too_large":            "would make the series' total too large for an int64; not billed",
+	"over_capacity":        "belongs to a new series beyond the exporter's capacity; not billed",
+	"overlapping":          "was collected twice: its interval overlaps usage already taken for the same stream; not billed again",
 }
 
-func (p Problem) String() string { return problemText[p] }
-
-// typeName is the problem as an error.type value of the exporter's metrics.
-func (p Problem) typeName() string {
-	return [...]string{"", "unattributed", "cardinality_overflow", "invalid_id", "bad_value", "overflow", "over_capacity", "overlapping"}[p]
-}
-
-// UsageError reports the usage of one collection that has a Problem. Export
-// returns one per problem every collection in which it occurs.
+// UsageError reports the usage of one collection that could not be billed
+// as counted. Export returns one per problem every collection in which it
+// occurs.
 type UsageError struct {
-	Problem Problem
+	// Problem is also the error.type of the exporter's own metrics:
+	//   - "unattributed": no tenant or device id, in the attributes or the
+	//     resource; it cannot be billed to anyone.
+	//   - "cardinality_overflow": merged by the SDK's cardinality limit into
+	//     its overflow attribute set, losing its tenant; lift the reader's
+	//     limit (NewPeriodicReader sets none for counters).
+	//   - "invalid_id": a tenant or device id that fails ValidateID, or a
+	//     meter id that is empty or longer than 255 bytes.
+	//   - "bad_value": negative or not finite.
+	//   - "too_large": the series' int64 total would overflow.
+	//   - "over_capacity": a new series beyond WithMaxSeries, or beyond the
+	//     spool's WithMaxSpoolBytes.
+	//   - "overlapping": collected twice, its interval overlapping one
+	//     already taken for the same stream; two readers, or two
+	//     MeterProviders, sharing the exporter are the usual cause.
+	Problem string
 	Points  int     // data points concerned
 	Units   float64 // their usage
 	// One example, to find the source: the instrument's meter id and, when
@@ -182,8 +163,8 @@ func (e *UsageError) Error() string {
 	if e.Units == 1 {
 		unit = "unit"
 	}
-	what, reason := e.Problem.String(), e.Reason
-	if e.Problem == Unattributed && reason != "" {
+	what, reason := problemText[e.Problem], e.Reason
+	if e.Problem == "unattributed" && reason != "" {
 		// The reason names the keys expected and those the point has.
 		what, reason = reason+"; not billed", ""
 	}
@@ -199,43 +180,29 @@ func (e *UsageError) Error() string {
 
 func formatUnits(u float64) string { return strconv.FormatFloat(u, 'f', -1, 64) }
 
-// RejectedError reports usage the backend refused and that sending again
+// RejectedError is usage the backend rejected and that sending again
 // cannot help: an HTTP 4xx other than 401, 403, 408, 409 and 429, or a
-// record the Kafka path calls not retriable. The usage is held aside
-// (Exporter.Parked, Stats.ParkedUnits) and never dropped; later usage of
-// the series goes on. Exporter.RetryParked or the next start with a spool
-// sends it again, under a new key, since the backend recorded none of it.
+// record the Kafka path calls not retriable. Rejected usage is kept, never
+// dropped, and blocks nothing: later usage of the series goes on. It is
+// sent again only by Exporter.RetryRejected or the next start with a
+// spool, under a new key, since the backend recorded none of it. Export and
+// flushes return it; Exporter.Rejected lists it per series.
 type RejectedError struct {
-	ParkedUsage       // the rejected event: its series, units and reason
-	Cause       error // the backend's answer
+	Tenant, Device, Meter string
+	Units                 int64
+	Events                int64  // rejected events merged into Units
+	StatusCode            int    // HTTP status of the latest rejection, 0 if none
+	Reason                string // the backend's answer
+	Since                 time.Time
+	Cause                 error // the backend's answer, as an error
 }
 
 func (e *RejectedError) Error() string {
-	return fmt.Sprintf("litewavemetric: billing backend rejected %d units of tenant %s device %s meter %s (held aside): %s",
+	return fmt.Sprintf("litewavemetric: billing backend rejected %d units of tenant %s device %s meter %s (kept until sent again): %s",
 		e.Units, e.Tenant, e.Device, e.Meter, e.Reason)
 }
 
 func (e *RejectedError) Unwrap() error { return e.Cause }
-
-// Failure says why owed usage is not delivered yet.
-type Failure int
-
-const (
-	// Outage: network errors, timeouts, 408, 429, 5xx.
-	Outage Failure = iota + 1
-	// Misconfiguration: a redirect, a refused API key (401, 403), a URL that
-	// does not serve the API (404), TLS against a plain HTTP server, SASL
-	// credentials the brokers refuse, a missing topic, a host that does not
-	// resolve, a tenant without a customer account. Retrying alone will not
-	// fix it; the report says what will. ForceFlush and Shutdown stop
-	// waiting once every owed event met one during the flush, except a
-	// tenant without an account (creating it fixes that while they wait)
-	// and, without a spool, a host that does not resolve (a passing DNS
-	// failure would lose the usage at exit).
-	Misconfiguration
-	// SpoolFailure: the spool cannot be written; events wait, unsent.
-	SpoolFailure
-)
 
 // DeferredError reports, through otel.Handle and the logger, usage that is
 // owed but not delivered yet, and why. The usage is kept and retried. It is
@@ -243,32 +210,44 @@ const (
 // within ten minutes), once it has lasted a minute, every ten minutes while
 // it lasts, and when it ends (Resolved); never once per event.
 type DeferredError struct {
-	Failure   Failure
+	// Failure is one of:
+	//   - "outage": network errors, timeouts, 408, 429, 5xx.
+	//   - "configuration": a redirect, a refused API key (401, 403), a URL
+	//     that does not serve the API (404), TLS against a plain HTTP
+	//     server, SASL credentials the brokers refuse, a missing topic, a
+	//     host that does not resolve, a tenant without a customer account.
+	//     Retrying alone will not fix it; the report says what will.
+	//     ForceFlush and Shutdown stop waiting once every owed event met
+	//     one during the flush, except a tenant without an account
+	//     (creating it fixes that while they wait) and, without a spool, a
+	//     host that does not resolve (a passing DNS failure would lose the
+	//     usage at exit).
+	//   - "spool": the spool cannot be written; events wait, unsent.
+	Failure   string
 	Resolved  bool          // the failure is over: delivery goes on
 	Since     time.Time     // when it began
 	Lasted    time.Duration // how long it had lasted when reported
-	Events    int64         // events whose last attempt failed this way (held, for SpoolFailure)
+	Events    int64         // events whose last attempt failed this way (held, for "spool")
 	OwedUnits int64         // owed in all
 	Cause     error         // the latest failure
+}
+
+// failureText is what each DeferredError.Failure says in a message.
+var failureText = map[string]string{
+	"outage":        "billing backend unavailable",
+	"configuration": "configuration problem",
+	"spool":         "spool cannot be written",
 }
 
 func (e *DeferredError) Error() string {
 	since := e.Since.Format(time.TimeOnly)
 	lasted := e.Lasted.Round(time.Millisecond)
-	var what string
-	switch e.Failure {
-	case Outage:
-		what = "billing backend unavailable"
-	case Misconfiguration:
-		what = "configuration problem"
-	case SpoolFailure:
-		what = "spool cannot be written"
-	}
+	what := failureText[e.Failure]
 	if e.Resolved {
 		return fmt.Sprintf("litewavemetric: resolved after %v: %s since %s; %d units owed, delivery goes on", lasted, what, since, e.OwedUnits)
 	}
 	kept := "kept and retrying"
-	if e.Failure == SpoolFailure {
+	if e.Failure == "spool" {
 		kept = "held unsent until the spool can be written"
 	}
 	msg := fmt.Sprintf("litewavemetric: %s since %s (%v): %s failing, %d units owed in all, %s", what, since, lasted, plural(e.Events, "event"), e.OwedUnits, kept)
@@ -281,11 +260,11 @@ func (e *DeferredError) Error() string {
 func (e *DeferredError) Unwrap() error { return e.Cause }
 
 // UndeliveredError reports, from ForceFlush or Shutdown, usage still owed
-// when the context ended, and usage held aside after a rejection.
+// when the context ended, and rejected usage.
 type UndeliveredError struct {
-	Events, Units int64 // owed and deliverable
-	ParkedEvents  int64
-	ParkedUnits   int64 // held aside after rejections
+	Events, Units  int64 // owed and deliverable
+	RejectedEvents int64
+	RejectedUnits  int64 // rejected by the backend, kept until sent again
 	// Spooled says the usage is on disk, in the spool, for the next start;
 	// if false, usage held in memory is lost when the process exits.
 	Spooled bool
@@ -301,8 +280,8 @@ func (e *UndeliveredError) Error() string {
 	}
 	// Units, not events: usage counted while an event is owed is owed too,
 	// and goes out as events of its own.
-	msg := fmt.Sprintf("litewavemetric: %d units not delivered, %d units rejected and held aside; %s",
-		e.Units, e.ParkedUnits, where)
+	msg := fmt.Sprintf("litewavemetric: %d units not delivered, %d units rejected; %s",
+		e.Units, e.RejectedUnits, where)
 	if e.Cause != nil {
 		msg += ": " + strings.ReplaceAll(e.Cause.Error(), "\n", "; ")
 	}
@@ -320,12 +299,12 @@ func plural(n int64, word string) string {
 }
 
 // failureOf is the public name of an outbox failure class.
-func failureOf(c outbox.Class) Failure {
+func failureOf(c outbox.Class) string {
 	switch c {
 	case outbox.Configuration:
-		return Misconfiguration
+		return "configuration"
 	case outbox.Spool:
-		return SpoolFailure
+		return "spool"
 	}
-	return Outage
+	return "outage"
 }

@@ -298,22 +298,22 @@ func (e *Exporter) take(rm *metricdata.ResourceMetrics) (*outbox.FirstAttempts, 
 // says to log overlaps (through NewPeriodicReader, its reports do).
 func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport, log bool) []error {
 	var errs []error
-	add := func(p Problem, i outbox.Issue) {
+	add := func(p string, i outbox.Issue) {
 		if i.Points == 0 {
 			return
 		}
 		errs = append(errs, &UsageError{Problem: p, Points: i.Points, Units: i.Units,
 			Meter: i.Example.Meter, Tenant: i.Example.Tenant, Device: i.Example.Device, Reason: i.Reason})
 	}
-	add(Unattributed, mrep.unattributed)
-	add(CardinalityOverflow, mrep.overflow)
-	add(InvalidID, mrep.invalid)
-	add(OverCapacity, mrep.untracked) // cumulative points beyond the stream cap: their deltas are unknown
-	add(OverCapacity, rep.OverCapacity)
-	add(BadValue, rep.BadValue)
-	add(Overflow, rep.Overflow)
+	add("unattributed", mrep.unattributed)
+	add("cardinality_overflow", mrep.overflow)
+	add("invalid_id", mrep.invalid)
+	add("over_capacity", mrep.untracked) // cumulative points beyond the stream limit: their deltas are unknown
+	add("over_capacity", rep.OverCapacity)
+	add("bad_value", rep.BadValue)
+	add("too_large", rep.Overflow)
 	if mrep.overlap.Points > 0 {
-		add(Overlapping, mrep.overlap)
+		add("overlapping", mrep.overlap)
 		// Logged as rejections are: the pipeline is built wrong, and the
 		// operator reads the exporter's log.
 		if log {
@@ -335,18 +335,14 @@ func rejections(rs []outbox.Parked) []error {
 		moreUnits += p.Units
 	}
 	if moreEvents > 0 {
-		errs = append(errs, fmt.Errorf("litewavemetric: and %d more events (%d units) rejected and held aside; see Exporter.Parked", moreEvents, moreUnits))
+		errs = append(errs, fmt.Errorf("litewavemetric: and %d more events (%d units) rejected; see Exporter.Rejected", moreEvents, moreUnits))
 	}
 	return errs
 }
 
 func rejected(p outbox.Parked) *RejectedError {
-	return &RejectedError{ParkedUsage: parkedUsage(p), Cause: expose(p.Err)}
-}
-
-func parkedUsage(p outbox.Parked) ParkedUsage {
-	return ParkedUsage{Tenant: p.Key.Tenant, Device: p.Key.Device, Meter: p.Key.Meter, Units: p.Units, Events: p.Events,
-		StatusCode: statusOf(p.Err), Reason: p.Reason, Since: p.Since}
+	return &RejectedError{Tenant: p.Key.Tenant, Device: p.Key.Device, Meter: p.Key.Meter, Units: p.Units, Events: p.Events,
+		StatusCode: statusOf(p.Err), Reason: p.Reason, Since: p.Since, Cause: expose(p.Err)}
 }
 
 // ForceFlush delivers everything owed now and returns once it is
@@ -354,9 +350,9 @@ func parkedUsage(p outbox.Parked) ParkedUsage {
 // failures are retried within tens to hundreds of milliseconds while ctx
 // lasts (a server's Retry-After is waited for). It returns early when
 // everything still owed was refused, during this flush, for a
-// configuration problem that retrying cannot fix (see Misconfiguration).
+// configuration problem that retrying cannot fix (see DeferredError).
 // The error is an UndeliveredError if usage is still owed when it
-// returns, or held aside after a rejection.
+// returns, or rejected usage is kept.
 func (e *Exporter) ForceFlush(ctx context.Context) error {
 	if e.closed.Load() {
 		return fmt.Errorf("litewavemetric: force flush: %w", sdkmetric.ErrExporterShutdown)
@@ -403,11 +399,11 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// undelivered reports what is owed or held aside, or nil; cause is why a
+// undelivered reports what is owed or rejected, or nil; cause is why a
 // flush ended early.
 func (e *Exporter) undelivered(cause error, spooled bool) error {
 	st := e.box.Stats()
-	if cause == nil && st.OwedUnits == 0 && st.ParkedUnits == 0 {
+	if cause == nil && st.OwedUnits == 0 && st.RejectedUnits == 0 {
 		return nil
 	}
 	causes := []error{cause}
@@ -425,58 +421,51 @@ func (e *Exporter) undelivered(cause error, spooled bool) error {
 			causes = append(causes, expose(err))
 		}
 	}
-	parked := e.box.Parked()
-	for i, p := range parked {
+	kept := e.box.Parked()
+	for i, p := range kept {
 		if i == maxReported {
-			causes = append(causes, fmt.Errorf("and %d more series with rejected usage; see Exporter.Parked", len(parked)-i))
+			causes = append(causes, fmt.Errorf("and %d more series with rejected usage; see Exporter.Rejected", len(kept)-i))
 			break
 		}
 		causes = append(causes, rejected(p))
 	}
 	return &UndeliveredError{Events: st.OwedEvents, Units: st.OwedUnits,
-		ParkedEvents: st.ParkedEvents, ParkedUnits: st.ParkedUnits, Spooled: spooled, Cause: errors.Join(causes...)}
+		RejectedEvents: st.RejectedEvents, RejectedUnits: st.RejectedUnits, Spooled: spooled, Cause: errors.Join(causes...)}
 }
 
 // Stats returns the exporter's counters, for tests and operators.
 func (e *Exporter) Stats() Stats {
-	o := e.box.Stats()
-	s := Stats{
-		Series: o.Series, OwedEvents: o.OwedEvents, OwedUnits: o.OwedUnits, InFlight: o.InFlight, Waiting: o.Waiting,
-		ParkedEvents: o.ParkedEvents, ParkedUnits: o.ParkedUnits, ParkedSeries: o.ParkedSeries,
-		AcceptedUnits: o.AcceptedUnits, DeliveredEvents: o.DeliveredEvents, DeliveredUnits: o.DeliveredUnits,
-		Retries: o.Retries, Rejections: o.Rejections, RejectedEventUnits: o.RejectedEventUnits, RejectedPoints: o.RejectedPoints, RejectedUnits: o.RejectedUnits,
-		FractionsDropped: o.FractionsDropped, Lookups: LookupStats(e.client.accounts.Stats()),
-		SpoolCommits: o.StoreCommits, SpoolErrors: o.StoreErrors, SpoolRecordsDropped: e.recovery.Dropped,
-	}
+	s := Stats{Stats: e.box.Stats(), Lookups: e.client.accounts.Stats(), SpoolRecordsDropped: e.recovery.Dropped}
 	if e.spool != nil {
 		s.SpoolBytes = e.spool.HeldBytes()
 	}
 	e.counts.Lock()
 	s.Exports = e.counts.exports
-	s.RejectedPoints += e.counts.untracked.points
+	s.RefusedPoints += e.counts.untracked.points
 	s.UnattributedPoints, s.UnattributedUnits = e.counts.unattributed.points, e.counts.unattributed.units
-	s.OverflowPoints, s.OverflowUnits = e.counts.overflow.points, e.counts.overflow.units
+	s.CardinalityOverflowPoints, s.CardinalityOverflowUnits = e.counts.overflow.points, e.counts.overflow.units
 	s.InvalidPoints, s.InvalidUnits = e.counts.invalidIDs.points, e.counts.invalidIDs.units
 	e.counts.Unlock()
 	return s
 }
 
-// Parked lists the usage the backend rejected, held aside, per series.
-func (e *Exporter) Parked() []ParkedUsage {
+// Rejected lists the usage the backend rejected, per series: it is kept,
+// and sent again only by RetryRejected or the next start with a spool.
+func (e *Exporter) Rejected() []*RejectedError {
 	ps := e.box.Parked()
-	out := make([]ParkedUsage, len(ps))
+	out := make([]*RejectedError, len(ps))
 	for i, p := range ps {
-		out[i] = parkedUsage(p)
+		out[i] = rejected(p)
 	}
 	return out
 }
 
-// RetryParked sends all usage held aside again, once the cause of the
+// RetryRejected sends all rejected usage again, once the cause of the
 // rejections is fixed, and returns how many series it concerned. The usage
 // joins the series' next event under a new key (the backend recorded none
 // of it), bound to a customer looked up afresh. A restart with a spool
 // does the same.
-func (e *Exporter) RetryParked() int { return e.box.RetryParked() }
+func (e *Exporter) RetryRejected() int { return e.box.RetryParked() }
 
 // Client returns the client the exporter delivers through. The exporter's
 // Shutdown closes it.

@@ -249,7 +249,7 @@ func TestUnattributedUsageIsReportedEveryCollection(t *testing.T) {
 		err := p.flush()
 		var ue *litewavemetric.UsageError
 		require.ErrorAs(t, err, &ue, "the provider's ForceFlush returns it")
-		assert.Equal(t, litewavemetric.Unattributed, ue.Problem)
+		assert.Equal(t, "unattributed", ue.Problem)
 		assert.Equal(t, 1, ue.Points)
 		assert.Equal(t, 7.0, ue.Units)
 		assert.Equal(t, "pages", ue.Meter)
@@ -271,7 +271,7 @@ func TestCardinalityOverflowIsReported(t *testing.T) {
 	err := p.flush()
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.CardinalityOverflow, ue.Problem)
+	assert.Equal(t, "cardinality_overflow", ue.Problem)
 	assert.Equal(t, 3.0, ue.Units, "the SDK keeps limit-1 sets and merges the rest")
 	assert.Equal(t, int64(2), srv.Total())
 }
@@ -310,10 +310,10 @@ func TestSeriesCapComesBeforeOverflow(t *testing.T) {
 	err := p.flush()
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.OverCapacity, ue.Problem)
+	assert.Equal(t, "over_capacity", ue.Problem)
 	assert.Equal(t, 10, ue.Points)
 	assert.Equal(t, int64(1000), srv.Total())
-	assert.Zero(t, p.exp.Stats().OverflowPoints)
+	assert.Zero(t, p.exp.Stats().CardinalityOverflowPoints)
 }
 
 // OpenTelemetry's own metrics, and the exporter's, are never billed nor
@@ -345,10 +345,10 @@ func TestWrappedSumIsRefusedAndCountersNeverRunBackwards(t *testing.T) {
 	err := p.flush()
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.BadValue, ue.Problem)
+	assert.Equal(t, "bad_value", ue.Problem)
 	st := p.exp.Stats()
-	assert.GreaterOrEqual(t, st.RejectedUnits, 0.0)
-	assert.Equal(t, int64(1), st.RejectedPoints)
+	assert.GreaterOrEqual(t, st.RefusedUnits, 0.0)
+	assert.Equal(t, int64(1), st.RefusedPoints)
 }
 
 // A meter id beyond what the backend can store is refused where it enters:
@@ -365,7 +365,7 @@ func TestOverlongMeterIDsAreRefusedWhereTheyEnter(t *testing.T) {
 		metricdata.DataPoint[int64]{Value: 4, Attributes: attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))}))
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.InvalidID, ue.Problem)
+	assert.Equal(t, "invalid_id", ue.Problem)
 	assert.Equal(t, 4.0, ue.Units)
 	assert.Less(t, len(ue.Meter), 100, "quoted, truncated")
 	assert.Equal(t, int64(1), exp.Stats().InvalidPoints)

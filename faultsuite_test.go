@@ -39,10 +39,10 @@ func (f *faultMix) fault(r *http.Request, _ int) litewavetest.Fault {
 	case x < 0.15:
 		return litewavetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}
 	case x < 0.20:
-		return litewavetest.Fault{Drop: litewavetest.DropBeforeRead}
+		return litewavetest.Fault{DropBeforeRead: true}
 	case x < 0.25 && r.Method == http.MethodPost: // events and produces
 		// The ambiguous case: recorded, but the client never hears so.
-		return litewavetest.Fault{Drop: litewavetest.DropAfterRecord}
+		return litewavetest.Fault{DropAfterRecord: true}
 	case x < 0.28:
 		return litewavetest.Fault{Delay: 400 * time.Millisecond} // past the 150ms timeout
 	}
@@ -52,7 +52,7 @@ func (f *faultMix) fault(r *http.Request, _ int) litewavetest.Fault {
 // recordFault fails records at random with retriable errors while on: a
 // leader moving, in Confluent's code or (for Redpanda's per-partition
 // answers) Kafka's.
-func (f *faultMix) recordFault(code int) litewavetest.RecordFaultFunc {
+func (f *faultMix) recordFault(code int) func(topic string, key, value []byte, n int) litewavetest.RecordFault {
 	return func(string, []byte, []byte, int) litewavetest.RecordFault {
 		if !f.on.Load() {
 			return litewavetest.RecordFault{}
@@ -167,7 +167,7 @@ func runFaultSuite(t *testing.T, s suite) {
 	assert.Empty(t, srv.RecordConflicts(), "no record key with two values")
 	st, bs := p.exp.Stats(), srv.Stats()
 	assert.Zero(t, st.OwedUnits)
-	assert.Zero(t, st.ParkedUnits)
+	assert.Zero(t, st.RejectedUnits)
 	assert.Equal(t, wantTotal, st.DeliveredUnits)
 	t.Logf("%s: %d series, %d collections: %d events and %d records accepted (%d units), %d requests, %d faults injected %v, "+
 		"%d record faults, %d retries, %d duplicates suppressed, %d lookups; units lost: %d",

@@ -42,7 +42,7 @@ func TestHostileIDsNeverReachTheBackend(t *testing.T) {
 		err := p.flush()
 		var ue *litewavemetric.UsageError
 		require.ErrorAs(t, err, &ue, "round %d", round)
-		assert.Equal(t, litewavemetric.InvalidID, ue.Problem)
+		assert.Equal(t, "invalid_id", ue.Problem)
 		assert.Equal(t, 2*len(hostileIDs), ue.Points)
 		assert.Less(t, len(err.Error()), 2000, "the report quotes ids, truncated")
 		assert.True(t, utf8.ValidString(err.Error()))

@@ -9,12 +9,8 @@ import (
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-// MaxIDLength is the longest tenant or device id accepted.
-const MaxIDLength = usage.MaxIDLength
-
-// MaxMeterIDLength is the longest meter id accepted, as OpenTelemetry
-// bounds instrument names.
-const MaxMeterIDLength = usage.MaxMeterLength
+// MaxIDLength is the longest tenant or device id accepted, in bytes.
+const MaxIDLength = 128
 
 // ErrInvalidID is wrapped by every error about a tenant, device or meter id
 // that cannot be sent.
@@ -47,13 +43,14 @@ func ValidateID(id string) error {
 }
 
 // checkMeterID reports whether id may be used as a meter id: it travels in
-// JSON bodies only, so any text of 1 to MaxMeterIDLength bytes is fine.
+// JSON bodies only, so any text of 1 to 255 bytes (as OpenTelemetry
+// bounds instrument names) is fine.
 func checkMeterID(id string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("%w: empty meter id", ErrInvalidID)
-	case len(id) > MaxMeterIDLength:
-		return fmt.Errorf("%w: meter id of %d bytes, longer than %d", ErrInvalidID, len(id), MaxMeterIDLength)
+	case len(id) > usage.MaxMeterLength:
+		return fmt.Errorf("%w: meter id of %d bytes, longer than %d", ErrInvalidID, len(id), usage.MaxMeterLength)
 	}
 	return nil
 }

@@ -216,8 +216,8 @@ func testRejectedAlone(t *testing.T, spooled bool) {
 		c.Add(context.Background(), 1, at(tenantID(i), "d"))
 	}
 	var ue *litewavemetric.UndeliveredError
-	require.ErrorAs(t, p.flush(), &ue, "the rejected usage is held aside")
-	assert.Equal(t, int64(100), ue.ParkedUnits)
+	require.ErrorAs(t, p.flush(), &ue, "the rejected usage is kept")
+	assert.Equal(t, int64(100), ue.RejectedUnits)
 	read := readTopic(t, cluster.ListenAddrs())
 	assert.Equal(t, int64(1+2+3+4+5+6+5), sum(read.totals), "the other series were delivered")
 	assert.Zero(t, read.duplicates)

@@ -477,7 +477,7 @@ func TestKafkaTransactionNeedsAreConfiguration(t *testing.T) {
 			assert.Equal(t, int64(4), ue.Units, "owed")
 			ds := deferred(reports.all())
 			require.NotEmpty(t, ds)
-			assert.Equal(t, litewavemetric.Misconfiguration, ds[len(ds)-1].Failure)
+			assert.Equal(t, "configuration", ds[len(ds)-1].Failure)
 			for _, w := range tc.want {
 				assert.Contains(t, ds[len(ds)-1].Error(), w)
 			}

@@ -30,7 +30,7 @@ func onError(t *testing.T, fn func(error)) {
 func TestExportReturnsWhenShutdownStopsDelivery(t *testing.T) {
 	srv := newServer(t, customers(2)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
-		return litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour}
+		return litewavetest.Fault{Target: "events", Delay: time.Hour}
 	})
 	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry,
 		litewavemetric.WithConcurrency(1))
@@ -73,8 +73,8 @@ func TestForceFlushReturnsWhenShutdownStopsDelivery(t *testing.T) {
 func TestErrorHandlerMayCallTheExporter(t *testing.T) {
 	srv := newServer(t, customers(1)...)
 	srv.Script(
-		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable},
-		litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusUnprocessableEntity},
+		litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable},
+		litewavetest.Fault{Target: "events", Status: http.StatusUnprocessableEntity},
 	)
 	var exp *litewavemetric.Exporter
 	handled := make(chan litewavemetric.Stats, 2)
@@ -89,7 +89,7 @@ func TestErrorHandlerMayCallTheExporter(t *testing.T) {
 	require.NoError(t, exp.Export(context.Background(), usage(1)), "the first attempt fails; the retry is rejected later")
 	within(t, handled, "the error handler calling Stats on the outage report")
 	st := within(t, handled, "the error handler calling Stats on the rejection")
-	assert.Equal(t, int64(1), st.ParkedEvents)
+	assert.Equal(t, int64(1), st.RejectedEvents)
 }
 
 // A rejection that arrives after its Export stopped waiting is reported
@@ -99,7 +99,7 @@ func TestLateRejectionIsReported(t *testing.T) {
 	release := make(chan struct{})
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		<-release
-		return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusBadRequest}
+		return litewavetest.Fault{Target: "events", Status: http.StatusBadRequest}
 	})
 	reported := make(chan *litewavemetric.RejectedError, 1)
 	onError(t, func(err error) {

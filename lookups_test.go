@@ -40,7 +40,7 @@ func TestSlowLookupDelaysNoOtherTenant(t *testing.T) {
 			srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
 				if strings.HasSuffix(r.URL.Path, "/"+slow) {
 					slowLookups.Add(1)
-					return litewavetest.Fault{Target: litewavetest.Lookups, Delay: time.Minute}
+					return litewavetest.Fault{Target: "lookups", Delay: time.Minute}
 				}
 				return litewavetest.Fault{}
 			})
@@ -87,7 +87,7 @@ func TestDeadLookupPathIsAskedOncePerBackoffStep(t *testing.T) {
 		if strings.Contains(r.URL.Path, "customer-accounts") {
 			lookups.Add(1)
 		}
-		return litewavetest.Fault{Target: litewavetest.Lookups, Status: 503}
+		return litewavetest.Fault{Target: "lookups", Status: 503}
 	})
 	p := newPipeline(t, srv)
 	pages := p.counter("pages")

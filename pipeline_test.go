@@ -78,7 +78,7 @@ func requireOverlapReported(t *testing.T, err error, logs *syncBuffer) {
 	t.Helper()
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.Overlapping, ue.Problem)
+	assert.Equal(t, "overlapping", ue.Problem)
 	assert.Contains(t, ue.Error(), "two readers, or two MeterProviders, sharing this exporter")
 	assert.Contains(t, logs.String(), "two readers, or two MeterProviders, sharing this exporter")
 }

@@ -29,7 +29,7 @@ import (
 //     logger) when the next collection comes, once per change: a problem
 //     that lasts is reported once, not at every collection. Rejections are
 //     reported as they come, and by every ForceFlush and Shutdown while
-//     the usage is held aside.
+//     the rejected usage is kept.
 //
 // The reader exports every OTEL_METRIC_EXPORT_INTERVAL milliseconds
 // (default 60000), each within OTEL_METRIC_EXPORT_TIMEOUT (default 30000);

@@ -135,7 +135,7 @@ func signature(err error) string {
 	for _, e := range errorList(err) {
 		var ue *UsageError
 		if errors.As(e, &ue) {
-			b.WriteString(ue.Problem.typeName() + " " + ue.Meter + " " + ue.Reason)
+			b.WriteString(ue.Problem + " " + ue.Meter + " " + ue.Reason)
 		} else {
 			b.WriteString(e.Error())
 		}

@@ -41,14 +41,14 @@ var keyForms = []string{echoedKey, jsonEscaped(echoedKey), url.QueryEscape(echoe
 
 // A backend that echoes the API key (a refused lookup, a rejected event,
 // an outage; raw, JSON-escaped or percent-encoded) never has it shown: not
-// in the provider's errors, otel.Handle's reports, the logger, Parked()
+// in the provider's errors, otel.Handle's reports, the logger, Rejected()
 // reasons, nor the spool's bytes.
 func TestEchoedKeyIsNeverShown(t *testing.T) {
 	for form, echo := range echoes {
 		answers := map[string]litewavetest.Fault{
-			"lookup 401": {Target: litewavetest.Lookups, Status: 401, Body: `{"detail":"invalid x-api-key ` + echo + `"}`},
-			"event 400":  {Target: litewavetest.Events, Status: 400, Body: `{"detail":"bad request with key=` + echo + `&x=1"}`},
-			"503":        {Target: litewavetest.Events, Status: 503, Body: `upstream said: "x-api-key: ` + echo + `"`},
+			"lookup 401": {Target: "lookups", Status: 401, Body: `{"detail":"invalid x-api-key ` + echo + `"}`},
+			"event 400":  {Target: "events", Status: 400, Body: `{"detail":"bad request with key=` + echo + `&x=1"}`},
+			"503":        {Target: "events", Status: 503, Body: `upstream said: "x-api-key: ` + echo + `"`},
 		}
 		for name, fault := range answers {
 			t.Run(form+"/"+name, func(t *testing.T) {
@@ -68,8 +68,8 @@ func TestEchoedKeyIsNeverShown(t *testing.T) {
 				for i, r := range reports.all() {
 					shown[fmt.Sprintf("report %d", i)] = r.Error()
 				}
-				for i, pk := range p.exp.Parked() {
-					shown[fmt.Sprintf("Parked()[%d].Reason", i)] = pk.Reason
+				for i, pk := range p.exp.Rejected() {
+					shown[fmt.Sprintf("Rejected()[%d].Reason", i)] = pk.Reason
 				}
 				db, err := os.ReadFile(filepath.Join(spool, "outbox.db"))
 				require.NoError(t, err)

@@ -82,8 +82,8 @@ func newSelfMetrics(mp metric.MeterProvider, server string, stats func() Stats) 
 
 // usageMetrics are the observable instruments in usage units.
 type usageMetrics struct {
-	delivered, rejected, lookups, retries metric.Int64ObservableCounter
-	owed, parked, spool                   metric.Int64ObservableUpDownCounter
+	delivered, notBilled, lookups, retries metric.Int64ObservableCounter
+	owed, rejected, spool                  metric.Int64ObservableUpDownCounter
 }
 
 func registerUsageMetrics(meter metric.Meter, attrs []attribute.KeyValue, stats func() Stats) (metric.Registration, error) {
@@ -104,11 +104,11 @@ func registerUsageMetrics(meter metric.Meter, attrs []attribute.KeyValue, stats 
 		return g
 	}
 	u.delivered = counter("litewave.usage.delivered", "{unit}", "Usage delivered to the billing backend.")
-	u.rejected = counter("litewave.usage.rejected", "{unit}", "Usage that could not be billed, by litewave.reason.")
+	u.notBilled = counter("litewave.usage.not_billed", "{unit}", "Usage that could not be billed, by litewave.reason.")
 	u.lookups = counter("litewave.lookups", "{lookup}", "Customer lookups, by litewave.lookup.result.")
 	u.retries = counter("litewave.delivery.retries", "{attempt}", "Failed delivery attempts that will be retried.")
 	u.owed = gauge("litewave.usage.owed", "{unit}", "Usage owed to the billing backend, not delivered yet.")
-	u.parked = gauge("litewave.usage.parked", "{unit}", "Usage the backend rejected, held aside.")
+	u.rejected = gauge("litewave.usage.rejected", "{unit}", "Usage the backend rejected, kept until sent again.")
 	u.spool = gauge("litewave.spool.size", "By", "Size of the records the spool holds.")
 	if err != nil {
 		return nil, err
@@ -121,17 +121,17 @@ func registerUsageMetrics(meter metric.Meter, attrs []attribute.KeyValue, stats 
 		st := stats()
 		o.ObserveInt64(u.delivered, st.DeliveredUnits, common)
 		o.ObserveInt64(u.owed, st.OwedUnits, common)
-		o.ObserveInt64(u.parked, st.ParkedUnits, common)
+		o.ObserveInt64(u.rejected, st.RejectedUnits, common)
 		o.ObserveInt64(u.spool, st.SpoolBytes, common)
 		o.ObserveInt64(u.retries, st.Retries, common)
 		for reason, units := range map[string]float64{
 			"unattributed":         st.UnattributedUnits,
-			"cardinality_overflow": st.OverflowUnits,
+			"cardinality_overflow": st.CardinalityOverflowUnits,
 			"invalid_id":           st.InvalidUnits,
-			"refused":              st.RejectedUnits,
+			"refused":              st.RefusedUnits,
 			"backend_rejected":     float64(st.RejectedEventUnits),
 		} {
-			o.ObserveInt64(u.rejected, int64(units), with("litewave.reason", reason))
+			o.ObserveInt64(u.notBilled, int64(units), with("litewave.reason", reason))
 		}
 		for result, n := range map[string]int64{
 			"requested":  st.Lookups.Requests,
@@ -142,7 +142,7 @@ func registerUsageMetrics(meter metric.Meter, attrs []attribute.KeyValue, stats 
 			o.ObserveInt64(u.lookups, n, with("litewave.lookup.result", result))
 		}
 		return nil
-	}, u.delivered, u.rejected, u.lookups, u.retries, u.owed, u.parked, u.spool)
+	}, u.delivered, u.notBilled, u.lookups, u.retries, u.owed, u.rejected, u.spool)
 }
 
 // exportOp measures one Export.
@@ -193,7 +193,7 @@ func (op exportOp) end(ctx context.Context, errs []error) {
 func errorType(err error, all int64) (string, int64) {
 	switch e := err.(type) {
 	case *UsageError:
-		return e.Problem.typeName(), int64(e.Points)
+		return e.Problem, int64(e.Points)
 	case *RejectedError:
 		return "rejected", 0 // an event, counted in litewave.usage.rejected
 	}

@@ -2,6 +2,7 @@ package litewavemetric_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -75,7 +76,7 @@ func TestOwnMetricsAfterDeliveryAndOutage(t *testing.T) {
 	var down atomic.Bool
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		if down.Load() {
-			return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusServiceUnavailable}
+			return litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable}
 		}
 		return litewavetest.Fault{}
 	})
@@ -88,7 +89,7 @@ func TestOwnMetricsAfterDeliveryAndOutage(t *testing.T) {
 	o := observe(t, obs)
 	assert.Equal(t, int64(5), o.value(t, "litewave.usage.delivered"))
 	assert.Equal(t, int64(0), o.value(t, "litewave.usage.owed"))
-	assert.Equal(t, int64(2), o.value(t, "litewave.usage.rejected", attribute.String("litewave.reason", "unattributed")))
+	assert.Equal(t, int64(2), o.value(t, "litewave.usage.not_billed", attribute.String("litewave.reason", "unattributed")))
 	assert.Equal(t, int64(1), o.value(t, "litewave.lookups", attribute.String("litewave.lookup.result", "requested")))
 	assert.Equal(t, int64(1), o.value(t, "otel.sdk.exporter.metric_data_point.exported", attribute.String("otel.component.type", "github.com/aiorch/litewavemetric.Exporter"))-
 		o.value(t, "otel.sdk.exporter.metric_data_point.exported", attribute.String("error.type", "unattributed")), "one point taken")
@@ -151,4 +152,53 @@ func TestOwnMetricsAreNeverBilledAndFollowTheGlobalSwitch(t *testing.T) {
 	require.NoError(t, both.Shutdown(ctx))
 	assert.Equal(t, map[litewavetest.Series]int64{series("t1", "d1", "pages"): 4}, srv2.Totals(), "only the application's counter is billed")
 	assert.Zero(t, exp.Stats().UnattributedPoints)
+}
+
+// One name per problem: each UsageError's Problem is the error.type its
+// points carry in the exporter's own metrics, and rejected usage kept is
+// the litewave.usage.rejected gauge, equal to Stats().RejectedUnits.
+func TestProblemsAndRejectionsHaveTheirMetricsNames(t *testing.T) {
+	obs := sdkmetric.NewManualReader()
+	obsProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(obs))
+	defer obsProvider.Shutdown(context.Background())
+	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
+	srv.Script(litewavetest.Fault{Target: "events", Status: http.StatusUnprocessableEntity, Body: `{"detail":"unknown meter"}`})
+	p := newPipeline(t, srv, litewavemetric.WithMeterProvider(obsProvider))
+	c := p.counter("pages")
+	c.Add(context.Background(), 3, at("t1", "d1"))
+	c.Add(context.Background(), 2, metric.WithAttributes(attribute.String("device.id", "d1"))) // no tenant
+	c.Add(context.Background(), 4, at("../t1", "d1"))                                          // an id no header may carry
+
+	problems := map[string]int{}
+	var rejected *litewavemetric.RejectedError
+	for _, err := range unjoin(p.flush()) {
+		var ue *litewavemetric.UsageError
+		if errors.As(err, &ue) {
+			problems[ue.Problem] += ue.Points
+		}
+		errors.As(err, &rejected)
+	}
+	assert.Equal(t, map[string]int{"unattributed": 1, "invalid_id": 1}, problems)
+	require.NotNil(t, rejected, "the flush reports the rejection")
+
+	o := observe(t, obs)
+	for problem, points := range problems {
+		assert.Equal(t, int64(points), o.value(t, "otel.sdk.exporter.metric_data_point.exported", attribute.String("error.type", problem)), problem)
+	}
+	assert.Equal(t, int64(3), p.exp.Stats().RejectedUnits)
+	assert.Equal(t, int64(3), o.value(t, "litewave.usage.rejected"))
+	assert.Equal(t, int64(3), o.value(t, "litewave.usage.not_billed", attribute.String("litewave.reason", "backend_rejected")))
+}
+
+// unjoin flattens the errors errors.Join joined, at any depth.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }

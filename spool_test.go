@@ -26,7 +26,7 @@ func TestSpoolCarriesUsageAcrossRestart(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
 		if r.Method == http.MethodPost {
-			return litewavetest.Fault{Drop: litewavetest.DropAfterRecord} // recorded, never acknowledged
+			return litewavetest.Fault{DropAfterRecord: true} // recorded, never acknowledged
 		}
 		return litewavetest.Fault{}
 	})
@@ -83,9 +83,9 @@ func TestSpoolSizeCapRefusesNewSeries(t *testing.T) {
 	err := p.flushWithin(time.Second)
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.OverCapacity, ue.Problem)
+	assert.Equal(t, "over_capacity", ue.Problem)
 	assert.Contains(t, ue.Reason, "spool size cap")
-	assert.Positive(t, p.exp.Stats().RejectedPoints)
+	assert.Positive(t, p.exp.Stats().RefusedPoints)
 }
 
 // The spool cap bounds what is held, not the file's history: after an
@@ -134,13 +134,13 @@ func TestSeriesCapRefusesNewSeries(t *testing.T) {
 	err := p.flushWithin(100 * time.Millisecond)
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, litewavemetric.OverCapacity, ue.Problem)
+	assert.Equal(t, "over_capacity", ue.Problem)
 	assert.Equal(t, 2, ue.Points)
 	assert.Equal(t, 20.0, ue.Units)
 	st := p.exp.Stats()
 	assert.Equal(t, 3, st.Series)
 	assert.Equal(t, int64(30), st.OwedUnits)
-	assert.Equal(t, 20.0, st.RejectedUnits)
+	assert.Equal(t, 20.0, st.RefusedUnits)
 }
 
 // The spool file removed under a running exporter (a tmp cleaner) is
@@ -222,8 +222,8 @@ func TestTwoStartsOnOneSpoolNeverReuseAKey(t *testing.T) {
 func TestNoGoroutineSurvivesShutdown(t *testing.T) {
 	srv := litewavetest.NewServer(customers(4)...)
 	srv.Script(
-		litewavetest.Fault{Target: litewavetest.Events, Status: 503},
-		litewavetest.Fault{Target: litewavetest.Events, Delay: time.Hour},
+		litewavetest.Fault{Target: "events", Status: 503},
+		litewavetest.Fault{Target: "events", Delay: time.Hour},
 	)
 	p := newPipelineWith(t, srv, pipelineOpts{}, litewavemetric.WithSpoolDir(t.TempDir()), litewavemetric.WithTimeout(time.Minute))
 	c := p.counter("pages")

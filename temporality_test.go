@@ -186,7 +186,7 @@ func TestCumulativeRejectsInvalidValues(t *testing.T) {
 		err := exp.Export(context.Background(), rm(bad))
 		var ue *litewavemetric.UsageError
 		require.ErrorAs(t, err, &ue, "%v", bad)
-		assert.Equal(t, litewavemetric.BadValue, ue.Problem)
+		assert.Equal(t, "bad_value", ue.Problem)
 	}
 	require.NoError(t, exp.Export(context.Background(), rm(7)))
 	assert.Equal(t, int64(7), srv.Total())

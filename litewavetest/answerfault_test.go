@@ -17,9 +17,9 @@ func TestFaultAnswerAfterRecord(t *testing.T) {
 	c := newClient(t, true, 5*time.Second)
 	big := strings.Repeat("x", 2<<20)
 	s.Script(
-		Fault{Target: Events, Answer: []byte(big)},
-		Fault{Target: Events, Answer: []byte{}},
-		Fault{Target: Produces, Answer: []byte("\xff\x00")},
+		Fault{Target: "events", Answer: []byte(big)},
+		Fault{Target: "events", Answer: []byte{}},
+		Fault{Target: "produces", Answer: []byte("\xff\x00")},
 	)
 
 	res := mustDo(t, c, eventReq(t, s.URL, "t1", "d1", "k1", eventBody("m", 4, "cus_1")))

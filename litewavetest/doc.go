@@ -66,11 +66,12 @@
 //
 // Request faults (error statuses with Retry-After, dropped connections before
 // the request is read or after it was recorded, odd 200 answers to recorded
-// requests, and stalls) are injected per request with a [FaultFunc] or
-// queued in order with [Server.Script], for lookups, events and produces
-// alike ([Target]). Record faults fail single records of a produce with a
-// chosen code, queued with [Server.ScriptRecords] or decided by a
-// [RecordFaultFunc].
+// requests, and stalls) are decided per request by a function given to
+// [Server.SetFaultFunc] or queued in order with [Server.Script], for
+// lookups, events and produces alike ([Fault.Target]). Record faults fail
+// single records of a produce with a chosen code, queued with
+// [Server.ScriptRecords] or decided by a function given to
+// [Server.SetRecordFaultFunc].
 //
 // Beware that net/http's Transport silently retries a request that failed on
 // a reused keep-alive connection when the request is replayable, which

@@ -142,25 +142,6 @@ func TestIdempotency(t *testing.T) {
 	assert.EqualValues(t, 1, st.Conflicts)
 }
 
-func TestReset(t *testing.T) {
-	s := newTestServer(t, WithCustomer("t1", "cus_1"))
-	c := newClient(t, true, 5*time.Second)
-	body := eventBody("m", 3, "cus_1")
-	require.Equal(t, http.StatusCreated, mustDo(t, c, eventReq(t, s.URL, "t1", "d1", "k1", body)).status)
-
-	s.Reset()
-	assert.Empty(t, s.Events())
-	assert.Empty(t, s.Requests())
-	assert.Empty(t, s.Totals())
-	assert.Equal(t, Stats{FaultsByKind: map[string]int64{}}, s.Stats())
-
-	// Keys are forgotten too, the customer stays, ids do not repeat.
-	res := mustDo(t, c, eventReq(t, s.URL, "t1", "d1", "k1", body))
-	require.Equal(t, http.StatusCreated, res.status)
-	assert.JSONEq(t, `{"id":"evt_2","status":"accepted"}`, res.body)
-	assert.EqualValues(t, 3, s.Total())
-}
-
 // TestConcurrentPosts checks exact accounting under contention (run with -race).
 func TestConcurrentPosts(t *testing.T) {
 	const workers, perWorker = 64, 200

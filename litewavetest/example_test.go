@@ -20,8 +20,8 @@ func Example() {
 	req.Header.Set("x-device-id", "device-a")
 	req.Header.Set("Idempotency-Key", "batch-1")
 
-	// srv.Client's idle connections are closed by srv.Close.
-	resp, err := srv.Client().Do(req)
+	// srv.Close closes the connection this leaves idle.
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -44,7 +44,7 @@ func Example_produce() {
 
 	body := `{"records":[{"key":"evt-1","value":{"meter_id":"pages.processed","customer_id":"cus_1",` +
 		`"total_usage":24,"tenant_id":"tenant-1","device_id":"device-a"}}]}`
-	resp, err := srv.Client().Post(srv.URL+"/topics/usage-events",
+	resp, err := http.Post(srv.URL+"/topics/usage-events",
 		"application/vnd.kafka.json.v2+json", strings.NewReader(body))
 	if err != nil {
 		fmt.Println(err)

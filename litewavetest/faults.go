@@ -1,66 +1,45 @@
 package litewavetest
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 )
 
-// Target selects which API requests a Fault applies to. Requests to unknown
-// paths are never faulted.
-type Target int
-
-const (
-	// AnyRequest matches customer lookups (both paths), event posts and
-	// produce requests. It matches produce requests since the produce
-	// endpoint was added: a catch-all fault now faults them too.
-	AnyRequest Target = iota
-	// Lookups matches customer lookups only, on the API and portal paths.
-	Lookups
-	// Events matches event posts only.
-	Events
-	// Produces matches Kafka REST Proxy produce requests only.
-	Produces
-)
-
-func (t Target) matches(k kind) bool {
-	switch t {
-	case AnyRequest:
-		return k != kindOther
-	case Lookups:
-		return k == kindLookup || k == kindPortal
-	case Events:
-		return k == kindEvent
-	case Produces:
-		return k == kindProduce
-	}
-	return false
+// The targets a Fault may name, and the kinds of request each matches.
+// Requests to unknown paths are never faulted.
+var targets = map[string]func(kind) bool{
+	// Customer lookups (both paths), event posts and produce requests.
+	"": func(k kind) bool { return k != kindOther },
+	// Customer lookups, on the API and portal paths.
+	"lookups": func(k kind) bool { return k == kindLookup || k == kindPortal },
+	// Event posts.
+	"events": func(k kind) bool { return k == kindEvent },
+	// Kafka REST Proxy produce requests.
+	"produces": func(k kind) bool { return k == kindProduce },
 }
 
-// Drop selects whether and when the connection is dropped without an answer.
-type Drop int
-
-const (
-	// DropNone answers normally.
-	DropNone Drop = iota
-	// DropBeforeRead hijacks and closes the connection without reading the
-	// body or answering. The client sees EOF or a reset; nothing is recorded.
-	DropBeforeRead
-	// DropAfterRecord fully processes the request (an event, or every
-	// record of a produce, is recorded and counted exactly as on success)
-	// and then closes the connection without answering: the ambiguous case
-	// a client must retry idempotently.
-	DropAfterRecord
-)
+// matches reports whether f applies to a request of kind k. A target that
+// names no kind is a mistake in the test, not a fault that never fires.
+func (f Fault) matches(k kind) bool {
+	m, ok := targets[f.Target]
+	if !ok {
+		panic(fmt.Sprintf("litewavetest: unknown Fault.Target %q: use \"\" (any), \"lookups\", \"events\" or \"produces\"", f.Target))
+	}
+	return m(k)
+}
 
 // Fault describes what to do to one request. Effects apply in this order:
 // Delay, then DropBeforeRead, then Status, then normal processing followed
 // by DropAfterRecord or Answer. The zero Fault means normal handling.
 type Fault struct {
-	// Target selects the requests the fault applies to: a queued fault
-	// waits for a request it matches, and a fault a FaultFunc returns for a
-	// request it does not match is ignored.
-	Target Target
+	// Target selects the requests the fault applies to: "" any API request
+	// (customer lookups, event posts, produce requests), "lookups",
+	// "events" or "produces". A queued fault waits for a request it
+	// matches, and a fault the fault function returns for a request it
+	// does not match is ignored.
+	Target string
 	// Status, if non-zero, is answered instead of processing the request
 	// (so nothing is recorded).
 	Status int
@@ -73,13 +52,20 @@ type Fault struct {
 	// Header holds further headers sent with Status, such as the Location
 	// of a redirect.
 	Header http.Header
-	// Drop closes the connection without an answer, see Drop.
-	Drop Drop
+	// DropBeforeRead hijacks and closes the connection without reading the
+	// body or answering. The client sees EOF or a reset; nothing is
+	// recorded.
+	DropBeforeRead bool
+	// DropAfterRecord fully processes the request (an event, or every
+	// record of a produce, is recorded and counted exactly as on success)
+	// and then closes the connection without answering: the ambiguous case
+	// a client must retry idempotently.
+	DropAfterRecord bool
 	// Answer, if not nil, is sent with status 200 in place of the answer
 	// to a request processed normally (an event, or every record of a
 	// produce, is recorded exactly as on success): a backend that takes
-	// the request and answers with a body too large, empty ([]byte{}) or
-	// not JSON.
+	// the request and answers with a body too large, empty ([]byte{}), not
+	// JSON, or in another shape (a lookup answered with a list).
 	Answer []byte
 	// Delay stalls the request this long (or until the client goes away or
 	// the server closes) before handling it. A request whose client went
@@ -88,20 +74,18 @@ type Fault struct {
 }
 
 func (f Fault) isZero() bool {
-	return f.Status == 0 && f.Drop == DropNone && f.Delay <= 0 && f.Answer == nil
+	return f.Status == 0 && !f.DropBeforeRead && !f.DropAfterRecord && f.Delay <= 0 && f.Answer == nil
 }
 
-// FaultFunc decides the fault for one request. n is the 1-based sequence
-// number of the request among requests of its kind (lookups, events and
-// produces are counted separately, every request that reaches the handler
-// counts). Return the zero Fault for normal handling.
+// SetFaultFunc makes f decide the fault for each request; nil disables it.
+// n is the 1-based sequence number of the request among requests of its
+// kind (lookups, events and produces are counted separately, every request
+// that reaches the handler counts). f returns the zero Fault for normal
+// handling.
 //
-// It is called concurrently, without the server's lock held, and must not
+// f is called concurrently, without the server's lock held, and must not
 // read r.Body.
-type FaultFunc func(r *http.Request, n int) Fault
-
-// SetFaultFunc replaces the fault function; nil disables it.
-func (s *Server) SetFaultFunc(f FaultFunc) {
+func (s *Server) SetFaultFunc(f func(r *http.Request, n int) Fault) {
 	s.mu.Lock()
 	s.faultFunc = f
 	s.mu.Unlock()
@@ -109,9 +93,12 @@ func (s *Server) SetFaultFunc(f FaultFunc) {
 
 // Script queues faults. Each queued fault applies once, to the next request
 // matching its Target, in queue order. The queue is consulted before the
-// FaultFunc: a request that takes a queued fault (even one with no effect,
-// which is a way to let a request through) does not call the FaultFunc.
+// fault function: a request that takes a queued fault (even one with no
+// effect, which is a way to let a request through) does not call it.
 func (s *Server) Script(faults ...Fault) {
+	for _, f := range faults {
+		f.matches(kindOther) // refuses an unknown target here, in the test's goroutine
+	}
 	s.mu.Lock()
 	s.script = append(s.script, faults...)
 	s.mu.Unlock()
@@ -120,7 +107,7 @@ func (s *Server) Script(faults ...Fault) {
 // popScriptLocked removes and returns the first queued fault matching k.
 func (s *Server) popScriptLocked(k kind) (Fault, bool) {
 	for i, f := range s.script {
-		if f.Target.matches(k) {
+		if f.matches(k) {
 			s.script = append(s.script[:i], s.script[i+1:]...)
 			return f, true
 		}

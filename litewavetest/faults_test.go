@@ -1,6 +1,7 @@
 package litewavetest
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -17,9 +18,9 @@ func TestFaultStatusWithRetryAfter(t *testing.T) {
 	c := newClient(t, true, 5*time.Second)
 	date := "Wed, 21 Oct 2015 07:28:00 GMT"
 	s.Script(
-		Fault{Target: Events, Status: http.StatusServiceUnavailable},
-		Fault{Target: Events, Status: http.StatusTooManyRequests, RetryAfter: "2"},
-		Fault{Target: Events, Status: http.StatusTooManyRequests, RetryAfter: date, Body: `{"detail":"slow down"}`},
+		Fault{Target: "events", Status: http.StatusServiceUnavailable},
+		Fault{Target: "events", Status: http.StatusTooManyRequests, RetryAfter: "2"},
+		Fault{Target: "events", Status: http.StatusTooManyRequests, RetryAfter: date, Body: `{"detail":"slow down"}`},
 	)
 	body := eventBody("m", 4, "cus_1")
 
@@ -54,7 +55,7 @@ func TestFaultDropBeforeRead(t *testing.T) {
 	// Fresh connections: on a reused one net/http would retry the keyed
 	// request transparently and hide the drop.
 	c := newClient(t, false, 5*time.Second)
-	s.Script(Fault{Target: AnyRequest, Drop: DropBeforeRead}, Fault{Target: AnyRequest, Drop: DropBeforeRead})
+	s.Script(Fault{Target: "", DropBeforeRead: true}, Fault{Target: "", DropBeforeRead: true})
 
 	_, err := do(c, eventReq(t, s.URL, "t1", "d1", "k1", eventBody("m", 4, "cus_1")))
 	require.Error(t, err)
@@ -76,7 +77,7 @@ func TestFaultDropBeforeRead(t *testing.T) {
 func TestFaultDropAfterRecord(t *testing.T) {
 	s := newTestServer(t, WithCustomer("t1", "cus_1"))
 	c := newClient(t, false, 5*time.Second)
-	s.Script(Fault{Target: Events, Drop: DropAfterRecord})
+	s.Script(Fault{Target: "events", DropAfterRecord: true})
 	body := eventBody("m", 4, "cus_1")
 
 	_, err := do(c, eventReq(t, s.URL, "t1", "d1", "k1", body))
@@ -99,7 +100,7 @@ func TestFaultDelayPastClientTimeout(t *testing.T) {
 	s := newTestServer(t, WithCustomer("t1", "cus_1"),
 		withHandlerExit(func() { exited <- struct{}{} }))
 	c := newClient(t, false, 100*time.Millisecond)
-	s.Script(Fault{Target: Events, Delay: time.Hour}, Fault{Target: Lookups, Delay: time.Hour})
+	s.Script(Fault{Target: "events", Delay: time.Hour}, Fault{Target: "lookups", Delay: time.Hour})
 
 	_, err := do(c, eventReq(t, s.URL, "t1", "d1", "k1", eventBody("m", 4, "cus_1")))
 	require.Error(t, err)
@@ -126,8 +127,8 @@ func TestFaultDelayThenStatus(t *testing.T) {
 	s := newTestServer(t, WithCustomer("t1", "cus_1"))
 	c := newClient(t, true, 5*time.Second)
 	s.Script(
-		Fault{Target: Events, Delay: 20 * time.Millisecond},
-		Fault{Target: Events, Delay: 20 * time.Millisecond, Status: 503},
+		Fault{Target: "events", Delay: 20 * time.Millisecond},
+		Fault{Target: "events", Delay: 20 * time.Millisecond, Status: 503},
 	)
 	start := time.Now()
 	res := mustDo(t, c, eventReq(t, s.URL, "t1", "d1", "k1", eventBody("m", 4, "cus_1")))
@@ -144,7 +145,8 @@ func TestFaultDelayThenStatus(t *testing.T) {
 func TestScriptOrderTargetsAndFaultFunc(t *testing.T) {
 	var mu sync.Mutex
 	var seen []int // sequence numbers passed to the FaultFunc, by kind sign
-	s := newTestServer(t, WithCustomer("t1", "cus_1"), WithFaultFunc(func(r *http.Request, n int) Fault {
+	s := newTestServer(t, WithCustomer("t1", "cus_1"))
+	s.SetFaultFunc(func(r *http.Request, n int) Fault {
 		mu.Lock()
 		defer mu.Unlock()
 		if r.Method == http.MethodGet {
@@ -153,14 +155,14 @@ func TestScriptOrderTargetsAndFaultFunc(t *testing.T) {
 		}
 		seen = append(seen, n)
 		return Fault{Status: http.StatusBadGateway}
-	}))
+	})
 	c := newClient(t, true, 5*time.Second)
 	s.Script(
-		Fault{Target: Events, Status: 503},
-		Fault{Target: Lookups, Status: 500},
-		Fault{Target: Events, Status: 429},
-		Fault{Target: Events}, // consumes a turn: handled normally, FaultFunc skipped
-		Fault{Target: AnyRequest, Status: 504},
+		Fault{Target: "events", Status: 503},
+		Fault{Target: "lookups", Status: 500},
+		Fault{Target: "events", Status: 429},
+		Fault{Target: "events"}, // consumes a turn: handled normally, FaultFunc skipped
+		Fault{Target: "", Status: 504},
 	)
 	post := func() int {
 		return mustDo(t, c, eventReq(t, s.URL, "t1", "d1", "", eventBody("m", 1, "cus_1"))).status
@@ -189,19 +191,20 @@ func TestScriptOrderTargetsAndFaultFunc(t *testing.T) {
 // clients retry with the same key until they get a 2xx, and the totals must
 // come out exact whatever mix of faults they met.
 func TestFaultMixConverges(t *testing.T) {
-	s := newTestServer(t, WithCustomer("t1", "cus_1"), WithFaultFunc(func(_ *http.Request, n int) Fault {
+	s := newTestServer(t, WithCustomer("t1", "cus_1"))
+	s.SetFaultFunc(func(_ *http.Request, n int) Fault {
 		switch n % 6 {
 		case 1:
 			return Fault{Status: 503}
 		case 2:
 			return Fault{Status: 429, RetryAfter: "0"}
 		case 3:
-			return Fault{Drop: DropBeforeRead}
+			return Fault{DropBeforeRead: true}
 		case 4:
-			return Fault{Drop: DropAfterRecord}
+			return Fault{DropAfterRecord: true}
 		}
 		return Fault{}
-	}))
+	})
 	c := newClient(t, true, 5*time.Second)
 
 	const workers, perWorker = 8, 25
@@ -240,10 +243,11 @@ func TestCloseReleasesDelayedHandlers(t *testing.T) {
 	defer goleak.VerifyNone(t)
 
 	entered := make(chan struct{}, 4)
-	s := NewServer(WithCustomer("t1", "cus_1"), WithFaultFunc(func(*http.Request, int) Fault {
+	s := NewServer(WithCustomer("t1", "cus_1"))
+	s.SetFaultFunc(func(*http.Request, int) Fault {
 		entered <- struct{}{}
 		return Fault{Delay: time.Hour}
-	}))
+	})
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}
@@ -278,7 +282,7 @@ func TestFaultFuncHonoursTargetAndHeaders(t *testing.T) {
 	c := newClient(t, true, 5*time.Second)
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	s.SetFaultFunc(func(*http.Request, int) Fault {
-		return Fault{Target: Events, Status: http.StatusTemporaryRedirect, Header: http.Header{"Location": {"http://elsewhere.example/x"}}}
+		return Fault{Target: "events", Status: http.StatusTemporaryRedirect, Header: http.Header{"Location": {"http://elsewhere.example/x"}}}
 	})
 	res := mustDo(t, c, lookupReq(t, s.URL, "t1"))
 	assert.Equal(t, http.StatusOK, res.status, "a lookup is not an event: the fault is ignored")
@@ -287,4 +291,17 @@ func TestFaultFuncHonoursTargetAndHeaders(t *testing.T) {
 	assert.Equal(t, http.StatusTemporaryRedirect, res.status)
 	assert.Equal(t, "http://elsewhere.example/x", res.header.Get("Location"))
 	assert.Empty(t, s.Events())
+}
+
+// A target that names no kind of request is a mistake in the test: Script
+// refuses it at once rather than queue a fault that never fires.
+func TestScriptRefusesAnUnknownTarget(t *testing.T) {
+	s := newTestServer(t)
+	defer func() {
+		msg := fmt.Sprint(recover())
+		assert.Contains(t, msg, `unknown Fault.Target "event"`)
+		assert.Contains(t, msg, `"events"`, "the message names the valid targets")
+	}()
+	s.Script(Fault{Target: "event", Status: http.StatusServiceUnavailable})
+	t.Error("Script took a fault with an unknown target")
 }

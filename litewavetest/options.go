@@ -9,14 +9,12 @@ type Option interface {
 }
 
 type config struct {
-	customers   map[string]string
-	apiKey      string
-	portalKey   string
-	listAnswers bool
-	anyTenant   bool
-	redpanda    bool
-	topics      map[string]bool
-	faultFunc   FaultFunc
+	customers map[string]string
+	apiKey    string
+	portalKey string
+	anyTenant bool
+	redpanda  bool
+	topics    map[string]bool
 
 	// handlerExit is a test hook called when a handler returns.
 	handlerExit func()
@@ -74,18 +72,6 @@ func WithTopics(names ...string) Option {
 // as Confluent's REST Proxy (one entry per record).
 func WithRedpandaAnswers() Option {
 	return optionFunc(func(c *config) { c.redpanda = true })
-}
-
-// WithListAnswers makes customer lookups answer a JSON list of accounts
-// instead of a single object, the other shape the real API may return.
-func WithListAnswers() Option {
-	return optionFunc(func(c *config) { c.listAnswers = true })
-}
-
-// WithFaultFunc installs f to decide the fault for each request.
-// See [Server.SetFaultFunc].
-func WithFaultFunc(f FaultFunc) Option {
-	return optionFunc(func(c *config) { c.faultFunc = f })
 }
 
 // withHandlerExit lets the package's own tests wait for a handler to finish

@@ -157,11 +157,11 @@ func TestProduceRequestFaults(t *testing.T) {
 	// Fresh connections, so that a drop reaches the client as an error.
 	c := newClient(t, false, 5*time.Second)
 	s.Script(
-		Fault{Target: Events, Status: 500}, // waits for an event
-		Fault{Target: Produces, Status: 503, RetryAfter: "1"},
-		Fault{Target: AnyRequest, Status: 504},
-		Fault{Target: Produces, Drop: DropBeforeRead},
-		Fault{Target: Produces, Drop: DropAfterRecord},
+		Fault{Target: "events", Status: 500}, // waits for an event
+		Fault{Target: "produces", Status: 503, RetryAfter: "1"},
+		Fault{Target: "", Status: 504},
+		Fault{Target: "produces", DropBeforeRead: true},
+		Fault{Target: "produces", DropAfterRecord: true},
 	)
 	body := produceBody(kv(`"k1"`, recordValue("t1", "d1", "m", "cus_1", 3)), kv(`"k2"`, recordValue("t1", "d2", "m", "cus_1", 4)))
 
@@ -207,7 +207,7 @@ func TestProduceDelay(t *testing.T) {
 	body := produceBody(kv(`"k1"`, recordValue("t1", "d1", "m", "cus_1", 3)))
 
 	// A client that gives up during the delay: nothing is kept.
-	s.Script(Fault{Target: Produces, Delay: time.Hour})
+	s.Script(Fault{Target: "produces", Delay: time.Hour})
 	_, err := do(newClient(t, false, 100*time.Millisecond), produceReq(t, s.URL, "usage-events", body))
 	require.Error(t, err)
 	select {
@@ -219,7 +219,7 @@ func TestProduceDelay(t *testing.T) {
 	assert.EqualValues(t, 1, s.Stats().Aborted)
 
 	// A short delay, then normal handling of the body read before it.
-	s.Script(Fault{Target: Produces, Delay: time.Millisecond})
+	s.Script(Fault{Target: "produces", Delay: time.Millisecond})
 	res := mustDo(t, newClient(t, true, 5*time.Second), produceReq(t, s.URL, "usage-events", body))
 	assert.True(t, okAt(confluentEntries(t, res.body)[0], 2, 0), res.body)
 	assert.EqualValues(t, 3, s.Total())
@@ -228,12 +228,13 @@ func TestProduceDelay(t *testing.T) {
 func TestFaultFuncNumbersProducesApart(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
-	s := newTestServer(t, WithCustomer("t1", "cus_1"), WithFaultFunc(func(r *http.Request, n int) Fault {
+	s := newTestServer(t, WithCustomer("t1", "cus_1"))
+	s.SetFaultFunc(func(r *http.Request, n int) Fault {
 		mu.Lock()
 		seen = append(seen, fmt.Sprintf("%s %s %d", r.Method, r.URL.Path, n))
 		mu.Unlock()
-		return Fault{Target: Produces, Status: http.StatusBadGateway}
-	}))
+		return Fault{Target: "produces", Status: http.StatusBadGateway}
+	})
 	c := newClient(t, true, 5*time.Second)
 	body := produceBody(kv(`"k1"`, recordValue("t1", "d1", "m", "cus_1", 3)))
 

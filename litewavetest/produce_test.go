@@ -340,36 +340,6 @@ func TestTotalsCombineEventsAndRecords(t *testing.T) {
 	assert.EqualValues(t, 14, s.Total())
 }
 
-func TestResetClearsRecords(t *testing.T) {
-	s := newTestServer(t, WithCustomer("t1", "cus_1"))
-	c := newClient(t, true, 5*time.Second)
-	v1 := recordValue("t1", "d1", "m", "cus_1", 3)
-	produce := func(records ...string) []confluentEntry {
-		t.Helper()
-		return confluentEntries(t, mustDo(t, c, produceReq(t, s.URL, "usage-events", produceBody(records...))).body)
-	}
-	produce(kv(`"k1"`, v1), kv(`"k1"`, recordValue("t1", "d1", "m", "cus_1", 4)))
-	require.Len(t, s.Records(), 1)
-	require.Len(t, s.RecordConflicts(), 1)
-	s.ScriptRecords(RecordFault{}, RecordFault{Code: 50003})
-
-	s.Reset()
-	assert.Empty(t, s.Records())
-	assert.Empty(t, s.RecordConflicts())
-	assert.Empty(t, s.Totals())
-	assert.Equal(t, Stats{FaultsByKind: map[string]int64{}}, s.Stats())
-
-	// Keys are forgotten, offsets go on, queued record faults stay.
-	es := produce(kv(`"k1"`, v1), kv(`"k2"`, v1))
-	assert.True(t, okAt(es[0], 2, 1), "k1 is new again and its offset does not repeat")
-	require.NotNil(t, es[1].ErrorCode)
-	assert.Equal(t, 50003, *es[1].ErrorCode)
-	recs := s.Records()
-	require.Len(t, recs, 1)
-	assert.False(t, recs[0].Duplicate)
-	assert.EqualValues(t, 3, s.Total())
-}
-
 // TestConcurrentProduces checks exact accounting and per-partition offsets
 // under contention (run with -race).
 func TestConcurrentProduces(t *testing.T) {

@@ -53,7 +53,7 @@ type Request struct {
 	Received                          time.Time
 }
 
-// Stats counts what the server saw since construction or the last Reset.
+// Stats counts what the server saw since construction.
 type Stats struct {
 	// Requests, Lookups, Posts and Produces count requests reaching the
 	// handler (all paths, customer lookups on both paths, event posts,
@@ -289,27 +289,4 @@ func (s *Server) Stats() Stats {
 		st.FaultsByKind[k] = v
 	}
 	return st
-}
-
-// Reset forgets events, records, conflicts of both, idempotency and record
-// keys, requests, totals, stats and the per-kind and per-record sequence
-// numbers. Customers, the fault functions and queued faults stay. Event ids
-// and partition offsets keep increasing so they never repeat.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = nil
-	s.conflicts = nil
-	s.requests = nil
-	s.keys = make(map[string]int)
-	s.totals = make(map[Series]int64)
-	s.stats = Stats{}
-	s.faultsByKind = make(map[string]int64)
-	s.lookupSeq, s.eventSeq = 0, 0
-	s.records = nil
-	s.recordConflicts = nil
-	for _, log := range s.topics {
-		log.keys = make(map[string][]byte)
-	}
-	s.produceSeq, s.recordSeq = 0, 0
 }

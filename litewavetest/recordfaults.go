@@ -13,31 +13,28 @@ type RecordFault struct {
 	Message string
 }
 
-// RecordFaultFunc decides the fault for one record. n is the 1-based
-// sequence number of the record among the records of well-formed produces
-// to existing topics. It is called concurrently, without the server's lock
-// held, and must not modify key or value (compacted JSON; key is nil for a
-// keyless record).
-type RecordFaultFunc func(topic string, key, value []byte, n int) RecordFault
-
 // ScriptRecords queues record faults, applied one per record to the next
 // records received, in order. As with Script, a record that takes a queued
-// fault (even a zero one) does not call the RecordFaultFunc.
+// fault (even a zero one) does not call the record fault function.
 func (s *Server) ScriptRecords(faults ...RecordFault) {
 	s.mu.Lock()
 	s.recordScript = append(s.recordScript, faults...)
 	s.mu.Unlock()
 }
 
-// SetRecordFaultFunc replaces the record fault function; nil disables it.
-func (s *Server) SetRecordFaultFunc(f RecordFaultFunc) {
+// SetRecordFaultFunc makes f decide the fault for each record; nil
+// disables it. n is the 1-based sequence number of the record among the
+// records of well-formed produces to existing topics. f is called
+// concurrently, without the server's lock held, and must not modify key or
+// value (compacted JSON; key is nil for a keyless record).
+func (s *Server) SetRecordFaultFunc(f func(topic string, key, value []byte, n int) RecordFault) {
 	s.mu.Lock()
 	s.recordFaultFunc = f
 	s.mu.Unlock()
 }
 
 // applyRecordFaults numbers recs, takes their queued faults and asks the
-// RecordFaultFunc about the rest, outside the lock so that it may call back
+// record fault function about the rest, outside the lock so that it may call back
 // into the Server.
 func (s *Server) applyRecordFaults(topic string, recs []recordIn) {
 	s.mu.Lock()

@@ -42,7 +42,6 @@ type Server struct {
 	// Fixed at construction, read without the lock.
 	apiKey      string
 	portalKey   string
-	listAnswers bool
 	anyTenant   bool
 	redpanda    bool
 	topicSet    map[string]bool // nil: every topic exists
@@ -52,7 +51,7 @@ type Server struct {
 	// critical sections are a few appends and map operations.
 	mu                  sync.Mutex
 	customers           map[string]string
-	faultFunc           FaultFunc
+	faultFunc           func(*http.Request, int) Fault
 	script              []Fault
 	lookupSeq, eventSeq int
 	nextID              int64
@@ -66,7 +65,7 @@ type Server struct {
 
 	produceSeq, recordSeq int
 	recordScript          []RecordFault
-	recordFaultFunc       RecordFaultFunc
+	recordFaultFunc       func(topic string, key, value []byte, n int) RecordFault
 	topics                map[string]*topicLog
 	records               []recordRec
 	recordConflicts       []recordRec
@@ -94,28 +93,16 @@ func NewHandler(opts ...Option) *Server {
 		done:         make(chan struct{}),
 		apiKey:       cfg.apiKey,
 		portalKey:    cfg.portalKey,
-		listAnswers:  cfg.listAnswers,
 		anyTenant:    cfg.anyTenant,
 		redpanda:     cfg.redpanda,
 		topicSet:     cfg.topics,
 		handlerExit:  cfg.handlerExit,
 		customers:    cfg.customers,
-		faultFunc:    cfg.faultFunc,
 		keys:         make(map[string]int),
 		totals:       make(map[Series]int64),
 		faultsByKind: make(map[string]int64),
 		topics:       make(map[string]*topicLog),
 	}
-}
-
-// Client returns an HTTP client configured for the server; its idle
-// connections are closed by Close. A Server from NewHandler, which does
-// not listen, returns http.DefaultClient.
-func (s *Server) Client() *http.Client {
-	if s.ts == nil {
-		return http.DefaultClient
-	}
-	return s.ts.Client()
 }
 
 // Close shuts the server down and waits for its handlers. It releases
@@ -132,19 +119,17 @@ func (s *Server) Close() {
 	})
 }
 
-// SetCustomer registers (or replaces) the customer of tenantID.
+// SetCustomer registers (or replaces) the customer of tenantID. An empty
+// customerID forgets the tenant: lookups then answer 404 and its events and
+// records are rejected (with [WithAnyTenant] the tenant falls back to the
+// customer "cus_<tenant>" instead).
 func (s *Server) SetCustomer(tenantID, customerID string) {
 	s.mu.Lock()
-	s.customers[tenantID] = customerID
-	s.mu.Unlock()
-}
-
-// RemoveCustomer forgets the customer of tenantID; lookups then answer 404
-// and its events and records are rejected (with [WithAnyTenant] the tenant
-// falls back to the customer "cus_<tenant>" instead).
-func (s *Server) RemoveCustomer(tenantID string) {
-	s.mu.Lock()
-	delete(s.customers, tenantID)
+	if customerID == "" {
+		delete(s.customers, tenantID)
+	} else {
+		s.customers[tenantID] = customerID
+	}
 	s.mu.Unlock()
 }
 
@@ -220,7 +205,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n        int
 		f        Fault
 		scripted bool
-		ff       FaultFunc
+		ff       func(*http.Request, int) Fault
 	)
 	s.mu.Lock()
 	s.requests = append(s.requests, rr)
@@ -248,7 +233,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// User code runs outside the lock so it may call back into the Server.
 	if ff != nil {
-		if f = ff(r, n); !f.Target.matches(k) {
+		if f = ff(r, n); !f.matches(k) {
 			f = Fault{}
 		}
 	}
@@ -271,7 +256,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, k k
 	var pre *bodyResult
 	if f.Delay > 0 {
 		note("delay")
-		if limit := bodyLimit(k); limit > 0 && f.Drop != DropBeforeRead {
+		if limit := bodyLimit(k); limit > 0 && !f.DropBeforeRead {
 			// net/http only notices a client hang-up (cancelling the
 			// request context) once the body has been read to EOF, so read
 			// it before stalling.
@@ -286,7 +271,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, k k
 			return
 		}
 	}
-	if f.Drop == DropBeforeRead {
+	if f.DropBeforeRead {
 		note("drop-before-read")
 		drop(w)
 		return
@@ -307,7 +292,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, k k
 	}
 	rep := s.handle(k, tenant, w, r, hdr, now, pre)
 	switch {
-	case f.Drop == DropAfterRecord:
+	case f.DropAfterRecord:
 		note("drop-after-record")
 		drop(w)
 		return

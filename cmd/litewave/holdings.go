@@ -16,7 +16,7 @@ import (
 // Usage states as inspect prints them.
 const (
 	stateWaiting  = "waiting"  // owed: a frozen event and open usage, sent when an exporter runs
-	stateRejected = "rejected" // parked: the backend refused it; held aside
+	stateRejected = "rejected" // the backend refused it; kept until sent again
 )
 
 // holding is a series' usage in one state.

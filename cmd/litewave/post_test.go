@@ -44,7 +44,7 @@ func TestPostThroughTheKafkaRESTProxy(t *testing.T) {
 // A post the backend refuses exits 1 and says what was refused.
 func TestPostRefusedByTheBackend(t *testing.T) {
 	srv := newServer(t, litewavetest.WithCustomer("acme", "cus_42"))
-	srv.Script(litewavetest.Fault{Target: litewavetest.Events, Status: 422, Body: `{"detail":"meter unknown"}`})
+	srv.Script(litewavetest.Fault{Target: "events", Status: 422, Body: `{"detail":"meter unknown"}`})
 	res := litewave(t, []string{"LITEWAVE_ENDPOINT=" + srv.URL}, postArgs...)
 	assert.Equal(t, 1, res.code)
 	assert.Empty(t, res.stdout)

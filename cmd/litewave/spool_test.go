@@ -172,15 +172,16 @@ func TestDrainWithTheBackendDownKeepsTheUsage(t *testing.T) {
 }
 
 // Rejected usage is reported by inspect; a drain sends it again, as any
-// restart does: held aside once more while the backend still rejects it
+// restart does: rejected once more while the backend still rejects it
 // (exit 1), delivered once the cause is fixed.
 func TestDrainOfRejectedUsage(t *testing.T) {
-	rejecting := newServer(t, litewavetest.WithAnyTenant(), litewavetest.WithFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
+	rejecting := newServer(t, litewavetest.WithAnyTenant())
+	rejecting.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
 		if r.Header.Get("x-tenant-id") == "initech" {
-			return litewavetest.Fault{Target: litewavetest.Events, Status: http.StatusUnprocessableEntity, Body: `{"detail":"customer suspended"}`}
+			return litewavetest.Fault{Target: "events", Status: http.StatusUnprocessableEntity, Body: `{"detail":"customer suspended"}`}
 		}
 		return litewavetest.Fault{}
-	}))
+	})
 	dir := t.TempDir()
 	cmd, c := startReplica(t, "exit", rejecting.URL, dir)
 	require.NoError(t, cmd.Wait())
@@ -201,7 +202,7 @@ func TestDrainOfRejectedUsage(t *testing.T) {
 
 	res = litewave(t, []string{"LITEWAVE_ENDPOINT=" + rejecting.URL}, "spool", "drain", dir)
 	assert.Equal(t, 1, res.code, "rejected again: it stays")
-	assert.Equal(t, c.only("initech"), parseInspect(t, res.stdout).rejected, "the drain shows what is held aside")
+	assert.Equal(t, c.only("initech"), parseInspect(t, res.stdout).rejected, "the drain shows what is rejected")
 	assert.Contains(t, res.stderr, "customer suspended")
 
 	fixed := newServer(t, litewavetest.WithAnyTenant())

@@ -188,7 +188,7 @@ func embeddedBackend() *litewavetest.Server {
 		case x < *failRate/2:
 			return litewavetest.Fault{Status: http.StatusServiceUnavailable}
 		case x < *failRate:
-			return litewavetest.Fault{Target: litewavetest.Events, Drop: litewavetest.DropAfterRecord}
+			return litewavetest.Fault{Target: "events", DropAfterRecord: true}
 		}
 		return litewavetest.Fault{}
 	})
@@ -225,7 +225,7 @@ func report(counted map[seriesKey]float64, backend *litewavetest.Server, st lite
 	}
 	w.Flush()
 	fmt.Printf("\nexporter: %d events delivered (%d units), %d retries, %d customer lookups, %d units owed, %d rejected\n",
-		st.DeliveredEvents, st.DeliveredUnits, st.Retries, st.Lookups.Requests, st.OwedUnits, st.ParkedUnits)
+		st.DeliveredEvents, st.DeliveredUnits, st.Retries, st.Lookups.Requests, st.OwedUnits, st.RejectedUnits)
 	if backend != nil {
 		bs := backend.Stats()
 		fmt.Printf("backend:  %d requests, %d faults injected, %d events accepted, %d duplicates suppressed by idempotency key\n",

@@ -151,8 +151,8 @@ func (in *ingest) goodFloat(p *point, k *Key, v float64) bool {
 
 func (in *ingest) reject(i *Issue, k Key, units float64, reason string) {
 	i.Add(k, units, reason)
-	in.o.stats.RejectedPoints++
-	in.o.stats.RejectedUnits += units
+	in.o.stats.RefusedPoints++
+	in.o.stats.RefusedUnits += units
 }
 
 // target is where the next whole units of s go: the event this ingest

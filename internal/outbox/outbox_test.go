@@ -149,8 +149,8 @@ func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
 	flush(t, o)
 	st := o.Stats()
 	assert.Equal(t, int64(4), st.DeliveredUnits, "later usage is delivered, not held behind the rejection")
-	assert.Equal(t, int64(3), st.ParkedUnits)
-	assert.Equal(t, int64(1), st.ParkedEvents)
+	assert.Equal(t, int64(3), st.RejectedUnits)
+	assert.Equal(t, int64(1), st.RejectedEvents)
 	assert.Zero(t, st.OwedUnits)
 	parked := o.Parked()
 	require.Len(t, parked, 1)
@@ -163,7 +163,7 @@ func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
 	flush(t, o)
 	st = o.Stats()
 	assert.Equal(t, int64(7), st.DeliveredUnits)
-	assert.Zero(t, st.ParkedUnits)
+	assert.Zero(t, st.RejectedUnits)
 	got := b.delivered()
 	last := got[len(got)-1]
 	assert.Equal(t, "new", last.Customer)
@@ -231,7 +231,7 @@ func TestBadValuesAndOverflowAreRejectedLoudly(t *testing.T) {
 	flush(t, o)
 	st := o.Stats()
 	assert.Equal(t, int64(math.MaxInt64), st.DeliveredUnits, "valid usage beside them is billed")
-	assert.GreaterOrEqual(t, st.RejectedUnits, 0.0)
+	assert.GreaterOrEqual(t, st.RefusedUnits, 0.0)
 }
 
 func TestSeriesCapRefusesNewSeriesButKeepsExistingOnes(t *testing.T) {

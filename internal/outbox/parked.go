@@ -67,7 +67,7 @@ func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (repor
 		if notify && o.cfg.OnParked != nil {
 			o.cfg.OnParked(rejected)
 		}
-		o.cfg.Logger.Error("litewavemetric: usage rejected by the billing backend; held aside",
+		o.cfg.Logger.Error("litewavemetric: usage rejected by the billing backend; kept until sent again",
 			"tenant", s.Tenant, "device", s.Device, "meter", s.Meter, "units", rejected.Units, "reason", rejected.Reason)
 	}
 }

@@ -96,7 +96,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 	o.lastCommit = o.mono()
 	ch := snap.ch
 	if err != nil {
-		o.stats.StoreErrors++
+		o.stats.SpoolErrors++
 		o.persistFailed = o.mono()
 		o.dropped = append(o.dropped, ch.DeleteOpen...)
 		o.acked = append(o.acked, ch.DeleteEvents...)
@@ -112,7 +112,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 		return o.spoolFailed(err)
 	}
 	if !ch.Empty() {
-		o.stats.StoreCommits++
+		o.stats.SpoolCommits++
 	}
 	o.persistFailed = 0
 	o.uncommitted = 0 // the store counts what was written now

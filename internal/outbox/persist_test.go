@@ -106,7 +106,7 @@ func TestStoreFailureHoldsEventsUntilStored(t *testing.T) {
 	require.ErrorContains(t, o.Persist(), "disk full")
 	require.ErrorContains(t, o.Persist(), "disk full")
 	assert.Empty(t, b.delivered(), "not sent before it is stored")
-	assert.GreaterOrEqual(t, o.Stats().StoreErrors, int64(2))
+	assert.GreaterOrEqual(t, o.Stats().SpoolErrors, int64(2))
 
 	st.setFail(nil)
 	require.NoError(t, o.Persist())

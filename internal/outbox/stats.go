@@ -1,33 +1,36 @@
 package outbox
 
 // Stats is a snapshot of the outbox's counters. The outbox keeps its
-// counters in this very struct; Stats returns a copy.
+// counters in this very struct; Stats returns a copy. The root package's
+// Stats embeds it, so these names and comments are public.
 type Stats struct {
 	// Held now.
-	Series       int   // series held: owed, parked, or carrying a fraction
-	OwedEvents   int64 // frozen events to deliver, in flight included
-	OwedUnits    int64 // units to deliver: frozen and open
-	InFlight     int64 // events in flight
-	Waiting      int64 // events waiting for a retry
-	ParkedEvents int64 // rejected events, held aside
-	ParkedUnits  int64
-	ParkedSeries int64 // series with parked usage
+	Series         int   // series held: owed, rejected, or carrying a fraction
+	OwedEvents     int64 // events to deliver, in flight included
+	OwedUnits      int64 // units to deliver, in events and accumulating
+	InFlight       int64 // events in flight
+	Waiting        int64 // events waiting for a retry
+	RejectedEvents int64 // events the backend rejected, kept until sent again
+	RejectedUnits  int64 // their units
+	RejectedSeries int64 // series with rejected usage
 
 	// Since start.
 	AcceptedUnits   int64 // whole units taken in
 	DeliveredEvents int64
 	DeliveredUnits  int64
-	Retries         int64 // failed attempts that will be retried
-	Rejections      int64 // events ever rejected
+	Retries         int64 // failed attempts that were retried
+	Rejections      int64 // events the backend ever rejected
 	// RejectedEventUnits are the units of those events.
 	RejectedEventUnits int64
-	RejectedPoints     int64 // points refused: bad value, overflow, capacity
-	RejectedUnits      float64
-	// FractionsDropped is fractional usage forgotten with idle series
-	// evicted to make room at the series cap.
+	// RefusedPoints are points not taken in: a bad value, a total that
+	// would be too large, over capacity, untracked cumulative streams.
+	RefusedPoints int64
+	RefusedUnits  float64
+	// FractionsDropped is fractional usage forgotten with idle series that
+	// were evicted to make room at the series limit.
 	FractionsDropped float64
-	StoreCommits     int64
-	StoreErrors      int64
+	SpoolCommits     int64 // commits to the spool
+	SpoolErrors      int64 // commits to the spool that failed
 }
 
 // contribution is what one series adds to the totals of what is held. The
@@ -53,9 +56,9 @@ func (s *Series) contrib() contribution {
 func (st *Stats) account(before, after contribution) {
 	st.OwedEvents += after.owedEvents - before.owedEvents
 	st.OwedUnits += after.owedUnits - before.owedUnits
-	st.ParkedEvents += after.parkedEvents - before.parkedEvents
-	st.ParkedUnits += after.parkedUnits - before.parkedUnits
-	st.ParkedSeries += after.parkedSeries - before.parkedSeries
+	st.RejectedEvents += after.parkedEvents - before.parkedEvents
+	st.RejectedUnits += after.parkedUnits - before.parkedUnits
+	st.RejectedSeries += after.parkedSeries - before.parkedSeries
 }
 
 // Stats returns the current counters.

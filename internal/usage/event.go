@@ -10,7 +10,6 @@ import (
 // (options, Export, lookup answers), so that everything stored can be read
 // back and sent.
 const (
-	MaxIDLength       = 128 // tenant and device ids
 	MaxMeterLength    = 255 // meter ids, as OpenTelemetry bounds instrument names
 	MaxCustomerLength = 255 // customer ids from lookup answers
 )
