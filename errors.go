@@ -244,13 +244,13 @@ func (e *DeferredError) Error() string {
 	lasted := e.Lasted.Round(time.Millisecond)
 	what := failureText[e.Failure]
 	if e.Resolved {
-		return fmt.Sprintf("litewavemetric: resolved after %v: %s since %s; %d units owed, delivery goes on", lasted, what, since, e.OwedUnits)
+		return fmt.Sprintf("litewavemetric: resolved after %v: %s since %s; %s owed, delivery goes on", lasted, what, since, plural(e.OwedUnits, "unit"))
 	}
 	kept := "kept and retrying"
 	if e.Failure == "spool" {
 		kept = "held unsent until the spool can be written"
 	}
-	msg := fmt.Sprintf("litewavemetric: %s since %s (%v): %s failing, %d units owed in all, %s", what, since, lasted, plural(e.Events, "event"), e.OwedUnits, kept)
+	msg := fmt.Sprintf("litewavemetric: %s since %s (%v): %s failing, %s owed in all, %s", what, since, lasted, plural(e.Events, "event"), plural(e.OwedUnits, "unit"), kept)
 	if e.Cause != nil {
 		msg += ": " + strings.TrimPrefix(e.Cause.Error(), "litewavemetric: ")
 	}
@@ -280,8 +280,8 @@ func (e *UndeliveredError) Error() string {
 	}
 	// Units, not events: usage counted while an event is owed is owed too,
 	// and goes out as events of its own.
-	msg := fmt.Sprintf("litewavemetric: %d units not delivered, %d units rejected; %s",
-		e.Units, e.RejectedUnits, where)
+	msg := fmt.Sprintf("litewavemetric: %s not delivered, %s rejected; %s",
+		plural(e.Units, "unit"), plural(e.RejectedUnits, "unit"), where)
 	if e.Cause != nil {
 		msg += ": " + strings.ReplaceAll(e.Cause.Error(), "\n", "; ")
 	}

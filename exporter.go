@@ -132,7 +132,7 @@ func New(_ context.Context, opts ...Option) (*Exporter, error) {
 		Backend:     client.backend,
 		Customers:   client.accounts,
 		OnHealth:    e.reportHealth,
-		OnParked:    e.reportRejected,
+		OnRejected:  e.reportRejected,
 		OnStoreLost: func(err error) {
 			e.reportError(fmt.Errorf("litewavemetric: spool in %s: %w; everything owed was written to it again", spoolSetting(cfg), err))
 		},
@@ -311,7 +311,7 @@ func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport, log bool
 	add("over_capacity", mrep.untracked) // cumulative points beyond the stream limit: their deltas are unknown
 	add("over_capacity", rep.OverCapacity)
 	add("bad_value", rep.BadValue)
-	add("too_large", rep.Overflow)
+	add("too_large", rep.TooLarge)
 	if mrep.overlap.Points > 0 {
 		add("overlapping", mrep.overlap)
 		// Logged as rejections are: the pipeline is built wrong, and the
@@ -323,7 +323,7 @@ func (e *Exporter) usageErrors(rep outbox.IngestReport, mrep mapReport, log bool
 	return errs
 }
 
-func rejections(rs []outbox.Parked) []error {
+func rejections(rs []outbox.Rejected) []error {
 	var errs []error
 	var moreEvents, moreUnits int64
 	for i, p := range rs {
@@ -340,7 +340,7 @@ func rejections(rs []outbox.Parked) []error {
 	return errs
 }
 
-func rejected(p outbox.Parked) *RejectedError {
+func rejected(p outbox.Rejected) *RejectedError {
 	return &RejectedError{Tenant: p.Key.Tenant, Device: p.Key.Device, Meter: p.Key.Meter, Units: p.Units, Events: p.Events,
 		StatusCode: statusOf(p.Err), Reason: p.Reason, Since: p.Since, Cause: expose(p.Err)}
 }
@@ -421,7 +421,7 @@ func (e *Exporter) undelivered(cause error, spooled bool) error {
 			causes = append(causes, expose(err))
 		}
 	}
-	kept := e.box.Parked()
+	kept := e.box.Rejected()
 	for i, p := range kept {
 		if i == maxReported {
 			causes = append(causes, fmt.Errorf("and %d more series with rejected usage; see Exporter.Rejected", len(kept)-i))
@@ -452,7 +452,7 @@ func (e *Exporter) Stats() Stats {
 // Rejected lists the usage the backend rejected, per series: it is kept,
 // and sent again only by RetryRejected or the next start with a spool.
 func (e *Exporter) Rejected() []*RejectedError {
-	ps := e.box.Parked()
+	ps := e.box.Rejected()
 	out := make([]*RejectedError, len(ps))
 	for i, p := range ps {
 		out[i] = rejected(p)
@@ -465,7 +465,7 @@ func (e *Exporter) Rejected() []*RejectedError {
 // joins the series' next event under a new key (the backend recorded none
 // of it), bound to a customer looked up afresh. A restart with a spool
 // does the same.
-func (e *Exporter) RetryRejected() int { return e.box.RetryParked() }
+func (e *Exporter) RetryRejected() int { return e.box.RetryRejected() }
 
 // Client returns the client the exporter delivers through. The exporter's
 // Shutdown closes it.

@@ -46,7 +46,7 @@ func (e *Exporter) reportError(err error) { e.report(slog.LevelError, err, false
 
 // reportRejected reports usage rejected after its Export stopped waiting.
 // The outbox has logged the rejection already, with its fields.
-func (e *Exporter) reportRejected(p outbox.Parked) { e.report(slog.LevelError, rejected(p), true) }
+func (e *Exporter) reportRejected(p outbox.Rejected) { e.report(slog.LevelError, rejected(p), true) }
 
 // report makes one report at level; inLog says the logger has it already.
 func (e *Exporter) report(level slog.Level, err error, inLog bool) {

@@ -44,8 +44,8 @@ rejected, and the drain exits 1.`)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out.stdout, "draining %d units waiting and %d rejected from %s through %s, for up to %v\n",
-		before.waitingUnits, before.rejectedUnits, dir, backendName(), *timeout)
+	fmt.Fprintf(out.stdout, "draining %d units owed and %d rejected from %s through %s, for up to %v\n",
+		before.owedUnits, before.rejectedUnits, dir, backendName(), *timeout)
 	deliver, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	flushErr := exp.ForceFlush(deliver)
@@ -67,8 +67,8 @@ rejected, and the drain exits 1.`)
 	if after.empty() {
 		return nil
 	}
-	err = fmt.Errorf("spool drain %s: %d units waiting and %d rejected stay in the spool; drain again once the backend takes them",
-		dir, after.waitingUnits, after.rejectedUnits)
+	err = fmt.Errorf("spool drain %s: %d units owed and %d rejected stay in the spool; drain again once the backend takes them",
+		dir, after.owedUnits, after.rejectedUnits)
 	if why != nil {
 		err = fmt.Errorf("%w: %w", err, why)
 	}

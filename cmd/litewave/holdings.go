@@ -15,7 +15,7 @@ import (
 
 // Usage states as inspect prints them.
 const (
-	stateWaiting  = "waiting"  // owed: a frozen event and open usage, sent when an exporter runs
+	stateOwed     = "owed"     // owed: a frozen event and open usage, sent when an exporter runs
 	stateRejected = "rejected" // the backend refused it; kept until sent again
 )
 
@@ -29,38 +29,38 @@ type holding struct {
 
 // holdings is what a spool holds, as an operator reads it.
 type holdings struct {
-	rows                          []holding
-	waitingUnits, rejectedUnits   int64
-	waitingSeries, rejectedSeries int
-	fractionSeries                int     // series carrying less than one unit
-	fractionUnits                 float64 // not billed until it adds up to a unit
-	streams                       int     // cumulative streams' state: not usage
-	unreadable                    int
+	rows                       []holding
+	owedUnits, rejectedUnits   int64
+	owedSeries, rejectedSeries int
+	fractionSeries             int     // series carrying less than one unit
+	fractionUnits              float64 // not billed until it adds up to a unit
+	streams                    int     // cumulative streams' state: not usage
+	unreadable                 int
 }
 
 func summarize(in spool.Inspection) holdings {
-	waiting := map[outbox.Key]int64{}
+	owed := map[outbox.Key]int64{}
 	for _, e := range in.Events {
-		waiting[e.Key] += e.Units
+		owed[e.Key] += e.Units
 	}
 	h := holdings{streams: len(in.Streams), unreadable: in.Unreadable}
 	for _, o := range in.Opens {
 		if o.Units > 0 {
-			waiting[o.Key] += o.Units
+			owed[o.Key] += o.Units
 		}
 		if !o.Rem.IsZero() {
 			h.fractionSeries++
 			h.fractionUnits += o.Rem.Value()
 		}
 	}
-	for k, units := range waiting {
-		h.rows = append(h.rows, holding{key: k, units: units, state: stateWaiting})
-		h.waitingUnits += units
+	for k, units := range owed {
+		h.rows = append(h.rows, holding{key: k, units: units, state: stateOwed})
+		h.owedUnits += units
 	}
-	h.waitingSeries = len(waiting)
+	h.owedSeries = len(owed)
 	// Reasons a 0.1 exporter stored were never scrubbed.
 	scrub := redact.NewScrubber(env(config.APIKey.Env), env(config.KafkaSASLPassword.Env))
-	for _, p := range in.Parked {
+	for _, p := range in.Rejected {
 		h.rows = append(h.rows, holding{key: p.Key, units: p.Units, state: stateRejected, reason: scrub.String(p.Reason)})
 		h.rejectedUnits += p.Units
 		h.rejectedSeries++
@@ -76,7 +76,7 @@ func summarize(in spool.Inspection) holdings {
 // unit does not count: it is never billed on its own.
 func (h holdings) empty() bool { return len(h.rows) == 0 }
 
-// series counts the series with usage, waiting or rejected or both.
+// series counts the series with usage, owed or rejected or both.
 func (h holdings) series() int {
 	keys := map[outbox.Key]bool{}
 	for _, r := range h.rows {
@@ -87,7 +87,7 @@ func (h holdings) series() int {
 
 func (h holdings) print(w io.Writer, dir string) {
 	if h.empty() {
-		fmt.Fprintf(w, "spool %s holds no usage: nothing waiting, nothing rejected\n", dir)
+		fmt.Fprintf(w, "spool %s holds no usage: nothing owed, nothing rejected\n", dir)
 	} else {
 		fmt.Fprintf(w, "spool %s holds usage of %d series:\n", dir, h.series())
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -100,8 +100,8 @@ func (h holdings) print(w io.Writer, dir string) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.key.Tenant, r.key.Device, r.key.Meter, r.units, state)
 		}
 		_ = tw.Flush()
-		fmt.Fprintf(w, "total: %d units waiting in %d series; %d units rejected in %d series\n",
-			h.waitingUnits, h.waitingSeries, h.rejectedUnits, h.rejectedSeries)
+		fmt.Fprintf(w, "total: %d units owed in %d series; %d units rejected in %d series\n",
+			h.owedUnits, h.owedSeries, h.rejectedUnits, h.rejectedSeries)
 	}
 	if h.fractionSeries > 0 {
 		fmt.Fprintf(w, "carried: fractions below one unit in %d series (%.4g units in all), billed once a series' fraction adds up to a unit\n",

@@ -17,7 +17,7 @@ func TestInspectScrubsOldReasons(t *testing.T) {
 	dir := t.TempDir()
 	sp, _, err := spool.Open(dir, spool.Options{})
 	require.NoError(t, err)
-	require.NoError(t, sp.Commit(&outbox.Change{PutParked: []outbox.ParkedRecord{{
+	require.NoError(t, sp.Commit(&outbox.Change{PutRejected: []outbox.RejectedRecord{{
 		Key: outbox.Key{Tenant: "t1", Device: "d1", Meter: "pages"}, Units: 3,
 		Reason: `usage post: HTTP 400: "{\"detail\":\"bad key ` + key + `\"}"`,
 	}}}))

@@ -63,7 +63,7 @@ func parseInspect(t *testing.T, stdout string) inspected {
 			require.NoError(t, err, "row %q", line)
 			key := seriesKey(f[0], f[1], f[2])
 			switch state := strings.Join(f[4:], " "); {
-			case state == "waiting":
+			case state == "owed":
 				in.waiting[key] = units
 			case strings.HasPrefix(state, "rejected: "):
 				in.rejected[key] = units
@@ -101,7 +101,7 @@ func TestInspectShowsWhatAKilledReplicaLeft(t *testing.T) {
 	in := parseInspect(t, res.stdout)
 	assert.Equal(t, c, in.waiting, "every unit the replica counted is waiting in its spool")
 	assert.Empty(t, in.rejected)
-	assert.Contains(t, res.stdout, fmt.Sprintf("total: %d units waiting in %d series; 0 units rejected in 0 series", c.total(), len(c)))
+	assert.Contains(t, res.stdout, fmt.Sprintf("total: %d units owed in %d series; 0 units rejected in 0 series", c.total(), len(c)))
 	// Each tokens series counted 1.5: 1 unit is waiting, half a unit is carried.
 	assert.Contains(t, res.stdout, "carried: fractions below one unit in 6 series (3 units in all)")
 	assert.Equal(t, before, fileSum(t, filepath.Join(dir, spool.FileName)), "inspect changes nothing")
@@ -127,7 +127,7 @@ func TestInspectWhileAnExporterHoldsTheSpool(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(cp, spool.FileName), b, 0o600))
 	res = litewave(t, nil, "spool", "inspect", cp)
 	assert.Equal(t, 0, res.code)
-	assert.Contains(t, res.stdout, "waiting")
+	assert.Contains(t, res.stdout, "owed")
 }
 
 func TestInspectWhereThereIsNoSpool(t *testing.T) {
@@ -152,7 +152,7 @@ func TestDrainDeliversAKilledReplicasSpool(t *testing.T) {
 
 	res = litewave(t, nil, "spool", "inspect", dir)
 	assert.Equal(t, 0, res.code)
-	assert.Contains(t, res.stdout, "spool "+dir+" holds no usage: nothing waiting, nothing rejected")
+	assert.Contains(t, res.stdout, "spool "+dir+" holds no usage: nothing owed, nothing rejected")
 }
 
 // With the backend still down, a drain fails and leaves the usage where it
@@ -163,7 +163,7 @@ func TestDrainWithTheBackendDownKeepsTheUsage(t *testing.T) {
 	res := litewave(t, []string{"LITEWAVE_ENDPOINT=" + deadEndpoint(t)}, "spool", "drain", dir, "--timeout", "1s")
 	assert.Equal(t, 1, res.code)
 	assert.Equal(t, c, parseInspect(t, res.stdout).waiting, "the drain says what stays")
-	assert.Contains(t, res.stderr, fmt.Sprintf("litewave: spool drain %s: %d units waiting and 0 rejected stay in the spool", dir, c.total()))
+	assert.Contains(t, res.stderr, fmt.Sprintf("litewave: spool drain %s: %d units owed and 0 rejected stay in the spool", dir, c.total()))
 	assert.Contains(t, res.stderr, "connection refused")
 
 	res = litewave(t, nil, "spool", "inspect", dir)

@@ -10,7 +10,7 @@
 // frozen into the next event. So at most one event per series is in flight,
 // every retry repeats the same id and bytes, and memory is bounded by the
 // number of series. An event the backend rejects is set aside as the
-// series' parked usage, and later usage of the series goes on.
+// series' rejected usage, and later usage of the series goes on.
 //
 // When a Store is configured every change is written through it before the
 // event it concerns is sent, in one transaction per batch of changes.

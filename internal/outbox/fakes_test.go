@@ -211,12 +211,12 @@ func apply(c Contents, ch *Change) Contents {
 	for _, r := range c.Events {
 		events[r.Seq] = r
 	}
-	opens, parked, streams := map[Key]OpenRecord{}, map[Key]ParkedRecord{}, map[StreamID]StreamRecord{}
+	opens, rejected, streams := map[Key]OpenRecord{}, map[Key]RejectedRecord{}, map[StreamID]StreamRecord{}
 	for _, r := range c.Opens {
 		opens[r.Key] = r
 	}
-	for _, r := range c.Parked {
-		parked[r.Key] = r
+	for _, r := range c.Rejected {
+		rejected[r.Key] = r
 	}
 	for _, r := range c.Streams {
 		streams[r.ID] = r
@@ -227,8 +227,8 @@ func apply(c Contents, ch *Change) Contents {
 	for _, k := range ch.DeleteOpen {
 		delete(opens, k)
 	}
-	for _, k := range ch.DeleteParked {
-		delete(parked, k)
+	for _, k := range ch.DeleteRejected {
+		delete(rejected, k)
 	}
 	for _, id := range ch.DeleteStreams {
 		delete(streams, id)
@@ -239,8 +239,8 @@ func apply(c Contents, ch *Change) Contents {
 	for _, r := range ch.PutOpen {
 		opens[r.Key] = r
 	}
-	for _, r := range ch.PutParked {
-		parked[r.Key] = r
+	for _, r := range ch.PutRejected {
+		rejected[r.Key] = r
 	}
 	for _, r := range ch.PutStreams {
 		streams[r.ID] = r
@@ -252,8 +252,8 @@ func apply(c Contents, ch *Change) Contents {
 	for _, r := range opens {
 		out.Opens = append(out.Opens, r)
 	}
-	for _, r := range parked {
-		out.Parked = append(out.Parked, r)
+	for _, r := range rejected {
+		out.Rejected = append(out.Rejected, r)
 	}
 	for _, r := range streams {
 		out.Streams = append(out.Streams, r)

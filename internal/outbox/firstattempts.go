@@ -6,7 +6,7 @@ package outbox
 type FirstAttempts struct {
 	done       chan struct{}
 	unanswered int
-	released   bool // the Export stopped waiting: later rejections go to OnParked
+	released   bool // the Export stopped waiting: later rejections go to OnRejected
 	res        FirstOutcomes
 }
 
@@ -15,7 +15,7 @@ type FirstOutcomes struct {
 	Events, Units             int64 // frozen by the ingest
 	Delivered, DeliveredUnits int64
 	Deferred, DeferredUnits   int64 // first attempt failed; will be retried
-	Rejected                  []Parked
+	Rejected                  []Rejected
 	Unfinished                int // events still awaiting a first outcome
 }
 
@@ -44,13 +44,13 @@ func (f *FirstAttempts) closeIfAnswered() {
 
 // Release returns what is known of the first attempts and lets them go:
 // rejections that come later, which the caller will no longer read, are
-// reported through OnParked instead.
+// reported through OnRejected instead.
 func (o *Outbox) Release(f *FirstAttempts) FirstOutcomes {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	f.released = true
 	res := f.res
-	res.Rejected = append([]Parked(nil), f.res.Rejected...)
+	res.Rejected = append([]Rejected(nil), f.res.Rejected...)
 	res.Unfinished = f.unanswered
 	return res
 }

@@ -213,7 +213,7 @@ func (o *Outbox) Stored() bool {
 	return o.cfg.Store != nil && o.persistFailed == 0 && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0
 }
 
-// report releases mu and makes the reports (logs, OnHealth, OnParked)
+// report releases mu and makes the reports (logs, OnHealth, OnRejected)
 // without it: a handler that calls back into the exporter must not
 // deadlock it. Reports are made one at a time, in the order of the changes
 // they describe: each caller queues its reports under mu, and whoever finds

@@ -11,7 +11,7 @@ type IngestReport struct {
 	Units        int64 // whole units accepted
 	OverCapacity Issue // new series refused: series cap or store full
 	BadValue     Issue // negative or non-finite usage
-	Overflow     Issue // would overflow the series' int64 total
+	TooLarge     Issue // would overflow the series' int64 total
 }
 
 // Issue aggregates one kind of problem: how many points, how much usage,
@@ -100,7 +100,7 @@ func (in *ingest) addInt(p *point, k *Key, v int64) {
 		return
 	}
 	if *in.target(s) > math.MaxInt64-v {
-		in.reject(&in.report.Overflow, s.Key, float64(v), "total would overflow int64")
+		in.reject(&in.report.TooLarge, s.Key, float64(v), "total would overflow int64")
 		return
 	}
 	in.add(s, v)
@@ -125,7 +125,7 @@ func (in *ingest) addFloat(p *point, k *Key, v float64) {
 		return
 	}
 	if float64(*in.target(s))+v >= math.MaxInt64 {
-		in.reject(&in.report.Overflow, s.Key, v, "total would overflow int64")
+		in.reject(&in.report.TooLarge, s.Key, v, "total would overflow int64")
 		return
 	}
 	in.touch(s)
@@ -143,7 +143,7 @@ func (in *ingest) goodFloat(p *point, k *Key, v float64) bool {
 		in.reject(&in.report.BadValue, keyOf(p, k), 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
 		return false
 	case v > maxFloatUsage:
-		in.reject(&in.report.Overflow, keyOf(p, k), v, "usage too large for int64 units")
+		in.reject(&in.report.TooLarge, keyOf(p, k), v, "usage too large for int64 units")
 		return false
 	}
 	return true
@@ -264,7 +264,7 @@ func (in *ingest) makeRoom() bool {
 	}
 	cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 	o.forget(func(s *Series) bool {
-		return s.state == idle && s.open == 0 && !s.hasEvent() && s.parked == nil && s.lastActive < cutoff
+		return s.state == idle && s.open == 0 && !s.hasEvent() && s.rejected == nil && s.lastActive < cutoff
 	})
 	return o.series.len() < o.cfg.MaxSeries
 }

@@ -16,7 +16,7 @@ import (
 // Config configures an Outbox.
 type Config struct {
 	Instance    string // part of every event id
-	MaxSeries   int    // series held at once, owed, parked or carrying a fraction
+	MaxSeries   int    // series held at once, owed, rejected or carrying a fraction
 	Concurrency int    // workers, so batches in flight
 	Retry       retry.Policy
 	IdleTTL     time.Duration // a series that holds nothing is forgotten after this
@@ -29,9 +29,9 @@ type Config struct {
 	// past Reports' thresholds, and recovers.
 	OnHealth func(Health)
 	Reports  ReportTimes
-	// OnParked is told of every event rejected after the Export that froze
+	// OnRejected is told of every event rejected after the Export that froze
 	// it stopped waiting, so that no rejection goes unreported.
-	OnParked func(Parked)
+	OnRejected func(Rejected)
 	// OnStoreLost is told when the store's file was removed or replaced and
 	// everything held was written to a fresh one.
 	OnStoreLost func(error)
@@ -156,15 +156,15 @@ func (o *Outbox) Close() error {
 
 // Contents is what a store held at start.
 type Contents struct {
-	Events  []EventRecord
-	Opens   []OpenRecord
-	Parked  []ParkedRecord
-	Streams []StreamRecord
+	Events   []EventRecord
+	Opens    []OpenRecord
+	Rejected []RejectedRecord
+	Streams  []StreamRecord
 }
 
 // Restore loads what a store held at start: events are queued in their
 // original order with their original ids, open amounts become owed again,
-// and parked usage is retried as a new event (it was never recorded). It
+// and rejected usage is retried as a new event (it was never recorded). It
 // must be called before Start.
 func (o *Outbox) Restore(c Contents) error {
 	o.mu.Lock()
@@ -187,15 +187,15 @@ func (o *Outbox) Restore(c Contents) error {
 		s.open, s.openStart, s.rem, s.storedOpen = r.Units, r.Start, r.Rem, true
 		o.stats.account(before, s.contrib())
 	}
-	for _, r := range c.Parked {
+	for _, r := range c.Rejected {
 		s := o.restored(r.Key)
 		before := s.contrib()
 		if s.open == 0 {
 			s.openStart = r.Since
 		}
 		s.open += r.Units
-		s.storedParked = true
-		o.markDirty(s) // the parked record goes, the open one holds it
+		s.storedRejected = true
+		o.markDirty(s) // the rejected record goes, the open one holds it
 		o.stats.account(before, s.contrib())
 	}
 	for _, r := range c.Streams {

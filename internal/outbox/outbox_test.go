@@ -120,7 +120,7 @@ func TestRetryRepeatsTheSameEventThenDelivers(t *testing.T) {
 }
 
 // A rejected event is set aside; later usage of its series goes on as new
-// events, bound to a customer asked afresh. RetryParked sends the rejected
+// events, bound to a customer asked afresh. RetryRejected sends the rejected
 // usage again under a new key.
 func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
 	customers := newCustomers(map[string]string{"t1": "old"})
@@ -130,10 +130,10 @@ func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
 		}
 		return usage.Outcome{Result: usage.Delivered}
 	}}
-	var background []Parked
+	var background []Rejected
 	var mu sync.Mutex
 	o := newTestOutbox(t, b, customers, func(c *Config) {
-		c.OnParked = func(p Parked) { mu.Lock(); background = append(background, p); mu.Unlock() }
+		c.OnRejected = func(p Rejected) { mu.Lock(); background = append(background, p); mu.Unlock() }
 	})
 	r, _ := ingestInts(o, map[Key]int64{k1: 3})
 	wait(t, r)
@@ -152,14 +152,14 @@ func TestRejectedUsageIsSetAsideAndLaterUsageGoesOn(t *testing.T) {
 	assert.Equal(t, int64(3), st.RejectedUnits)
 	assert.Equal(t, int64(1), st.RejectedEvents)
 	assert.Zero(t, st.OwedUnits)
-	parked := o.Parked()
-	require.Len(t, parked, 1)
-	assert.Equal(t, int64(3), parked[0].Units)
+	rejected := o.Rejected()
+	require.Len(t, rejected, 1)
+	assert.Equal(t, int64(3), rejected[0].Units)
 	mu.Lock()
 	assert.Empty(t, background, "reported through the round, not twice")
 	mu.Unlock()
 
-	assert.Equal(t, 1, o.RetryParked())
+	assert.Equal(t, 1, o.RetryRejected())
 	flush(t, o)
 	st = o.Stats()
 	assert.Equal(t, int64(7), st.DeliveredUnits)
@@ -227,7 +227,7 @@ func TestBadValuesAndOverflowAreRejectedLoudly(t *testing.T) {
 	wait(t, r)
 	assert.Equal(t, 3, rep.BadValue.Points)
 	assert.Zero(t, rep.BadValue.Units, "negative or NaN values are no amount: counters never run backwards")
-	assert.Equal(t, 2, rep.Overflow.Points)
+	assert.Equal(t, 2, rep.TooLarge.Points)
 	flush(t, o)
 	st := o.Stats()
 	assert.Equal(t, int64(math.MaxInt64), st.DeliveredUnits, "valid usage beside them is billed")

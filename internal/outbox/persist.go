@@ -10,10 +10,10 @@ import (
 // written is what one snapshot wrote for a series, applied once the
 // commit succeeded.
 type written struct {
-	s                        *Series
-	seq                      uint64   // the event record written, 0 if none
-	id                       usage.ID // its id
-	storedOpen, storedParked bool
+	s                          *Series
+	seq                        uint64   // the event record written, 0 if none
+	id                         usage.ID // its id
+	storedOpen, storedRejected bool
 }
 
 // snapshotted is one snapshot: the change and what to apply after it.
@@ -117,7 +117,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 	o.persistFailed = 0
 	o.uncommitted = 0 // the store counts what was written now
 	for _, w := range snap.done {
-		w.s.storedOpen, w.s.storedParked = w.storedOpen, w.storedParked
+		w.s.storedOpen, w.s.storedRejected = w.storedOpen, w.storedRejected
 		switch {
 		case w.seq == 0:
 		case w.s.hasEvent() && w.s.event.seq == w.seq:
@@ -149,7 +149,7 @@ func (o *Outbox) snapshot() snapshotted {
 		if s.forgotten.Load() {
 			continue // forgotten since; its deletion is queued in dropped
 		}
-		w := written{s: s, storedOpen: s.storedOpen, storedParked: s.storedParked}
+		w := written{s: s, storedOpen: s.storedOpen, storedRejected: s.storedRejected}
 		if ev := &s.event; s.hasEvent() && (!s.storedEvent || ev.rewrite) {
 			if ev.id.IsZero() {
 				ev.id = usage.DeriveID(o.cfg.Instance, o.session, s.Key, ev.seq)
@@ -168,13 +168,13 @@ func (o *Outbox) snapshot() snapshotted {
 			ch.DeleteOpen = append(ch.DeleteOpen, s.Key)
 			w.storedOpen = false
 		}
-		switch p := s.parked; {
+		switch p := s.rejected; {
 		case p != nil:
-			ch.PutParked = append(ch.PutParked, ParkedRecord{Key: s.Key, Units: p.units, Reason: p.reason, Since: p.since})
-			w.storedParked = true
-		case s.storedParked:
-			ch.DeleteParked = append(ch.DeleteParked, s.Key)
-			w.storedParked = false
+			ch.PutRejected = append(ch.PutRejected, RejectedRecord{Key: s.Key, Units: p.units, Reason: p.reason, Since: p.since})
+			w.storedRejected = true
+		case s.storedRejected:
+			ch.DeleteRejected = append(ch.DeleteRejected, s.Key)
+			w.storedRejected = false
 		}
 		done = append(done, w)
 	}
@@ -190,7 +190,7 @@ func (o *Outbox) snapshot() snapshotted {
 func (o *Outbox) rewriteAll() {
 	o.dropped, o.acked, o.ackedID = nil, nil, nil
 	o.series.all(func(s *Series) {
-		s.storedEvent, s.storedOpen, s.storedParked = false, false, false
+		s.storedEvent, s.storedOpen, s.storedRejected = false, false, false
 		if s.hasEvent() {
 			s.event.rewrite = true
 		}

@@ -166,7 +166,7 @@ func TestStoreFailureThenRestartBillsOnce(t *testing.T) {
 
 // Restore puts stored events back in their original order with their
 // original ids and bytes, turns stored open usage into new events, and
-// sends parked usage again.
+// sends rejected usage again.
 func TestRestoreReplaysInOrder(t *testing.T) {
 	b := &fakeBackend{}
 	customers := newCustomers(map[string]string{"t1": "c1", "t2": "c2", "t3": "c3", "t4": "c4"})
@@ -178,8 +178,8 @@ func TestRestoreReplaysInOrder(t *testing.T) {
 			{Seq: 9, Key: key("t2", "d", "m"), Units: 2, Start: 1, End: 2, ID: id2, Customer: "c2"},
 			{Seq: 4, Key: k1, Units: 1, Start: 1, End: 2, ID: id1, Customer: "c1"},
 		},
-		Opens:  []OpenRecord{{Key: key("t3", "d", "m"), Units: 5, Start: 7}},
-		Parked: []ParkedRecord{{Key: key("t4", "d", "m"), Units: 6, Reason: "400", Since: 8}},
+		Opens:    []OpenRecord{{Key: key("t3", "d", "m"), Units: 5, Start: 7}},
+		Rejected: []RejectedRecord{{Key: key("t4", "d", "m"), Units: 6, Reason: "400", Since: 8}},
 	}))
 	o.Start()
 	defer o.Close()
@@ -188,7 +188,7 @@ func TestRestoreReplaysInOrder(t *testing.T) {
 	require.Len(t, got, 4)
 	assert.Equal(t, usage.Event{ID: id1, Key: k1, Customer: "c1", Units: 1, Start: 1, End: 2}, got[0], "seq 4 first, as stored")
 	assert.Equal(t, id2, got[1].ID)
-	assert.Equal(t, int64(5+6), got[2].Units+got[3].Units, "open and parked usage go out as new events")
+	assert.Equal(t, int64(5+6), got[2].Units+got[3].Units, "open and rejected usage go out as new events")
 	assert.NotEqual(t, got[2].ID, got[3].ID)
 	assert.Equal(t, int64(14), o.Stats().DeliveredUnits)
 
@@ -198,7 +198,7 @@ func TestRestoreReplaysInOrder(t *testing.T) {
 }
 
 // Rejected usage is stored aside, so that a restart sends it again.
-func TestParkedUsageIsStored(t *testing.T) {
+func TestRejectedUsageIsStored(t *testing.T) {
 	st := newMemStore()
 	b := &fakeBackend{respond: func(usage.Event) usage.Outcome { return rejectWith(errors.New("400 bad meter")) }}
 	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.Store = st })
@@ -207,9 +207,9 @@ func TestParkedUsageIsStored(t *testing.T) {
 	flush(t, o)
 	c := st.contents()
 	assert.Empty(t, c.Events, "the rejected event's record is gone")
-	require.Len(t, c.Parked, 1)
-	assert.Equal(t, int64(6), c.Parked[0].Units)
-	assert.Contains(t, c.Parked[0].Reason, "bad meter")
+	require.Len(t, c.Rejected, 1)
+	assert.Equal(t, int64(6), c.Rejected[0].Units)
+	assert.Contains(t, c.Rejected[0].Reason, "bad meter")
 }
 
 // A store that lost its file (removed under the running process) gets

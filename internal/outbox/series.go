@@ -42,15 +42,15 @@ type Series struct {
 	rem       Remainder // of float usage
 	event     event
 	Key
-	parked  *parked // rejected usage, held aside; rare, so out of line
-	heapIdx int32
+	rejected *rejectedUsage // rejected usage, kept until sent again; rare, so out of line
+	heapIdx  int32
 	// What the store holds for this series.
-	storedEvent, storedOpen, storedParked bool
+	storedEvent, storedOpen, storedRejected bool
 }
 
 func (s *Series) hasEvent() bool { return s.event.units > 0 }
 
 // holdsNothing reports whether forgetting the series loses no usage.
 func (s *Series) holdsNothing() bool {
-	return s.state == idle && s.open == 0 && s.rem.IsZero() && !s.hasEvent() && s.parked == nil
+	return s.state == idle && s.open == 0 && s.rem.IsZero() && !s.hasEvent() && s.rejected == nil
 }

@@ -48,7 +48,7 @@ func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer fu
 
 // freezeOpen freezes the open usage of an idle series, if it has any, for
 // no collection: after a delivery or a rejection, at a restore, on
-// RetryParked.
+// RetryRejected.
 func (o *Outbox) freezeOpen(s *Series, wall int64) {
 	if s.state == idle && s.open > 0 {
 		o.freeze(s, wall, nil, o.cfg.Customers.Cached)
@@ -151,7 +151,7 @@ func (o *Outbox) markDirty(s *Series) {
 // series finds its key again at the next ingest.
 func (o *Outbox) forget(drop func(*Series) bool) {
 	o.series.all(func(s *Series) {
-		if s.dirty || s.storedEvent || s.storedParked || !drop(s) {
+		if s.dirty || s.storedEvent || s.storedRejected || !drop(s) {
 			return
 		}
 		if v := s.rem.Value(); v > 0 {

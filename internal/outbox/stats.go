@@ -37,8 +37,8 @@ type Stats struct {
 // totals are kept as sums of contributions, updated around every change of
 // a series, so they cannot drift from the series themselves.
 type contribution struct {
-	owedEvents, owedUnits                   int64
-	parkedEvents, parkedUnits, parkedSeries int64
+	owedEvents, owedUnits                         int64
+	rejectedEvents, rejectedUnits, rejectedSeries int64
 }
 
 func (s *Series) contrib() contribution {
@@ -47,8 +47,8 @@ func (s *Series) contrib() contribution {
 		c.owedEvents, c.owedUnits = 1, s.event.units
 	}
 	c.owedUnits += s.open
-	if p := s.parked; p != nil {
-		c.parkedEvents, c.parkedUnits, c.parkedSeries = p.events, p.units, 1
+	if p := s.rejected; p != nil {
+		c.rejectedEvents, c.rejectedUnits, c.rejectedSeries = p.events, p.units, 1
 	}
 	return c
 }
@@ -56,9 +56,9 @@ func (s *Series) contrib() contribution {
 func (st *Stats) account(before, after contribution) {
 	st.OwedEvents += after.owedEvents - before.owedEvents
 	st.OwedUnits += after.owedUnits - before.owedUnits
-	st.RejectedEvents += after.parkedEvents - before.parkedEvents
-	st.RejectedUnits += after.parkedUnits - before.parkedUnits
-	st.RejectedSeries += after.parkedSeries - before.parkedSeries
+	st.RejectedEvents += after.rejectedEvents - before.rejectedEvents
+	st.RejectedUnits += after.rejectedUnits - before.rejectedUnits
+	st.RejectedSeries += after.rejectedSeries - before.rejectedSeries
 }
 
 // Stats returns the current counters.

@@ -38,14 +38,14 @@ var ErrStoreLost = errors.New("spool file was removed or replaced")
 // Change is one transaction's worth of record updates. Deletions apply
 // before insertions.
 type Change struct {
-	DeleteEvents  []uint64
-	PutEvents     []EventRecord
-	DeleteOpen    []Key
-	PutOpen       []OpenRecord
-	DeleteParked  []Key
-	PutParked     []ParkedRecord
-	DeleteStreams []StreamID
-	PutStreams    []StreamRecord
+	DeleteEvents   []uint64
+	PutEvents      []EventRecord
+	DeleteOpen     []Key
+	PutOpen        []OpenRecord
+	DeleteRejected []Key
+	PutRejected    []RejectedRecord
+	DeleteStreams  []StreamID
+	PutStreams     []StreamRecord
 	// Mark is the backend's recovery mark (usage.Recoverable), stored
 	// whole; nil leaves the stored one.
 	Mark []byte
@@ -54,7 +54,7 @@ type Change struct {
 // Empty reports whether the change writes nothing.
 func (c *Change) Empty() bool {
 	return len(c.DeleteEvents)+len(c.PutEvents)+len(c.DeleteOpen)+len(c.PutOpen)+
-		len(c.DeleteParked)+len(c.PutParked)+len(c.DeleteStreams)+len(c.PutStreams) == 0
+		len(c.DeleteRejected)+len(c.PutRejected)+len(c.DeleteStreams)+len(c.PutStreams) == 0
 }
 
 // EventRecord is a frozen event as stored: everything it is sent with.
@@ -75,8 +75,8 @@ type OpenRecord struct {
 	Rem   Remainder
 }
 
-// ParkedRecord is a series' rejected usage as stored. A restart retries it.
-type ParkedRecord struct {
+// RejectedRecord is a series' rejected usage as stored. A restart retries it.
+type RejectedRecord struct {
 	Key    Key
 	Units  int64
 	Reason string

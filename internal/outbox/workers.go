@@ -121,7 +121,7 @@ func (o *Outbox) deliver(b *batch) {
 			report = o.applyOutcome(s, &b.events[i], outs[j], false)
 			if stored && outs[j].Result == usage.Delivered && !s.storedEvent {
 				// Delivered, and its record's deletion queued (not a
-				// rejection's: that record goes only with the parked one).
+				// rejection's: that record goes only with the rejected one).
 				b.acked = append(b.acked, seq)
 			}
 			j++

@@ -12,10 +12,10 @@ import (
 
 // Record kinds, the first byte of every payload.
 const (
-	kindEvent  byte = 'E'
-	kindOpen   byte = 'O'
-	kindParked byte = 'P'
-	kindStream byte = 'S'
+	kindEvent    byte = 'E'
+	kindOpen     byte = 'O'
+	kindRejected byte = 'P'
+	kindStream   byte = 'S'
 )
 
 // maxField bounds a string field when decoding. Writers are bounded far
@@ -82,9 +82,9 @@ func encodeOpen(r outbox.OpenRecord) []byte {
 	return seal(b)
 }
 
-func encodeParked(r outbox.ParkedRecord) []byte {
+func encodeRejected(r outbox.RejectedRecord) []byte {
 	b := make([]byte, 0, 24+keySize(r.Key)+len(r.Reason))
-	b = append(b, kindParked)
+	b = append(b, kindRejected)
 	b = appendKey(b, r.Key)
 	b = appendU64(b, uint64(r.Units))
 	b = appendU64(b, uint64(r.Since))
@@ -229,10 +229,10 @@ func decodeOpen(key, value []byte) (outbox.OpenRecord, error) {
 	return o, nil
 }
 
-// decodeParked decodes a parked record stored under key.
-func decodeParked(key, value []byte) (outbox.ParkedRecord, error) {
-	var p outbox.ParkedRecord
-	r, err := open(value, kindParked)
+// decodeRejected decodes a rejected record stored under key.
+func decodeRejected(key, value []byte) (outbox.RejectedRecord, error) {
+	var p outbox.RejectedRecord
+	r, err := open(value, kindRejected)
 	if err != nil {
 		return p, err
 	}

@@ -28,8 +28,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, o, gotO)
 
-	p := outbox.ParkedRecord{Key: e.Key, Units: 5, Reason: "HTTP 400: \"unknown meter\"", Since: 12}
-	gotP, err := decodeParked(seriesKey(p.Key), encodeParked(p))
+	p := outbox.RejectedRecord{Key: e.Key, Units: 5, Reason: "HTTP 400: \"unknown meter\"", Since: 12}
+	gotP, err := decodeRejected(seriesKey(p.Key), encodeRejected(p))
 	require.NoError(t, err)
 	assert.Equal(t, p, gotP)
 
@@ -74,7 +74,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(eventKey(7), encodeEvent(sampleEvent(7)))
 	f.Add(seriesKey(sampleEvent(1).Key), encodeOpen(outbox.OpenRecord{Key: sampleEvent(1).Key, Units: 1}))
 	f.Add([]byte{}, []byte{0, 0, 0, 0, 'E'})
-	f.Add(seriesKey(sampleEvent(1).Key), encodeParked(outbox.ParkedRecord{Key: sampleEvent(1).Key, Units: 1, Reason: "r"}))
+	f.Add(seriesKey(sampleEvent(1).Key), encodeRejected(outbox.RejectedRecord{Key: sampleEvent(1).Key, Units: 1, Reason: "r"}))
 	f.Add([]byte{1}, encodeStream(outbox.StreamRecord{ID: outbox.StreamID{1}}))
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		if e, err := decodeEvent(key, value); err == nil {
@@ -87,9 +87,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("open record %+v does not re-encode to its bytes", o)
 			}
 		}
-		if p, err := decodeParked(key, value); err == nil {
-			if string(encodeParked(p)) != string(value) {
-				t.Fatalf("parked record %+v does not re-encode to its bytes", p)
+		if p, err := decodeRejected(key, value); err == nil {
+			if string(encodeRejected(p)) != string(value) {
+				t.Fatalf("rejected record %+v does not re-encode to its bytes", p)
 			}
 		}
 		if s, err := decodeStream(key, value); err == nil {

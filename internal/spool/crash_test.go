@@ -76,7 +76,7 @@ func copyDir(t *testing.T, from string) string {
 // An event the backend acknowledged is not sent again by a restart after a
 // crash, although the commit deleting its record had not happened: the
 // outbox recorded the acknowledgement beside the spool. A rejected event is
-// not recorded so: until its parked record is committed, its event record
+// not recorded so: until its rejected record is committed, its event record
 // is what keeps its usage.
 func TestAcknowledgedEventIsNotRestoredAfterACrash(t *testing.T) {
 	dir := t.TempDir()

@@ -26,12 +26,12 @@ const FileName = "outbox.db"
 const format = "litewavemetric-spool-v2"
 
 var (
-	bucketMeta    = []byte("meta")
-	bucketEvents  = []byte("events")
-	bucketOpen    = []byte("open")
-	bucketParked  = []byte("parked")
-	bucketStreams = []byte("streams")
-	keyFormat     = []byte("format")
+	bucketMeta     = []byte("meta")
+	bucketEvents   = []byte("events")
+	bucketOpen     = []byte("open")
+	bucketRejected = []byte("parked") // its name on disk since 0.1
+	bucketStreams  = []byte("streams")
+	keyFormat      = []byte("format")
 	// keyTransactionalID holds the spool's producer identity, drawn once
 	// when the spool is created (or first opened by 0.2): a restart, or a
 	// drain on another machine, fences and recovers under the same id.
@@ -276,7 +276,7 @@ func decodeFile(tx *bolt.Tx, c *Contents) (fresh bool, held int64, dropped int, 
 		return false, 0, 0, fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(first(problems, 5), "; "))
 	}
 	b := buckets(tx)
-	if b.events == nil || b.open == nil || b.parked == nil || b.streams == nil {
+	if b.events == nil || b.open == nil || b.rejected == nil || b.streams == nil {
 		return false, 0, 0, fmt.Errorf("%w: missing bucket", ErrCorrupt)
 	}
 	c.TransactionalID = string(meta.Get(keyTransactionalID))
@@ -286,7 +286,7 @@ func decodeFile(tx *bolt.Tx, c *Contents) (fresh bool, held int64, dropped int, 
 	err = errors.Join(
 		decodeAll(b.events, decodeEvent, &c.Events, &acc),
 		decodeAll(b.open, decodeOpen, &c.Opens, &acc),
-		decodeAll(b.parked, decodeParked, &c.Parked, &acc),
+		decodeAll(b.rejected, decodeRejected, &c.Rejected, &acc),
 		decodeAll(b.streams, decodeStream, &c.Streams, &acc),
 	)
 	return false, acc.held, acc.dropped, err
@@ -311,10 +311,10 @@ func decodeAll[R any](b *bolt.Bucket, decode func(k, v []byte) (R, error), out *
 	})
 }
 
-type bucketSet struct{ events, open, parked, streams *bolt.Bucket }
+type bucketSet struct{ events, open, rejected, streams *bolt.Bucket }
 
 func buckets(tx *bolt.Tx) bucketSet {
-	return bucketSet{tx.Bucket(bucketEvents), tx.Bucket(bucketOpen), tx.Bucket(bucketParked), tx.Bucket(bucketStreams)}
+	return bucketSet{tx.Bucket(bucketEvents), tx.Bucket(bucketOpen), tx.Bucket(bucketRejected), tx.Bucket(bucketStreams)}
 }
 
 func initBuckets(tx *bolt.Tx) error {
@@ -325,7 +325,7 @@ func initBuckets(tx *bolt.Tx) error {
 	if err := meta.Put(keyFormat, []byte(format)); err != nil {
 		return err
 	}
-	for _, name := range [][]byte{bucketEvents, bucketOpen, bucketParked, bucketStreams} {
+	for _, name := range [][]byte{bucketEvents, bucketOpen, bucketRejected, bucketStreams} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -380,7 +380,7 @@ func (s *Spool) repair(c *Contents, dropped int) error {
 			if err := putIdentity(tx, c.TransactionalID); err != nil {
 				return err
 			}
-			_, err := write(tx, &outbox.Change{PutEvents: c.Events, PutOpen: c.Opens, PutParked: c.Parked, PutStreams: c.Streams, Mark: c.Mark})
+			_, err := write(tx, &outbox.Change{PutEvents: c.Events, PutOpen: c.Opens, PutRejected: c.Rejected, PutStreams: c.Streams, Mark: c.Mark})
 			return err
 		})
 	})
@@ -508,8 +508,8 @@ func write(tx *bolt.Tx, ch *outbox.Change) (int64, error) {
 	for _, k := range ch.DeleteOpen {
 		w.delete(b.open, seriesKey(k))
 	}
-	for _, k := range ch.DeleteParked {
-		w.delete(b.parked, seriesKey(k))
+	for _, k := range ch.DeleteRejected {
+		w.delete(b.rejected, seriesKey(k))
 	}
 	for _, id := range ch.DeleteStreams {
 		w.delete(b.streams, id[:])
@@ -520,8 +520,8 @@ func write(tx *bolt.Tx, ch *outbox.Change) (int64, error) {
 	for _, r := range ch.PutOpen {
 		w.put(b.open, seriesKey(r.Key), encodeOpen(r))
 	}
-	for _, r := range ch.PutParked {
-		w.put(b.parked, seriesKey(r.Key), encodeParked(r))
+	for _, r := range ch.PutRejected {
+		w.put(b.rejected, seriesKey(r.Key), encodeRejected(r))
 	}
 	for _, r := range ch.PutStreams {
 		w.put(b.streams, r.ID[:], encodeStream(r))

@@ -33,22 +33,22 @@ func event(seq uint64, i int) outbox.EventRecord {
 
 // state is what a spool should hold.
 type state struct {
-	events  map[uint64]outbox.EventRecord
-	opens   map[outbox.Key]outbox.OpenRecord
-	parked  map[outbox.Key]outbox.ParkedRecord
-	streams map[outbox.StreamID]outbox.StreamRecord
+	events   map[uint64]outbox.EventRecord
+	opens    map[outbox.Key]outbox.OpenRecord
+	rejected map[outbox.Key]outbox.RejectedRecord
+	streams  map[outbox.StreamID]outbox.StreamRecord
 }
 
 func newState() state {
 	return state{events: map[uint64]outbox.EventRecord{}, opens: map[outbox.Key]outbox.OpenRecord{},
-		parked: map[outbox.Key]outbox.ParkedRecord{}, streams: map[outbox.StreamID]outbox.StreamRecord{}}
+		rejected: map[outbox.Key]outbox.RejectedRecord{}, streams: map[outbox.StreamID]outbox.StreamRecord{}}
 }
 
 func (s state) clone() state {
 	c := newState()
 	maps.Copy(c.events, s.events)
 	maps.Copy(c.opens, s.opens)
-	maps.Copy(c.parked, s.parked)
+	maps.Copy(c.rejected, s.rejected)
 	maps.Copy(c.streams, s.streams)
 	return c
 }
@@ -60,8 +60,8 @@ func (s *state) apply(ch *outbox.Change) {
 	for _, k := range ch.DeleteOpen {
 		delete(s.opens, k)
 	}
-	for _, k := range ch.DeleteParked {
-		delete(s.parked, k)
+	for _, k := range ch.DeleteRejected {
+		delete(s.rejected, k)
 	}
 	for _, id := range ch.DeleteStreams {
 		delete(s.streams, id)
@@ -72,15 +72,15 @@ func (s *state) apply(ch *outbox.Change) {
 	for _, r := range ch.PutOpen {
 		s.opens[r.Key] = r
 	}
-	for _, r := range ch.PutParked {
-		s.parked[r.Key] = r
+	for _, r := range ch.PutRejected {
+		s.rejected[r.Key] = r
 	}
 	for _, r := range ch.PutStreams {
 		s.streams[r.ID] = r
 	}
 }
 
-func (s state) records() int { return len(s.events) + len(s.opens) + len(s.parked) + len(s.streams) }
+func (s state) records() int { return len(s.events) + len(s.opens) + len(s.rejected) + len(s.streams) }
 
 func contentsState(c Contents) state {
 	s := newState()
@@ -90,8 +90,8 @@ func contentsState(c Contents) state {
 	for _, r := range c.Opens {
 		s.opens[r.Key] = r
 	}
-	for _, r := range c.Parked {
-		s.parked[r.Key] = r
+	for _, r := range c.Rejected {
+		s.rejected[r.Key] = r
 	}
 	for _, r := range c.Streams {
 		s.streams[r.ID] = r
@@ -100,7 +100,7 @@ func contentsState(c Contents) state {
 }
 
 // build writes a history of commits like an outbox's: events frozen,
-// acknowledged and deleted, open amounts written and cleared, usage parked
+// acknowledged and deleted, open amounts written and cleared, usage rejected
 // and stream states kept. It returns the states after each commit.
 func build(t testing.TB, dir string, commits int) []state {
 	sp, c, err := Open(dir, Options{})
@@ -130,7 +130,7 @@ func build(t testing.TB, dir string, commits int) []state {
 				ch.DeleteOpen = append(ch.DeleteOpen, k)
 			}
 		}
-		ch.PutParked = append(ch.PutParked, outbox.ParkedRecord{Key: key(1000 + n), Units: int64(n + 1), Reason: "HTTP 400", Since: int64(n)})
+		ch.PutRejected = append(ch.PutRejected, outbox.RejectedRecord{Key: key(1000 + n), Units: int64(n + 1), Reason: "HTTP 400", Since: int64(n)})
 		ch.PutStreams = append(ch.PutStreams, outbox.StreamRecord{ID: outbox.StreamID{byte(n)}, Start: int64(n), Int: int64(10 * n), Float: 0.5})
 		require.NoError(t, sp.Commit(ch))
 		cur.apply(ch)
@@ -329,7 +329,7 @@ func isClear(err error) bool {
 
 func subset(got, want state) bool {
 	return subsetOf(got.events, want.events) && subsetOf(got.opens, want.opens) &&
-		subsetOf(got.parked, want.parked) && subsetOf(got.streams, want.streams)
+		subsetOf(got.rejected, want.rejected) && subsetOf(got.streams, want.streams)
 }
 
 func subsetOf[K, V comparable](got, want map[K]V) bool {

@@ -6,10 +6,10 @@ import (
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
-// parked is a series' rejected usage, held aside. The backend recorded none
+// rejectedUsage is a series' rejected usage, kept until sent again. The backend recorded none
 // of it, so every rejected event of the series merges into one amount, and
-// it is sent again, under a new key, when RetryParked or a restart asks.
-type parked struct {
+// it is sent again, under a new key, when RetryRejected or a restart asks.
+type rejectedUsage struct {
 	units  int64
 	events int64
 	reason string
@@ -17,30 +17,30 @@ type parked struct {
 	since  int64 // wall clock of the first rejection
 }
 
-// Parked describes rejected usage held aside: one rejected event (in a
-// FirstOutcomes) or all the parked usage of a series (from Parked).
-type Parked struct {
+// Rejected describes rejected usage kept until sent again: one rejected event (in a
+// FirstOutcomes) or all the rejected usage of a series (from Rejected).
+type Rejected struct {
 	Key    Key
 	Units  int64
 	Events int64
 	Reason string
-	Err    error // the latest rejection; nil for usage parked before a restart
+	Err    error // the latest rejection; nil for usage rejected before a restart
 	Since  time.Time
 }
 
 // park sets a rejected event's usage aside; later usage of the series goes
 // on as its next event. The rejection is reported through the first
 // attempts of the ingest that froze the event if its Export still waits
-// for them, else through OnParked. mu must be held; the report is run
+// for them, else through OnRejected. mu must be held; the report is run
 // without it.
 func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (report func()) {
 	before := s.contrib()
 	ev := &s.event
 	now := time.Now().UnixNano()
-	if s.parked == nil {
-		s.parked = &parked{since: now}
+	if s.rejected == nil {
+		s.rejected = &rejectedUsage{since: now}
 	}
-	p := s.parked
+	p := s.rejected
 	p.units += ev.units
 	p.events++
 	p.reason, p.err = out.Err.Error(), out.Err
@@ -48,7 +48,7 @@ func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (repor
 		o.ack(ev.seq, ev.id)
 		s.storedEvent = false
 	}
-	rejected := Parked{Key: s.Key, Units: ev.units, Events: 1, Reason: p.reason, Err: out.Err, Since: time.Unix(0, now)}
+	rejected := Rejected{Key: s.Key, Units: ev.units, Events: 1, Reason: p.reason, Err: out.Err, Since: time.Unix(0, now)}
 	o.endEvent(s)
 	o.stats.Rejections++
 	o.stats.RejectedEventUnits += rejected.Units
@@ -64,38 +64,38 @@ func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (repor
 	o.cfg.Customers.Forget(s.Tenant)
 	o.freezeOpen(s, o.wallNow())
 	return func() {
-		if notify && o.cfg.OnParked != nil {
-			o.cfg.OnParked(rejected)
+		if notify && o.cfg.OnRejected != nil {
+			o.cfg.OnRejected(rejected)
 		}
 		o.cfg.Logger.Error("litewavemetric: usage rejected by the billing backend; kept until sent again",
 			"tenant", s.Tenant, "device", s.Device, "meter", s.Meter, "units", rejected.Units, "reason", rejected.Reason)
 	}
 }
 
-// Parked lists the usage held aside, per series.
-func (o *Outbox) Parked() []Parked {
+// Rejected lists the usage kept until sent again, per series.
+func (o *Outbox) Rejected() []Rejected {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []Parked
+	var out []Rejected
 	o.series.all(func(s *Series) {
-		if p := s.parked; p != nil {
-			out = append(out, Parked{Key: s.Key, Units: p.units, Events: p.events, Reason: p.reason, Err: p.err, Since: time.Unix(0, p.since)})
+		if p := s.rejected; p != nil {
+			out = append(out, Rejected{Key: s.Key, Units: p.units, Events: p.events, Reason: p.reason, Err: p.err, Since: time.Unix(0, p.since)})
 		}
 	})
 	return out
 }
 
-// RetryParked sends all parked usage again, for use once the cause of the
+// RetryRejected sends all rejected usage again, for use once the cause of the
 // rejections is fixed, and returns how many series it concerned. The usage
 // joins its series' next event, under a new key, bound to a customer
 // looked up afresh.
-func (o *Outbox) RetryParked() int {
+func (o *Outbox) RetryRejected() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	now := o.wallNow()
 	o.series.all(func(s *Series) {
-		p := s.parked
+		p := s.rejected
 		if p == nil {
 			return
 		}
@@ -104,7 +104,7 @@ func (o *Outbox) RetryParked() int {
 			s.openStart = p.since
 		}
 		s.open += p.units
-		s.parked = nil
+		s.rejected = nil
 		o.markDirty(s)
 		o.stats.account(before, s.contrib())
 		o.cfg.Customers.Forget(s.Tenant)
