@@ -61,6 +61,7 @@ func TestTwoXXIsDeliveryWhateverItsBody(t *testing.T) {
 // The one-shot client shows what a 2xx answered, bounded, and takes it
 // for delivery too.
 func TestPostMeterUsageTakesAnyTwoXX(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(1)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		return litewavetest.Fault{Target: "events", Answer: oddBodies["2 MiB"]}

@@ -48,6 +48,7 @@ func runProgram(t *testing.T, series int, env ...string) crashReport {
 // its environment alone: counted = billed, each key once, and no usage goes
 // to the other path.
 func TestOneProgramBillsThroughEitherBackend(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -90,6 +91,7 @@ func TestOneProgramBillsThroughEitherBackend(t *testing.T) {
 // Records carry the event's key and everything a consumer needs, and a
 // REST Proxy, which may be anyone's, never gets the API key.
 func TestKafkaRESTRecordsAndNoKeyForTheProxy(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := restPipeline(t, srv, litewavemetric.WithAPIKey("secret-key"))
 	p.counter("pages").Add(context.Background(), 9, at("t1", "d1"))
@@ -115,6 +117,7 @@ func TestKafkaRESTRecordsAndNoKeyForTheProxy(t *testing.T) {
 
 // A large collection goes out in batches, not a request per event.
 func TestKafkaRESTSendsBatches(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(10)...)
 	p := restPipeline(t, srv, litewavemetric.WithKafka(litewavemetric.KafkaConfig{RESTMaxRecords: 250, RESTMaxBytes: 1 << 20}))
 	c := p.counter("pages")
@@ -139,6 +142,7 @@ func TestKafkaRESTSendsBatches(t *testing.T) {
 // reported by the flush, and blocks no other record or series; retriable
 // record errors are retried with the same keys and bytes.
 func TestKafkaRESTRecordErrors(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(3)...)
 	var n atomic.Int64
 	srv.SetRecordFaultFunc(func(_ string, _, value []byte, _ int) litewavetest.RecordFault {
@@ -191,6 +195,7 @@ func TestKafkaRESTMissingTopicIsConfiguration(t *testing.T) {
 // exported through the REST Proxy: the next process on the spool delivers
 // it once, each key once.
 func TestKafkaRESTCrashWithProxyDownBillsOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}

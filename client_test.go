@@ -26,6 +26,7 @@ func newClient(t *testing.T, srv *litewavetest.Server, opts ...litewavemetric.Cl
 }
 
 func TestLookupCustomerObjectAndListAnswers(t *testing.T) {
+	t.Parallel()
 	for name, answer := range map[string]litewavetest.Fault{
 		"object": {},
 		"list":   {Target: "lookups", Answer: []byte(`[{"id":"cus_1","tenant_id":"t1"}]`)},
@@ -42,6 +43,7 @@ func TestLookupCustomerObjectAndListAnswers(t *testing.T) {
 }
 
 func TestLookupCustomerUnknownTenant(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	_, err := newClient(t, srv).LookupCustomer(context.Background(), "nobody")
 	require.ErrorIs(t, err, litewavemetric.ErrNoCustomer)
@@ -51,6 +53,7 @@ func TestLookupCustomerUnknownTenant(t *testing.T) {
 // Answers the backend could send by mistake each give an error that says
 // what was wrong, never a customer id made up of nothing.
 func TestLookupCustomerBadAnswers(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		status int
 		body   string
@@ -85,6 +88,7 @@ func TestLookupCustomerBadAnswers(t *testing.T) {
 }
 
 func TestPostMeterUsageReturnsTheBackendAnswer(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("tenant_123", "cus_9"))
 	c := newClient(t, srv)
 	answer, err := c.PostMeterUsage(context.Background(), "tenant_123", "device_456", "pages.processed.rate.hourly", 24)
@@ -103,6 +107,7 @@ func TestPostMeterUsageReturnsTheBackendAnswer(t *testing.T) {
 // Where meter-lib returns None, the client returns an error naming the
 // failure.
 func TestPostMeterUsageErrorsSayWhatFailed(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	c := newClient(t, srv)
 	ctx := context.Background()
@@ -135,6 +140,7 @@ func TestPostMeterUsageErrorsSayWhatFailed(t *testing.T) {
 }
 
 func TestClientTimeout(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Delay: time.Hour} })
 	c := newClient(t, srv, litewavemetric.WithTimeout(50*time.Millisecond))

@@ -216,6 +216,7 @@ func TestEverySettingHasAVariable(t *testing.T) {
 // A caller's client is used as given, but never follows redirects, and its
 // connections are the caller's to close.
 func TestWithHTTPClient(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(1)...)
 	var used atomic.Int64
 	transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -242,6 +243,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // The API key appears in no error, log line or formatted value.
 func TestAPIKeyNeverPrinted(t *testing.T) {
+	t.Parallel()
 	const key = "sk-live-0123456789"
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -288,6 +290,7 @@ func (b *syncBuffer) String() string {
 // WithPortalURL sends customer lookups to the portal, whatever the backend:
 // the events API is asked nothing but the events.
 func TestWithPortalURLLooksCustomersUpAtThePortal(t *testing.T) {
+	t.Parallel()
 	events := newServer(t, litewavetest.WithCustomer("acme", "c-portal"))
 	portal := newServer(t, litewavetest.WithCustomer("acme", "c-portal"), litewavetest.WithPortalAPIKey("portal-key"))
 	p := newPipeline(t, events, litewavemetric.WithPortalURL(portal.URL), litewavemetric.WithAPIKey("portal-key"))

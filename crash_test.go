@@ -153,6 +153,7 @@ func totalsByKey(srv *litewavetest.Server) map[string]int64 {
 // Killed with SIGKILL while its backend is dead, a process loses nothing it
 // exported: the next process on the same spool delivers exactly that.
 func TestCrashWithDeadBackendLosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -172,6 +173,7 @@ func TestCrashWithDeadBackendLosesNothing(t *testing.T) {
 // not yet acknowledged to the spool: the next process resends them with the
 // same keys and bytes, and the backend counts them once.
 func TestCrashMidDeliveryIsBilledOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}

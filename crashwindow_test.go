@@ -76,6 +76,7 @@ func crashSteadyChild(n int) int {
 // it: measure without -race), and asserts that bound and that every unit
 // is billed, each key once after deduplication.
 func TestCrashWindowOnTheEventsAPI(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}

@@ -43,6 +43,7 @@ func deferred(reports []error) []*litewavemetric.DeferredError {
 // the provider's flush says what is owed; once the backend is back a flush
 // delivers everything counted, once.
 func TestUsageKeptThroughOutageThenDelivered(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(3)...)
 	down := outage(srv)
 	p := newPipeline(t, srv)
@@ -78,6 +79,7 @@ func TestUsageKeptThroughOutageThenDelivered(t *testing.T) {
 // on the short flush backoff, and returns nil, though the normal backoff is
 // an hour.
 func TestTransientFailureThenFlushDeliversAndReturnsNil(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(2)...)
 	srv.Script(
 		litewavetest.Fault{Target: "events", Status: http.StatusServiceUnavailable},
@@ -98,6 +100,7 @@ func TestTransientFailureThenFlushDeliversAndReturnsNil(t *testing.T) {
 // nil, although each failed event waits an hour on the normal backoff. In
 // memory and with a spool.
 func TestOutageEndingDuringShutdownIsDelivered(t *testing.T) {
+	t.Parallel()
 	for _, spooled := range []bool{false, true} {
 		t.Run(map[bool]string{false: "memory", true: "spool"}[spooled], func(t *testing.T) {
 			srv := newServer(t, customers(3)...)
@@ -133,6 +136,7 @@ func TestOutageEndingDuringShutdownIsDelivered(t *testing.T) {
 // exporter's UndeliveredError, and says whether the usage is on disk; it
 // does so even when the final collection had usage that cannot be billed.
 func TestShutdownWithTheBackendDownTellsTheTruth(t *testing.T) {
+	t.Parallel()
 	for _, spooled := range []bool{false, true} {
 		t.Run(map[bool]string{false: "memory", true: "spool"}[spooled], func(t *testing.T) {
 			srv := newServer(t, customers(1)...)
@@ -274,6 +278,7 @@ func TestUnresolvableHostIsConfiguration(t *testing.T) {
 // Every error wraps its cause: through the provider's ForceFlush and
 // Shutdown errors.As reaches the network error and errors.Is the context's.
 func TestErrorsWrapNetworkAndContextErrors(t *testing.T) {
+	t.Parallel()
 	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(deadEndpoint(t)), fastRetry)
 	require.NoError(t, err)
 	p := pipelineOf(t, exp, pipelineOpts{})
@@ -320,6 +325,7 @@ func TestOutageReportsAreFewAndPrefixed(t *testing.T) {
 // The wait before a retry is what the server's Retry-After asked, even
 // during a flush and even though the normal backoff is an hour.
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.Script(litewavetest.Fault{Target: "events", Status: http.StatusTooManyRequests, RetryAfter: "1"})
 	p := newPipeline(t, srv, slowRetry)
@@ -344,6 +350,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 // backend's answer; the other series go out, and so does later usage of
 // the rejected series. RetryRejected sends the rejected usage again.
 func TestRejectionIsHeldAsideAndBlocksNothing(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(2)...)
 	var rejected atomic.Bool
 	srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
@@ -388,6 +395,7 @@ func TestRejectionIsHeldAsideAndBlocksNothing(t *testing.T) {
 // rejected and kept, and the series' next events are bound to the
 // new customer and delivered. RetryRejected looks the customer up afresh.
 func TestAccountChangeRebindsLaterUsage(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "old"))
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
@@ -414,6 +422,7 @@ func TestAccountChangeRebindsLaterUsage(t *testing.T) {
 // Shutdown does the same, stops every goroutine, and without a spool says
 // the usage is lost.
 func TestFlushAndShutdownHonourTheirContext(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		return litewavetest.Fault{Target: "events", Delay: time.Hour}
@@ -437,6 +446,7 @@ func TestFlushAndShutdownHonourTheirContext(t *testing.T) {
 // context allows; the usage is kept either way, and owed usage is no
 // failed export.
 func TestExportHonoursItsContext(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(1)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		return litewavetest.Fault{Target: "events", Delay: time.Hour}
@@ -457,6 +467,7 @@ func TestExportHonoursItsContext(t *testing.T) {
 // A lookup answer that is garbage, or has no id, is a failed lookup: the
 // usage stays owed until a good answer comes.
 func TestBadLookupAnswersKeepUsageOwed(t *testing.T) {
+	t.Parallel()
 	answers := []string{`<html>proxy error</html>`, `{"name":"acme"}`, `[]`, `{"id":"c1"}`}
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

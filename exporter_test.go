@@ -26,6 +26,7 @@ import (
 // device in headers, meter, integer usage and the looked-up customer id in
 // the body.
 func TestEventCarriesHeadersPayloadAndCustomerID(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "cus_1"), litewavetest.WithAPIKey("s3cret"))
 	p := newPipeline(t, srv, litewavemetric.WithAPIKey("s3cret"))
 	p.counter("pages.processed.rate.hourly").Add(context.Background(), 24, at("t1", "d1"))
@@ -50,6 +51,7 @@ func TestEventCarriesHeadersPayloadAndCustomerID(t *testing.T) {
 // Each collection bills the usage since the previous one, not the running
 // total; the customer is looked up once, not per event.
 func TestCollectionsBillDeltas(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
@@ -71,6 +73,7 @@ func TestCollectionsBillDeltas(t *testing.T) {
 // Points of one series that differ in other attributes add up into one
 // event; distinct series get distinct events.
 func TestSeriesSumAcrossOtherAttributes(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"), litewavetest.WithCustomer("t2", "c2"))
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
@@ -92,6 +95,7 @@ func TestSeriesSumAcrossOtherAttributes(t *testing.T) {
 // the next collection, so the total billed is the floor of the total
 // counted at every moment, and never above it.
 func TestFloatRemaindersCarryOver(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	c := p.floatCounter("tokens.k")
@@ -112,6 +116,7 @@ func TestFloatRemaindersCarryOver(t *testing.T) {
 // A float total just below a unit bills nothing: the billed total never
 // exceeds the floor of what was counted.
 func TestFloatTotalJustBelowAUnitBillsNothing(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	p.floatCounter("tokens.k").Add(context.Background(), 0.9999999995, at("t1", "d1"))
@@ -122,6 +127,7 @@ func TestFloatTotalJustBelowAUnitBillsNothing(t *testing.T) {
 // Observable counters report running totals; with delta temporality the
 // SDK hands the exporter the increase per collection.
 func TestObservableCountersBillIncreases(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	total := int64(0)
@@ -143,6 +149,7 @@ func TestObservableCountersBillIncreases(t *testing.T) {
 }
 
 func TestRenameAndAllowList(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv,
 		litewavemetric.WithMeterID("pages", "pages.processed.rate.hourly"),
@@ -161,6 +168,7 @@ func TestRenameAndAllowList(t *testing.T) {
 // A service that is one tenant's device can put the ids on its resource;
 // a point's own attributes take precedence.
 func TestIDsFromResourceAttributes(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"), litewavetest.WithCustomer("t2", "c2"))
 	res := resource.NewSchemaless(attribute.String("tenant.id", "t1"), attribute.String("device.id", "host-7"))
 	p := newPipelineWith(t, srv, pipelineOpts{res: res})
@@ -178,6 +186,7 @@ func TestIDsFromResourceAttributes(t *testing.T) {
 // Two resources with the same point attributes bill to their own tenants:
 // the resource's ids are part of what decides a point's series.
 func TestSameAttributesUnderTwoResources(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("a", "ca"), litewavetest.WithCustomer("b", "cb"))
 	exp := newExporter(t, srv)
 	pt := metricdata.DataPoint[int64]{Attributes: attribute.NewSet(attribute.String("region", "eu"))}
@@ -194,6 +203,7 @@ func TestSameAttributesUnderTwoResources(t *testing.T) {
 }
 
 func TestCustomAttributeKeys(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("acme", "c1"))
 	p := newPipeline(t, srv, litewavemetric.WithAttributeKeys("org", "node"))
 	p.counter("pages").Add(context.Background(), 1, metric.WithAttributes(attribute.String("org", "acme"), attribute.Int("node", 42)))
@@ -202,6 +212,7 @@ func TestCustomAttributeKeys(t *testing.T) {
 }
 
 func TestEmptyCollectionSendsNoRequest(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	p.counter("pages") // created, never used
@@ -217,6 +228,7 @@ func TestEmptyCollectionSendsNoRequest(t *testing.T) {
 // Histograms, gauges and up-down counters are never billed and the SDK is
 // told to drop them, so they cost nothing.
 func TestUnbilledKindsAreDropped(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	p := newPipeline(t, srv)
 	ctx := context.Background()
@@ -262,6 +274,7 @@ func TestUnattributedUsageIsReportedEveryCollection(t *testing.T) {
 // A reader with an explicit limit merges attribute sets past it into an
 // overflow set with no tenant: that is reported.
 func TestCardinalityOverflowIsReported(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(5)...)
 	p := newPipeline(t, srv, litewavemetric.WithCardinalityLimit(3))
 	c := p.counter("pages")
@@ -280,6 +293,7 @@ func TestCardinalityOverflowIsReported(t *testing.T) {
 // room: points of one series that differ in other attributes are separate
 // attribute sets to the SDK, yet all are billed.
 func TestBillingReaderNeverMergesWhileThereIsRoom(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(10)...)
 	p := newPipeline(t, srv, litewavemetric.WithMaxSeries(100))
 	c := p.counter("pages")
@@ -301,6 +315,7 @@ func TestBillingReaderNeverMergesWhileThereIsRoom(t *testing.T) {
 // Past the series cap the exporter itself refuses new series, with its own
 // error: the SDK's overflow never comes first.
 func TestSeriesCapComesBeforeOverflow(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(1)...)
 	p := newPipeline(t, srv, litewavemetric.WithMaxSeries(1000))
 	c := p.counter("pages")
@@ -320,6 +335,7 @@ func TestSeriesCapComesBeforeOverflow(t *testing.T) {
 // reported as unattributed, even with tenant attributes, even on the
 // billing provider.
 func TestOpenTelemetryMetricsAreNeverBilled(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	ctx := context.Background()
@@ -337,6 +353,7 @@ func TestOpenTelemetryMetricsAreNeverBilled(t *testing.T) {
 // An int64 sum that wraps in the SDK arrives as a negative delta: it is
 // refused and reported, and no counter runs backwards.
 func TestWrappedSumIsRefusedAndCountersNeverRunBackwards(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
@@ -354,6 +371,7 @@ func TestWrappedSumIsRefusedAndCountersNeverRunBackwards(t *testing.T) {
 // A meter id beyond what the backend can store is refused where it enters:
 // at New for an option, at Export, counted, for an instrument's name.
 func TestOverlongMeterIDsAreRefusedWhereTheyEnter(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("m", 300)
 	_, err := litewavemetric.New(context.Background(), litewavemetric.WithMeterID("pages", long))
 	require.ErrorIs(t, err, litewavemetric.ErrInvalidID)
@@ -372,6 +390,7 @@ func TestOverlongMeterIDsAreRefusedWhereTheyEnter(t *testing.T) {
 }
 
 func TestExportAfterShutdownFails(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	exp := newExporter(t, srv)
 	require.NoError(t, exp.Shutdown(context.Background()))
@@ -384,6 +403,7 @@ func TestExportAfterShutdownFails(t *testing.T) {
 // The provider's Shutdown exports the last collection and shuts the
 // exporter down.
 func TestProviderShutdownExportsTheLastCollection(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
@@ -397,6 +417,7 @@ func TestProviderShutdownExportsTheLastCollection(t *testing.T) {
 }
 
 func TestStatsCountWhatHappened(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	p := newPipeline(t, srv)
 	p.counter("pages").Add(context.Background(), 9, at("t1", "d1"))

@@ -79,6 +79,7 @@ type suite struct {
 // spool, on the events API and through a REST Proxy of either answer form;
 // no key is ever sent with two different bodies.
 func TestFaultSuite(t *testing.T) {
+	t.Parallel()
 	for name, s := range map[string]suite{
 		"events/memory": {}, "events/spool": {spooled: true},
 		"kafka-rest/memory": {rest: true}, "kafka-rest/spool": {rest: true, spooled: true},

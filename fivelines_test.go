@@ -13,6 +13,7 @@ import (
 // it bills 24 pages to acme, and its only output is one line saying so,
 // counted from what the backend acknowledged.
 func TestFiveLinesSaysWhatItBilled(t *testing.T) {
+	t.Parallel()
 	goBin := goCommand(t)
 	srv := newServer(t, litewavetest.WithCustomer("acme", "cus_001"), litewavetest.WithAPIKey("dev"))
 	env := environ(map[string]string{"LITEWAVE_ENDPOINT": srv.URL, "LITEWAVE_API_KEY": "dev"})

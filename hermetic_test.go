@@ -223,6 +223,7 @@ func run(t *testing.T, bound time.Duration, env []string, name string, args ...s
 // With every LITEWAVE_* variable exported and naming production,
 // `go test -run ^Example ./...` passes, and production receives nothing.
 func TestExamplesIgnoreAHostileEnvironment(t *testing.T) {
+	t.Parallel()
 	goBin := goCommand(t)
 	prod := newProduction(t)
 	// One package at a time, one core: other tests of the suite run beside
@@ -241,6 +242,7 @@ func TestExamplesIgnoreAHostileEnvironment(t *testing.T) {
 // other variables say; the quickstart names the variables it ignored, and
 // bills every series exactly.
 func TestEmbeddedExampleProgramsIgnoreAHostileEnvironment(t *testing.T) {
+	t.Parallel()
 	goBin := goCommand(t)
 	bin := t.TempDir()
 	run(t, 3*time.Minute, os.Environ(), goBin, "build", "-o", bin+string(filepath.Separator),
@@ -270,6 +272,7 @@ func TestEmbeddedExampleProgramsIgnoreAHostileEnvironment(t *testing.T) {
 // bills the backend the variables name: the events API with a key, or a
 // REST Proxy with customers at the portal.
 func TestQuickstartBillsTheBackendItsEnvironmentNames(t *testing.T) {
+	t.Parallel()
 	goBin := goCommand(t)
 	bin := filepath.Join(t.TempDir(), "billing-demo")
 	run(t, 3*time.Minute, os.Environ(), goBin, "build", "-o", bin, "./examples/quickstart")

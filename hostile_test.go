@@ -29,6 +29,7 @@ var hostileIDs = []string{
 // API paths, the usage of invalid series is refused, counted and reported
 // every collection, and every valid series beside them is billed.
 func TestHostileIDsNeverReachTheBackend(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"), litewavetest.WithCustomer("..", "c-evil"))
 	p := newPipeline(t, srv)
 	c := p.counter("pages")
@@ -68,6 +69,7 @@ func TestHostileIDsNeverReachTheBackend(t *testing.T) {
 }
 
 func TestValidateID(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"t1", "tenant_123", "acme-corp.eu", "user@example.com", "ns:pod-7", "0a1b", "A~B+C",
 		"550e8400-e29b-41d4-a716-446655440000", strings.Repeat("x", litewavemetric.MaxIDLength)} {
 		assert.NoError(t, litewavemetric.ValidateID(ok), ok)

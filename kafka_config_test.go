@@ -23,6 +23,7 @@ import (
 // fields: the usage lands on the topic, which only a client with the same
 // credentials can read.
 func TestKafkaTLSAndSASLDeliver(t *testing.T) {
+	t.Parallel()
 	// httptest's certificate names 127.0.0.1, where kfake listens.
 	certs := httptest.NewUnstartedServer(nil)
 	certs.StartTLS()
@@ -61,6 +62,7 @@ func TestKafkaTLSAndSASLDeliver(t *testing.T) {
 // checkpoints go to the topic named, the only one the cluster has, and
 // the producer asks for the timeout given.
 func TestKafkaTransactionsCheckpointTopicAndTimeout(t *testing.T) {
+	t.Parallel()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, usageTopic), kfake.SeedTopics(1, "billing.marks"))
 	require.NoError(t, err)
 	t.Cleanup(cluster.Close)

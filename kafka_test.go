@@ -128,6 +128,7 @@ func (read *topicRead) add(t *testing.T, key, value []byte, seen map[string][]by
 // environment alone: what a consumer reads, each key once, is what was
 // counted, and nothing went to the events API.
 func TestOneProgramBillsThroughKafka(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -147,6 +148,7 @@ func TestOneProgramBillsThroughKafka(t *testing.T) {
 // franz-go retrying inside; each key once, no key with two values, and an
 // independent client (kcat) reads the same totals.
 func TestKafkaThroughAbsentBrokersAndMovingLeaders(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(5)...)
 	port := freePort(t)
 	p := kafkaPipeline(t, srv, []string{"127.0.0.1:" + strconv.Itoa(port)})
@@ -184,6 +186,7 @@ func TestKafkaThroughAbsentBrokersAndMovingLeaders(t *testing.T) {
 // other series is delivered: in a transaction, the rest commit in the next
 // one, once.
 func TestKafkaNonRetriableRecordIsRejectedAlone(t *testing.T) {
+	t.Parallel()
 	for name, spool := range map[string]bool{"idempotent": false, "transactions": true} {
 		t.Run(name, func(t *testing.T) { testRejectedAlone(t, spool) })
 	}
@@ -238,6 +241,7 @@ func TestKafkaMissingTopicIsConfiguration(t *testing.T) {
 // them back, it bills everything once, to a read_committed consumer that
 // does not deduplicate.
 func TestKafkaCrashWithBrokersAwayBillsOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}

@@ -146,6 +146,7 @@ func requireBilledOnce(t *testing.T, c *kfake.Cluster, counted map[string]int64)
 // its spool each time: a read_committed consumer that does not deduplicate
 // reads every unit once.
 func TestKafkaSIGKILLAtAnyMomentBillsEachUnitOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -194,6 +195,7 @@ func TestKafkaSIGKILLAtAnyMomentBillsEachUnitOnce(t *testing.T) {
 // at different moments; they restart while a fourth keeps producing.
 // Every unit is read once.
 func TestKafkaReplicasKilledAtDifferentMomentsBillOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -249,6 +251,7 @@ func TestKafkaReplicasKilledAtDifferentMomentsBillOnce(t *testing.T) {
 // The spool carries the transactional id: a restart with another instance
 // id, or a drain from elsewhere, recovers under the same one.
 func TestKafkaTransactionalIDIsTheSpools(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(2)...)
 	c := newKafka(t)
 	spool := t.TempDir()
@@ -347,6 +350,7 @@ func brokersAway(c *kfake.Cluster) (back func()) {
 // and a read_committed consumer that does not deduplicate reads every
 // unit once; so does kcat.
 func TestKafkaTransactionFaultsBillOnce(t *testing.T) {
+	t.Parallel()
 	clusters := map[string][]kfake.Opt{
 		"KIP-890":        nil,
 		"before KIP-890": {kfake.MaxVersions(kversion.V3_9_0())},
@@ -407,6 +411,7 @@ func TestKafkaTransactionFaultsBillOnce(t *testing.T) {
 // take it from each other: the second fence soon after the first is a
 // configuration problem that says so, and the usage stays owed.
 func TestKafkaSharedTransactionalIDIsConfiguration(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(1)...)
 	c := newKafka(t)
 	first := t.TempDir()
@@ -489,6 +494,7 @@ func TestKafkaTransactionNeedsAreConfiguration(t *testing.T) {
 // franz-go options that would undo transactions are refused while they
 // are on, and accepted without them.
 func TestKafkaOptionsThatUndoTransactionsAreRefused(t *testing.T) {
+	t.Parallel()
 	for name, o := range map[string]kgo.Opt{
 		"TransactionalID":        kgo.TransactionalID("mine"),
 		"DisableIdempotentWrite": kgo.DisableIdempotentWrite(),

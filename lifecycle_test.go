@@ -28,6 +28,7 @@ func onError(t *testing.T, fn func(error)) {
 // Shutdown stops delivery, even with a context that never ends; the
 // Shutdown counts the usage.
 func TestExportReturnsWhenShutdownStopsDelivery(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(2)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		return litewavetest.Fault{Target: "events", Delay: time.Hour}
@@ -50,6 +51,7 @@ func TestExportReturnsWhenShutdownStopsDelivery(t *testing.T) {
 // A ForceFlush waiting for an outage to end returns when Shutdown stops
 // delivery.
 func TestForceFlushReturnsWhenShutdownStopsDelivery(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(1)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
 	exp, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint(srv.URL), fastRetry)

@@ -14,6 +14,7 @@ import (
 // Every relative link in the README and docs/ leads somewhere: a file that
 // exists, and a heading that exists in it.
 func TestDocLinksResolve(t *testing.T) {
+	t.Parallel()
 	pages, err := filepath.Glob("docs/*.md")
 	require.NoError(t, err)
 	pages = append(pages, "README.md")

@@ -21,6 +21,7 @@ import (
 // delivered before any of the slow tenant's lookups has even failed, on
 // every backend.
 func TestSlowLookupDelaysNoOtherTenant(t *testing.T) {
+	t.Parallel()
 	backends := map[string]func(t *testing.T, srv *litewavetest.Server) *pipeline{
 		"events": func(t *testing.T, srv *litewavetest.Server) *pipeline {
 			return newPipeline(t, srv, litewavemetric.WithTimeout(2*time.Second))
@@ -81,6 +82,7 @@ func TestSlowLookupDelaysNoOtherTenant(t *testing.T) {
 // per event: during a two-second flush of 200 events of one tenant whose
 // lookups all fail, a handful of lookups go out.
 func TestDeadLookupPathIsAskedOncePerBackoffStep(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(1)...)
 	var lookups atomic.Int64
 	srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {

@@ -17,6 +17,7 @@ import (
 // program under examples/, which go vet and go build compile, or a whole
 // Example function, which go test compiles and runs against its Output.
 func TestReadmeGoSnippetsAreCompiledPrograms(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
@@ -61,6 +62,7 @@ func firstLines(s string, n int) string {
 // doc.go's list of variables and the README's configuration table are
 // what go generate writes from the settings table: they cannot drift.
 func TestSettingsDocumentationIsGenerated(t *testing.T) {
+	t.Parallel()
 	for file, update := range map[string]func(string) (string, error){
 		"doc.go":    config.UpdateDoc,
 		"README.md": config.UpdateReadme,
@@ -89,6 +91,7 @@ func firstDifferentLine(got, want string) string {
 // Every variable the code names is a row of the settings table, so that
 // doc.go lists it.
 func TestEveryVariableIsInTheTable(t *testing.T) {
+	t.Parallel()
 	quoted := regexp.MustCompile(`"((?:LITEWAVE|OTEL_GO_X)_[A-Z_]+)"`)
 	named := 0
 	require.NoError(t, filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
@@ -107,6 +110,7 @@ func TestEveryVariableIsInTheTable(t *testing.T) {
 
 // Every test the README and docs/ cite as proof of a promise exists.
 func TestReadmeCitesOnlyTestsThatExist(t *testing.T) {
+	t.Parallel()
 	pages, err := filepath.Glob("docs/*.md")
 	require.NoError(t, err)
 	var readme []byte
@@ -135,6 +139,7 @@ func TestReadmeCitesOnlyTestsThatExist(t *testing.T) {
 // stays short enough for a newcomer to read in ten minutes: what does not
 // fit belongs in docs/.
 func TestReadmeUsersGuideIsShort(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	guide, _, found := strings.Cut(string(readme), "\n## More\n")

@@ -16,6 +16,7 @@ import (
 // flush returns is the one Exporter.Rejected lists, with the backend's
 // answer reachable through errors.As, and RetryRejected empties the list.
 func TestRejectedUsageHasOneShape(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "cus_1"))
 	srv.Script(litewavetest.Fault{Target: "events", Status: http.StatusUnprocessableEntity, Body: `{"detail":"unknown meter"}`})
 	p := newPipeline(t, srv)

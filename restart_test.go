@@ -17,6 +17,7 @@ import (
 // even when the last acknowledgements came during Shutdown itself and the
 // spool carries fractions of a unit.
 func TestRestartAfterCleanShutdownSendsNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := newServer(t, customers(7)...)
 	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir))

@@ -69,6 +69,7 @@ func (o observed) value(t *testing.T, name string, want ...attribute.KeyValue) i
 // and after an outage, say what happened, in OpenTelemetry's conventions
 // for SDK exporters and in usage units.
 func TestOwnMetricsAfterDeliveryAndOutage(t *testing.T) {
+	t.Parallel()
 	obs := sdkmetric.NewManualReader()
 	obsProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(obs))
 	defer obsProvider.Shutdown(context.Background())
@@ -158,6 +159,7 @@ func TestOwnMetricsAreNeverBilledAndFollowTheGlobalSwitch(t *testing.T) {
 // points carry in the exporter's own metrics, and rejected usage kept is
 // the litewave.usage.rejected gauge, equal to Stats().RejectedUnits.
 func TestProblemsAndRejectionsHaveTheirMetricsNames(t *testing.T) {
+	t.Parallel()
 	obs := sdkmetric.NewManualReader()
 	obsProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(obs))
 	defer obsProvider.Shutdown(context.Background())

@@ -22,6 +22,7 @@ import (
 // next exporter on the same directory sends it with the original keys and
 // bytes before anything new.
 func TestSpoolCarriesUsageAcrossRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	srv.SetFaultFunc(func(r *http.Request, _ int) litewavetest.Fault {
@@ -52,6 +53,7 @@ func TestSpoolCarriesUsageAcrossRestart(t *testing.T) {
 }
 
 func TestDamagedSpoolIsAClearErrorAndLeftAlone(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "outbox.db")
 	require.NoError(t, os.WriteFile(path, []byte("not a spool at all, but maybe usage worth saving"), 0o600))
@@ -63,6 +65,7 @@ func TestDamagedSpoolIsAClearErrorAndLeftAlone(t *testing.T) {
 }
 
 func TestSpoolInUseIsAClearError(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := newServer(t)
 	newPipeline(t, srv, litewavemetric.WithSpoolDir(dir))
@@ -73,6 +76,7 @@ func TestSpoolInUseIsAClearError(t *testing.T) {
 // Past the spool size cap, new series are refused with a counted error;
 // series already held keep accumulating.
 func TestSpoolSizeCapRefusesNewSeries(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(400)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
 	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(t.TempDir()), litewavemetric.WithMaxSpoolBytes(16<<10))
@@ -92,6 +96,7 @@ func TestSpoolSizeCapRefusesNewSeries(t *testing.T) {
 // outage filled it and everything was delivered, new tenants are billed
 // again, and a restart on the delivered spool bills everything.
 func TestSpoolCapIsNotAHighWaterMark(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := newServer(t, customers(600)...)
 	down := outage(srv)
@@ -124,6 +129,7 @@ func TestSpoolCapIsNotAHighWaterMark(t *testing.T) {
 
 // Past the series cap, the same.
 func TestSeriesCapRefusesNewSeries(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, customers(5)...)
 	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
 	p := newPipeline(t, srv, litewavemetric.WithMaxSeries(3))
@@ -204,6 +210,7 @@ func TestExportersSharingAnInstanceIDNeverShareAKey(t *testing.T) {
 
 // Two starts on one spool never reuse a key.
 func TestTwoStartsOnOneSpoolNeverReuseAKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := newServer(t, customers(1)...)
 	for range 2 {

@@ -54,6 +54,7 @@ func fiveLines() int {
 // the logger when LITEWAVE_LOG_LEVEL takes it, by otel's handler when it
 // does not, never by both.
 func TestEachReportIsOneLineOnStderr(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("acme", "c1"), litewavetest.WithAPIKey("right"))
 	// A line of log.Print (otel's handler) or of slog's text handler; a
 	// report spanning lines would leave a line that is neither.

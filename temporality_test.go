@@ -20,6 +20,7 @@ import (
 // A reader configured for cumulative temporality hands the exporter running
 // totals; the exporter bills the increases.
 func TestCumulativeReaderIsBilledAsDeltas(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	exp := newExporter(t, srv)
 	reader := sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(sdkmetric.CumulativeTemporalitySelector))
@@ -80,6 +81,7 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 // first point: a start time known, and not before the exporter's start,
 // means the counter began at zero then.
 func TestCumulativeResetsAndStartTimes(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	prod := newProducer("pages", "t1", "d1")
 	p := newPipelineWith(t, srv, pipelineOpts{producers: []sdkmetric.Producer{prod}})
@@ -112,6 +114,7 @@ func TestCumulativeResetsAndStartTimes(t *testing.T) {
 // may hold usage an earlier process billed: its first point is only a
 // baseline, as with the Collector's initial_value "auto".
 func TestCumulativeFirstPointOfAnOlderStreamIsABaseline(t *testing.T) {
+	t.Parallel()
 	for name, start := range map[string]time.Time{"unknown start": {}, "started an hour ago": time.Now().Add(-time.Hour)} {
 		t.Run(name, func(t *testing.T) {
 			srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
@@ -131,6 +134,7 @@ func TestCumulativeFirstPointOfAnOlderStreamIsABaseline(t *testing.T) {
 // process bills only its growth, never its whole value again. A stream
 // that restarted while no exporter ran is billed from zero.
 func TestCumulativeStreamAcrossRestartBillsOnlyGrowth(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	started := time.Now().Add(-time.Hour)
@@ -156,6 +160,7 @@ func TestCumulativeStreamAcrossRestartBillsOnlyGrowth(t *testing.T) {
 // A stream not seen for longer than the staleness is forgotten: its next
 // point is a stream's first point again.
 func TestCumulativeStateExpires(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	exp := newExporter(t, srv, litewavemetric.WithStaleness(time.Nanosecond))
 	a := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "a"))
@@ -173,6 +178,7 @@ func TestCumulativeStateExpires(t *testing.T) {
 // Invalid cumulative values are rejected and reported, and do not poison
 // the state: the next valid point bills from the last valid one.
 func TestCumulativeRejectsInvalidValues(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
 	exp := newExporter(t, srv)
 	attrs := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "d1"))

@@ -20,6 +20,7 @@ import (
 // TLS keeps Go's defaults, so a certificate nobody vouches for is refused;
 // WithTLSConfig supplies the roots (or client certificates) to trust.
 func TestTLSVerifiesCertificatesUnlessConfigured(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var bodies []string
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

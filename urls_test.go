@@ -61,6 +61,7 @@ func TestCredentialsInURLsAreRefusedUnseen(t *testing.T) {
 
 // A host:port without a scheme is shown, with what to add.
 func TestURLWithoutSchemeIsShownWithTheFix(t *testing.T) {
+	t.Parallel()
 	_, err := litewavemetric.New(context.Background(), litewavemetric.WithEndpoint("127.0.0.1:8080"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `WithEndpoint("127.0.0.1:8080"): no scheme: add http:// or https:// (http://127.0.0.1:8080)`)
