@@ -210,15 +210,10 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		p.mu.Unlock()
 	}
 
-	// Produce lingers (10 ms) to fill batches, as ProduceSync does not: a
-	// Flush running while we wait ends the linger now, and stopping it
-	// when we return leaves other Sends' records to their own waits.
-	if produced > 0 {
-		flushCtx, stopFlush := context.WithCancel(ctx)
-		defer stopFlush()
-		go b.cl.Flush(flushCtx) //nolint:errcheck // only its unlingering matters
-	}
-
+	// No Flush: franz-go lingers (10 ms) to fill its produce requests, and
+	// a collection's Sends arrive within that time, so it goes out in
+	// requests as full as a bare ProduceSync's; a Flush per Send would cut
+	// them to a few hundred records, a round trip to the broker each.
 	select {
 	case <-p.all:
 	case <-ctx.Done():
