@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,11 +23,11 @@ const (
 )
 
 // kafkaCluster is an in-process cluster that speaks the Kafka protocol,
-// with three brokers, that discards what it is sent: what is measured is
-// the producing side.
+// with three brokers, that stores what it is sent, as brokers do: each
+// round has its own, so that what one stored does not weigh on the next.
 func kafkaCluster() (*kfake.Cluster, error) {
 	return kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, benchTopic),
-		kfake.SeedTopics(1, benchTopic+".checkpoints"), kfake.BlackholeProduce())
+		kfake.SeedTopics(1, benchTopic+".checkpoints"))
 }
 
 // endTxns counts the transactions a cluster commits.
@@ -91,27 +89,47 @@ func (pc *produceCount) since(before [2]int64) float64 {
 
 func (pc *produceCount) now() [2]int64 { return [2]int64{pc.requests.Load(), pc.records.Load()} }
 
-// recordsPerRequest runs the kafka backend and the bare producer once each
-// on a cluster of their own that counts produce requests, and returns the
-// records per request of their measured collections. It is apart from the
-// timed rounds: observing requests costs kfake a little on each.
-func recordsPerRequest(b *backend, n, tenants, concurrency int) (exporter, bare float64, err error) {
+// kafkaShape is how each side of the Kafka rows sends: records per
+// produce request and per transaction.
+type kafkaShape struct {
+	flush, bare, txnFlush, bareTxn float64 // records per produce request
+	perTxn                         float64 // records per transaction, the exporter's and so the bare one's
+}
+
+// measureShape runs each side once on a cluster of its own that counts
+// produce requests and transactions, and returns the shape of their
+// measured collections. It is apart from the timed rounds: observing
+// requests costs kfake a little on each.
+func measureShape(b *backend, n, tenants, concurrency int) (kafkaShape, error) {
+	var sh kafkaShape
 	c, err := kafkaCluster()
 	if err != nil {
-		return 0, 0, err
+		return sh, err
 	}
 	defer c.Close()
 	pc := countProduces(c)
+	commits := endTxns(c)
 	var before [2]int64
-	mark := func() { before = pc.now() }
-	if _, err := kafkaDelivery(b, c, n, tenants, concurrency, mark); err != nil {
-		return 0, 0, err
+	var commitsBefore int64
+	mark := func() { before, commitsBefore = pc.now(), commits.Load() }
+	if _, err := kafkaFlush(b, c, n, tenants, concurrency, false, mark); err != nil {
+		return sh, err
 	}
-	exporter = pc.since(before)
+	sh.flush = pc.since(before)
 	if _, err := bareKafka(c, n, tenants, mark); err != nil {
-		return 0, 0, err
+		return sh, err
 	}
-	return exporter, pc.since(before), nil
+	sh.bare = pc.since(before)
+	if _, err := kafkaFlush(b, c, n, tenants, concurrency, true, mark); err != nil {
+		return sh, err
+	}
+	sh.txnFlush = pc.since(before)
+	sh.perTxn = float64(n) / float64(max(1, commits.Load()-commitsBefore))
+	if _, err := bareKafkaTxn(c, n, tenants, int(sh.perTxn+0.5), mark); err != nil {
+		return sh, err
+	}
+	sh.bareTxn = pc.since(before)
+	return sh, nil
 }
 
 // steadyDelivery measures the second of two collections of the same n
@@ -157,18 +175,6 @@ func kafkaDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int, me
 		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: c.ListenAddrs()}))
 }
 
-// kafkaTxnDelivery is kafkaDelivery with a spool, and so in transactions.
-func kafkaTxnDelivery(b *backend, c *kfake.Cluster, n, tenants, concurrency int, measuring func()) (float64, error) {
-	dir, err := os.MkdirTemp("", "litewave-bench-spool")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	return steadyDelivery(b, n, tenants, concurrency, deliveredEvents, measuring,
-		litewavemetric.WithBackend(litewavemetric.BackendKafka), litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: c.ListenAddrs()}),
-		litewavemetric.WithSpoolDir(dir))
-}
-
 // bareKafkaTxn produces the same records with a bare transactional
 // franz-go client, committing every perTxn records: the limit of
 // transactions of that size on this machine.
@@ -209,9 +215,9 @@ func bareKafkaTxn(c *kfake.Cluster, n, tenants, perTxn int, measuring func()) (f
 }
 
 // bareKafka produces the same records, keys and values with a bare
-// franz-go client with its defaults (acks=all, idempotent), all at once
-// and then a flush: the limit of the client on this machine. measuring, if
-// not nil, is called after the warm-up, as the measured records begin.
+// franz-go client with its defaults (acks=all, idempotent), in one
+// ProduceSync: the limit of the client on this machine. measuring, if not
+// nil, is called after the warm-up, as the measured records begin.
 func bareKafka(c *kfake.Cluster, n, tenants int, measuring func()) (float64, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(benchTopic))
 	if err != nil {
@@ -227,24 +233,11 @@ func bareKafka(c *kfake.Cluster, n, tenants int, measuring func()) (float64, err
 	if measuring != nil {
 		measuring()
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
 	start := time.Now()
-	for _, r := range recs {
-		wg.Add(1)
-		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
-				mu.Lock()
-				first = err
-				mu.Unlock()
-			}
-			wg.Done()
-		})
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return 0, err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	return float64(n) / elapsed.Seconds(), first
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // kafkaRecords are the records of collection(n, tenants) as the exporter

@@ -41,7 +41,8 @@ var (
 	latency        = flag.Duration("latency", time.Millisecond, "service time of the modelled backend for the latency rows (0 skips them)")
 	latencyN       = flag.Int("latency-n", 5000, "series in the measured collection at -latency")
 	kafkaN         = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
-	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka or bare-kafka")
+	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction)")
+	kafkaTxnSize   = flag.Int("kafka-txn-size", 1000, "records per transaction of -only bare-kafka-txn")
 	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -157,51 +158,13 @@ func run() error {
 			slowMeterLib = append(slowMeterLib, r)
 		}
 	}
-	var kafkaRates, bareKafkaRates, eventsAtKafkaN, txnRates, bareTxnRates []float64
-	var kafkaPerRequest, barePerRequest, perTxn float64
+	var kr kafkaRates
+	var shape kafkaShape
 	if *kafkaN > 0 {
-		c, err := kafkaCluster()
-		if err != nil {
-			return fmt.Errorf("kafka cluster: %w", err)
+		if kr, err = measureKafka(b, *kafkaN, *tenants, *concurrency, *rounds); err != nil {
+			return err
 		}
-		defer c.Close()
-		commits := endTxns(c)
-		for round := range *rounds {
-			// Odd rounds measure the bare producer first.
-			if round%2 == 1 {
-				r, err := bareKafka(c, *kafkaN, *tenants, nil)
-				if err != nil {
-					return fmt.Errorf("bare franz-go: %w", err)
-				}
-				bareKafkaRates = append(bareKafkaRates, r)
-			}
-			r, err := kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency, nil)
-			if err != nil {
-				return fmt.Errorf("kafka backend: %w", err)
-			}
-			kafkaRates = append(kafkaRates, r)
-			if round%2 == 0 {
-				if r, err = bareKafka(c, *kafkaN, *tenants, nil); err != nil {
-					return fmt.Errorf("bare franz-go: %w", err)
-				}
-				bareKafkaRates = append(bareKafkaRates, r)
-			}
-			if r, err = steadyDelivery(b, *kafkaN, *tenants, *concurrency, deliveredEvents, nil); err != nil {
-				return fmt.Errorf("events API at %d series: %w", *kafkaN, err)
-			}
-			eventsAtKafkaN = append(eventsAtKafkaN, r)
-			var before int64
-			if r, err = kafkaTxnDelivery(b, c, *kafkaN, *tenants, *concurrency, func() { before = commits.Load() }); err != nil {
-				return fmt.Errorf("kafka backend with transactions: %w", err)
-			}
-			txnRates = append(txnRates, r)
-			perTxn = float64(*kafkaN) / float64(max(1, commits.Load()-before))
-			if r, err = bareKafkaTxn(c, *kafkaN, *tenants, int(perTxn+0.5), nil); err != nil {
-				return fmt.Errorf("bare transactional franz-go: %w", err)
-			}
-			bareTxnRates = append(bareTxnRates, r)
-		}
-		if kafkaPerRequest, barePerRequest, err = recordsPerRequest(b, *kafkaN, *tenants, *concurrency); err != nil {
+		if shape, err = measureShape(b, *kafkaN, *tenants, *concurrency); err != nil {
 			return fmt.Errorf("records per produce request: %w", err)
 		}
 	}
@@ -230,22 +193,12 @@ func run() error {
 		fmt.Fprintf(w, "delivery at %v latency, exporter\t%s events/s\t\t\t\n", *latency, count(e))
 		fmt.Fprintf(w, "delivery at %v latency, meter-lib's pattern\t%s events/s\t%.1fx exporter/meter-lib\t>= 50x %s\t\n", *latency, count(s), es, verdict(es >= 50))
 	}
-	fmt.Fprintf(w, "delivery, exporter with spool\t%s events/s\t%.2f spool/no spool\t>= 0.80 %s\t\n", count(mSpool), spoolExp, verdict(spoolExp >= 0.80))
+	fmt.Fprintf(w, "delivery, exporter with spool\t%s events/s\t%.2f spool/no spool\t>= 0.90 %s\t\n", count(mSpool), spoolExp, verdict(spoolExp >= 0.90))
 	mRest := median(restRates)
 	fmt.Fprintf(w, "delivery, kafka-rest backend (same fake)\t%s events/s\t%.1fx kafka-rest/events\t\t\n", count(mRest), pairedRatio(restRates, exp))
 	fmt.Fprintf(w, "  records per produce request\t%.0f\tbatches of <= %d\t\t\n", perRequest, defaults.RESTMaxRecords)
 	if *kafkaN > 0 {
-		k, bk, ev := median(kafkaRates), median(bareKafkaRates), median(eventsAtKafkaN)
-		kb, ke := pairedRatio(kafkaRates, bareKafkaRates), pairedRatio(kafkaRates, eventsAtKafkaN)
-		fmt.Fprintf(w, "delivery, kafka backend, %s known series (kfake, 3 brokers)\t%s events/s\t\t\t\n", count(float64(*kafkaN)), count(k))
-		fmt.Fprintf(w, "  records per produce request\t%.0f\t%d partitions, 3 brokers\t\t\n", kafkaPerRequest, kafkaPartitions)
-		fmt.Fprintf(w, "  bare franz-go producer, same records\t%s events/s\t%.2f kafka/bare\t>= 0.70 %s\t\n", count(bk), kb, verdict(kb >= 0.70))
-		fmt.Fprintf(w, "    its records per produce request\t%.0f\t\t\t\n", barePerRequest)
-		fmt.Fprintf(w, "  events API, same collection\t%s events/s\t%.1fx kafka/events\t>= 10x %s\t\n", count(ev), ke, verdict(ke >= 10))
-		tk, tb := pairedRatio(txnRates, kafkaRates), pairedRatio(txnRates, bareTxnRates)
-		fmt.Fprintf(w, "delivery, kafka backend with a spool: transactions\t%s events/s\t%.2f txn/idempotent\t\t\n", count(median(txnRates)), tk)
-		fmt.Fprintf(w, "  records per transaction\t%.0f\t\t\t\n", perTxn)
-		fmt.Fprintf(w, "  bare transactional franz-go producer, same size\t%s events/s\t%.2f kafka-txn/bare-txn\t\t\n", count(median(bareTxnRates)), tb)
+		printKafka(w, *kafkaN, kr, shape)
 	}
 	fmt.Fprintf(w, "lookups, first collection\t%d\tfor %d tenants\tone per tenant %s\t\n", lookups[0], *tenants, verdict(lookups[0] == int64(*tenants)))
 	fmt.Fprintf(w, "lookups, next collection\t%d\tfor %s events\tnone while cached %s\t\n", lookups[1], count(float64(*n)), verdict(lookups[1] == 0))
@@ -270,19 +223,10 @@ func measureOnly(b *backend) error {
 			r, err = bareDelivery(b, reqs, *concurrency, defaults.Timeout)
 		case "meter-lib":
 			r, err = meterLibDelivery(b, reqs[:min(*meterLibSample, len(reqs))])
-		case "kafka", "bare-kafka":
-			c, cerr := kafkaCluster()
-			if cerr != nil {
-				return cerr
-			}
-			if *only == "kafka" {
-				r, err = kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency, nil)
-			} else {
-				r, err = bareKafka(c, *kafkaN, *tenants, nil)
-			}
-			c.Close()
+		case "kafka", "kafka-txn", "kafka-export", "bare-kafka", "bare-kafka-txn":
+			r, err = kafkaOnly(b)
 		default:
-			return fmt.Errorf("-only %q: want exporter, spool, bare, meter-lib, kafka or bare-kafka", *only)
+			return fmt.Errorf("-only %q: want exporter, spool, bare, meter-lib, kafka, kafka-txn, kafka-export, bare-kafka or bare-kafka-txn", *only)
 		}
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -53,7 +54,16 @@ type Backend struct {
 	// franz-go's promise goroutine to be done with this backend.
 	pending   sync.WaitGroup
 	closeOnce sync.Once
+	sending   atomic.Int32 // Sends under way, idempotent ones
 }
+
+// doneCtx is an ended context: a Flush given it ends lingering and
+// returns without waiting.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 var _ usage.Backend = (*Backend)(nil)
 
@@ -185,6 +195,8 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		}
 		return
 	}
+	b.sending.Add(1)
+	defer b.sending.Add(-1)
 	p := newPromises(len(batch))
 	// One allocation for the batch's records and one for their bytes,
 	// not three per record.
@@ -210,15 +222,15 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		p.mu.Unlock()
 	}
 
-	// Produce lingers (10 ms) to fill batches, as ProduceSync does not: a
-	// Flush running while we wait ends the linger now, and stopping it
-	// when we return leaves other Sends' records to their own waits.
-	if produced > 0 {
-		flushCtx, stopFlush := context.WithCancel(ctx)
-		defer stopFlush()
-		go b.cl.Flush(flushCtx) //nolint:errcheck // only its unlingering matters
+	// franz-go lingers (10 ms) to fill its produce requests, and a
+	// collection's Sends, arriving a moment apart, fill them together: a
+	// Flush per Send cut them to a few hundred records, a round trip to
+	// the broker each. A Send alone has nothing to wait for: it ends the
+	// linger of what is buffered now, once (a Flush with an ended context
+	// returns at once).
+	if produced > 0 && b.sending.Load() == 1 {
+		_ = b.cl.Flush(doneCtx)
 	}
-
 	select {
 	case <-p.all:
 	case <-ctx.Done():

@@ -551,9 +551,11 @@ func (w *writer) delete(b *bolt.Bucket, k []byte) {
 	if w.err != nil {
 		return
 	}
-	if v := b.Get(k); v != nil {
+	// One search of the tree, where a Get and a Delete make two.
+	c := b.Cursor()
+	if key, v := c.Seek(k); bytes.Equal(key, k) {
 		w.delta -= int64(len(k) + len(v))
-		w.err = b.Delete(k)
+		w.err = c.Delete()
 	}
 }
 
