@@ -63,6 +63,10 @@ func TestSlowLookupDelaysNoOtherTenant(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			_ = p.provider.ForceFlush(ctx)
 			cancel()
+			// The slow tenant's lookup hangs until its 2 s timeout: the
+			// cached tenant must be delivered meanwhile, with no lookup failed.
+			require.Eventually(t, func() bool { return slowLookups.Load() >= 1 }, time.Minute, time.Millisecond,
+				"the slow tenant's lookup starts")
 			require.Eventually(t, func() bool { return p.exp.Stats().DeliveredEvents-before.DeliveredEvents >= 20 },
 				time.Minute, time.Millisecond)
 			took := time.Since(start)
