@@ -30,12 +30,13 @@ func TestKilledCollectorRestartsOnItsSpool(t *testing.T) {
 	require.NoError(t, build.Run())
 
 	var ambiguous atomic.Bool
-	srv := litewavetest.NewServer(litewavetest.WithAnyTenant(), litewavetest.WithFaultFunc(func(*http.Request, int) litewavetest.Fault {
+	srv := litewavetest.NewServer(litewavetest.WithAnyTenant())
+	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault {
 		if ambiguous.Load() {
-			return litewavetest.Fault{Target: litewavetest.Events, Drop: litewavetest.DropAfterRecord}
+			return litewavetest.Fault{Target: "events", DropAfterRecord: true}
 		}
 		return litewavetest.Fault{}
-	}))
+	})
 	defer srv.Close()
 	addr, dir := freeAddr(t), t.TempDir()
 	config := filepath.Join(dir, "config.yaml")

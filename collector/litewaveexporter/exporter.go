@@ -117,7 +117,7 @@ func (e *litewaveExporter) Shutdown(ctx context.Context) error {
 // a Collector, two senders whose streams share an identity.
 func collides(err error) bool {
 	var ue *litewavemetric.UsageError
-	if errors.As(err, &ue) && ue.Problem == litewavemetric.Overlapping {
+	if errors.As(err, &ue) && ue.Problem == "overlapping" {
 		return true
 	}
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
