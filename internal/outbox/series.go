@@ -30,9 +30,9 @@ type event struct {
 
 // Series is the owed usage of one Key. Its state changes only through the
 // transitions in states.go. What adding usage touches comes first, the
-// event's units and first attempts within its first 40 bytes, so that an
-// ingest reaches one cache line of most series, two of the others, not
-// four: a series is 208 bytes, so only every fourth starts a line.
+// event's units and first attempts within its first 40 bytes: a series is
+// 208 bytes, so one in four starts a cache line, and these 40 bytes lie in
+// one line for half the series (64 bytes would for a quarter).
 type Series struct {
 	open       int64 // usage accumulated while the event is pending
 	lastActive int32 // monotonic seconds
