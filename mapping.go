@@ -201,10 +201,15 @@ func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapR
 		if v == 0 && !p.cumulative {
 			continue
 		}
+		e := m.cache.get(p.cached, &dp.Attributes)
 		if p.cumulative {
 			st := stream{key: streamKey{resource: p.res.res, scope: p.scope, name: p.name, attrs: dp.Attributes.Equivalent()},
 				res: p.resource, scope: p.instScope, attrs: &dp.Attributes}
-			d, status := delta(m.deltas, c, st, dp.StartTime, dp.Time, v, p.now)
+			var cached **streamState
+			if e != nil {
+				cached = &e.stream
+			}
+			d, status := delta(m.deltas, c, st, cached, dp.StartTime, dp.Time, v, p.now)
 			switch status {
 			case baseline:
 				continue
@@ -219,7 +224,6 @@ func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapR
 				continue
 			}
 		}
-		e := m.cache.get(p.cached, &dp.Attributes)
 		var end int64 // of the stream's last delta interval taken, then of this one
 		if e != nil {
 			end = e.end

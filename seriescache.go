@@ -54,7 +54,8 @@ type instrumentKey struct {
 type cachedStream struct {
 	set    attribute.Set
 	series outbox.Handle
-	end    int64 // Unix nanoseconds: end of the last delta interval taken; 0 if none
+	end    int64        // Unix nanoseconds: end of the last delta interval taken; 0 if none
+	stream *streamState // of a cumulative stream, once a point of it was taken; see delta
 }
 
 // sweepEvery is how often, in exports, entries of series the outbox does

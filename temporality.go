@@ -47,6 +47,7 @@ type streamState struct {
 	i     int64
 	f     float64
 	id    outbox.StreamID // its identity in the spool, when there is one
+	swept bool            // forgotten by the tracker: a pointer kept to it is stale
 }
 
 // deltaTracker turns cumulative points into deltas. It is used by Export
@@ -100,12 +101,23 @@ type stream struct {
 // A new state is stored through c with the usage it produced. An invalid
 // value (negative, NaN, infinite) is passed through untouched, without
 // updating the state, so that the outbox rejects and reports it.
-func delta[N int64 | float64](t *deltaTracker, c *outbox.Collection, p stream, start, end time.Time, v N, now int64) (N, deltaStatus) {
+//
+// cached, if not nil, is where the series cache keeps the stream's state
+// for the point's stream: while the tracker holds that state, it saves
+// hashing and comparing the stream's key, the cost of most cumulative
+// points.
+func delta[N int64 | float64](t *deltaTracker, c *outbox.Collection, p stream, cached **streamState, start, end time.Time, v N, now int64) (N, deltaStatus) {
 	if !validUsage(v) {
 		return v, counted
 	}
 	startNs, endNs := unixNano(start), unixNano(end)
-	st, known := t.streams[p.key]
+	var st *streamState
+	known := false
+	if cached != nil && *cached != nil && !(*cached).swept {
+		st, known = *cached, true
+	} else {
+		st, known = t.streams[p.key]
+	}
 	if known && cumulativeOverlaps(st, startNs, endNs) {
 		return 0, overlapping
 	}
@@ -125,6 +137,9 @@ func delta[N int64 | float64](t *deltaTracker, c *outbox.Collection, p stream, s
 			}
 		}
 		t.streams[p.key] = st
+	}
+	if cached != nil {
+		*cached = st
 	}
 	last := slot[N](st)
 	prev := *last
@@ -204,6 +219,7 @@ func (t *deltaTracker) sweep(c *outbox.Collection, now int64, force bool) {
 	cutoff := now - int64(t.staleness)
 	for k, st := range t.streams {
 		if st.seen < cutoff {
+			st.swept = true
 			delete(t.streams, k)
 			if t.spooled {
 				c.DeleteStream(st.id)

@@ -175,6 +175,25 @@ func TestCumulativeStateExpires(t *testing.T) {
 	assert.Equal(t, int64(10+1+12), srv.Total(), "a's state was expired, so 12 is a first point again")
 }
 
+// A stream seen in several collections, then forgotten, starts again from
+// its next point: the state the series cache kept for it is not reused.
+func TestCumulativeStateExpiresAfterRepeatedPoints(t *testing.T) {
+	srv := newServer(t, litewavetest.WithCustomer("t1", "c1"))
+	exp := newExporter(t, srv, litewavemetric.WithStaleness(time.Nanosecond))
+	a := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "a"))
+	b := attribute.NewSet(attribute.String("tenant.id", "t1"), attribute.String("device.id", "b"))
+	start := time.Now()
+	pt := func(attrs attribute.Set, v int64) *metricdata.ResourceMetrics {
+		return sumMetric("pages", metricdata.CumulativeTemporality, metricdata.DataPoint[int64]{Attributes: attrs, StartTime: start, Value: v})
+	}
+	for _, v := range []int64{10, 11} {
+		require.NoError(t, exp.Export(context.Background(), pt(a, v)))
+	}
+	require.NoError(t, exp.Export(context.Background(), pt(b, 1))) // sweeps a
+	require.NoError(t, exp.Export(context.Background(), pt(a, 15)))
+	assert.Equal(t, int64(11+1+15), srv.Total(), "a's state was expired, so 15 is a first point again, not growth from 11")
+}
+
 // Invalid cumulative values are rejected and reported, and do not poison
 // the state: the next valid point bills from the last valid one.
 func TestCumulativeRejectsInvalidValues(t *testing.T) {
