@@ -52,9 +52,12 @@ type Backend struct {
 
 	// pending counts promises not yet fired, so that Close can wait for
 	// franz-go's promise goroutine to be done with this backend.
-	pending   sync.WaitGroup
-	closeOnce sync.Once
-	sending   atomic.Int32 // Sends under way, idempotent ones
+	pending    sync.WaitGroup
+	closeOnce  sync.Once
+	promises   sync.Pool    // of *promises whose records have all reported, for the next Send
+	sending    atomic.Int32 // Sends under way, idempotent ones
+	producing  atomic.Int32 // of those, Sends still handing franz-go their records
+	noneComing atomic.Bool  // no further Send comes before one under way returns (see MoreComing)
 }
 
 // doneCtx is an ended context: a Flush given it ends lingering and
@@ -65,7 +68,10 @@ var doneCtx = func() context.Context {
 	return ctx
 }()
 
-var _ usage.Backend = (*Backend)(nil)
+var (
+	_ usage.Backend   = (*Backend)(nil)
+	_ usage.Lingering = (*Backend)(nil)
+)
 
 // New builds the franz-go client and starts checking the topic in the
 // background (see gate); it does not wait for any broker: brokers that are
@@ -141,43 +147,13 @@ func NewTransactional(cfg Config, txn Transactions) (*Transactional, error) {
 	return &Transactional{b}, nil
 }
 
+// MoreComing is told whether another Send follows before one under way
+// returns; when none does, the last Send to hand franz-go its records ends
+// the linger (see Send).
+func (b *Backend) MoreComing(more bool) { b.noneComing.Store(!more) }
+
 // MaxBatch is the most events one Send carries.
 func (b *Backend) MaxBatch() int { return b.maxBatch }
-
-// promises collects what franz-go reports of one Send's records. Its
-// promise goroutine fills it; Send reads it once, when every record has
-// reported or ctx ended: one wakeup per Send, not one per record.
-type promises struct {
-	mu    sync.Mutex
-	errs  []error
-	fired []bool
-	left  int
-	all   chan struct{} // closed when left reaches 0
-}
-
-func newPromises(n int) *promises {
-	p := &promises{errs: make([]error, n), fired: make([]bool, n), left: n, all: make(chan struct{})}
-	if n == 0 {
-		close(p.all)
-	}
-	return p
-}
-
-// fire records the outcome of record i.
-func (p *promises) fire(i int, err error) {
-	p.mu.Lock()
-	p.errs[i], p.fired[i] = err, true
-	p.countReported(1)
-	p.mu.Unlock()
-}
-
-// countReported counts n records as reported; p.mu is held.
-func (p *promises) countReported(n int) {
-	p.left -= n
-	if p.left == 0 {
-		close(p.all)
-	}
-}
 
 // Send produces one record per event and waits for every promise, or for
 // ctx to end. Records are never produced again by hand: franz-go retries
@@ -197,23 +173,17 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	}
 	b.sending.Add(1)
 	defer b.sending.Add(-1)
-	p := newPromises(len(batch))
-	// One allocation for the batch's records and one for their bytes,
-	// not three per record.
-	recs := make([]kgo.Record, len(batch))
-	buf := make([]byte, 0, len(batch)*recordGuess)
+	b.producing.Add(1)
+	p := b.takePromises(len(batch))
 	produced := 0
 	for i := range batch {
 		if ctx.Err() != nil {
 			break
 		}
-		rec := &recs[i]
-		buf = b.record(rec, &batch[i], buf)
+		rec := &p.recs[i]
+		p.bytes = b.record(rec, &batch[i], p.bytes)
 		b.pending.Add(1)
-		b.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-			p.fire(i, err)
-			b.pending.Done()
-		})
+		b.cl.Produce(ctx, rec, p.report[i])
 		produced++
 	}
 	if produced < len(batch) {
@@ -225,10 +195,19 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// franz-go lingers (10 ms) to fill its produce requests, and a
 	// collection's Sends, arriving a moment apart, fill them together: a
 	// Flush per Send cut them to a few hundred records, a round trip to
-	// the broker each. A Send alone has nothing to wait for: it ends the
-	// linger of what is buffered now, once (a Flush with an ended context
-	// returns at once).
-	if produced > 0 && b.sending.Load() == 1 {
+	// the broker each. Once no further Send is coming, the last of those
+	// under way to hand over its records has nothing to wait for: it
+	// flushes until its records are answered, which also covers records
+	// that wait for the topic's partitions (a new client's first Sends)
+	// and would start lingering only once those are known. A Send alone
+	// ends the linger of what is buffered now, once (a Flush with an ended
+	// context returns at once), so that Sends starting meanwhile linger.
+	last := b.producing.Add(-1) == 0
+	switch {
+	case produced == 0 || !last:
+	case b.noneComing.Load():
+		b.flushUntil(ctx, p.all)
+	case b.sending.Load() == 1:
 		_ = b.cl.Flush(doneCtx)
 	}
 	select {
@@ -240,16 +219,38 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// own record, which are not read. The lock is not held while
 	// classifying, so that late promises do not wait for it.
 	p.mu.Lock()
-	fired := slices.Clone(p.fired)
+	done := p.left == 0
+	fired := p.fired
+	if !done {
+		fired = slices.Clone(p.fired)
+	}
 	p.mu.Unlock()
 	answers := make([]byte, 0, len(batch)*answerGuess)
 	for i := range batch {
 		if fired[i] {
-			out[i], answers = b.classify(&batch[i], &recs[i], p.errs[i], answers)
+			out[i], answers = b.classify(&batch[i], &p.recs[i], p.errs[i], answers)
 		} else {
 			out[i] = b.unfinished(&batch[i], context.Cause(ctx))
 		}
 	}
+	if done {
+		b.promises.Put(p)
+	}
+}
+
+// flushUntil flushes the client, so that nothing lingers, until done is
+// closed or ctx ends.
+func (b *Backend) flushUntil(ctx context.Context, done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_ = b.cl.Flush(ctx)
 }
 
 // Sizes to allocate a batch's buffers at once: about what a record's key
@@ -266,8 +267,7 @@ func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
 	buf = usage.AppendRecordKey(buf, ev.ID)
 	mid := len(buf)
 	buf = usage.AppendRecord(buf, ev)
-	rec.Topic = b.topic
-	rec.Key, rec.Value = buf[start:mid:mid], buf[mid:len(buf):len(buf)]
+	*rec = kgo.Record{Topic: b.topic, Key: buf[start:mid:mid], Value: buf[mid:len(buf):len(buf)]}
 	return buf
 }
 

@@ -67,6 +67,12 @@ func (o *Outbox) take(b *batch) bool {
 		b.seqs = append(b.seqs, ev.seq)
 		b.events = append(b.events, usage.Event{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Start: ev.start, End: ev.end})
 	}
+	o.delivering++
+	if o.linger != nil {
+		// Another batch is taken before a Send returns only if one is
+		// ready and a worker is free to take it.
+		o.linger.MoreComing(o.ready.len() > 0 && o.delivering < o.cfg.Concurrency)
+	}
 	return true
 }
 
@@ -108,6 +114,7 @@ func (o *Outbox) deliver(b *batch) {
 
 	b.reports, b.acked = b.reports[:0], b.acked[:0]
 	o.mu.Lock()
+	o.delivering--
 	j := 0
 	for i, s := range b.series {
 		var report func()

@@ -33,6 +33,17 @@ type Recoverable interface {
 	Released(ids []ID)
 }
 
+// Lingering is a Backend that holds what Sends hand it for a moment, so
+// that the events of concurrent Sends share requests (Kafka's linger).
+type Lingering interface {
+	// MoreComing is told, as each batch is taken for a Send, whether
+	// another batch will be taken before a Send under way returns. Once
+	// none will, waiting for more only delays what it holds: it sends it
+	// as soon as the Sends under way have handed it their events. It is
+	// called under the caller's lock and must not block.
+	MoreComing(bool)
+}
+
 // Result is what became of one event.
 type Result uint8
 
