@@ -55,18 +55,9 @@ type Backend struct {
 	pending    sync.WaitGroup
 	closeOnce  sync.Once
 	promises   sync.Pool    // of *promises whose records have all reported, for the next Send
-	sending    atomic.Int32 // Sends under way, idempotent ones
-	producing  atomic.Int32 // of those, Sends still handing franz-go their records
-	noneComing atomic.Bool  // no further Send comes before one under way returns (see MoreComing)
+	producing  atomic.Int32 // Sends handing franz-go their records, idempotent ones
+	moreComing atomic.Bool  // another Send follows before one under way returns (see MoreComing)
 }
-
-// doneCtx is an ended context: a Flush given it ends lingering and
-// returns without waiting.
-var doneCtx = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
 
 var (
 	_ usage.Backend   = (*Backend)(nil)
@@ -148,9 +139,10 @@ func NewTransactional(cfg Config, txn Transactions) (*Transactional, error) {
 }
 
 // MoreComing is told whether another Send follows before one under way
-// returns; when none does, the last Send to hand franz-go its records ends
-// the linger (see Send).
-func (b *Backend) MoreComing(more bool) { b.noneComing.Store(!more) }
+// returns; while none does, the last Send to hand franz-go its records
+// ends the linger (see Send). Without it, as for a Client's Sends, none is
+// expected.
+func (b *Backend) MoreComing(more bool) { b.moreComing.Store(more) }
 
 // MaxBatch is the most events one Send carries.
 func (b *Backend) MaxBatch() int { return b.maxBatch }
@@ -171,8 +163,6 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		}
 		return
 	}
-	b.sending.Add(1)
-	defer b.sending.Add(-1)
 	b.producing.Add(1)
 	p := b.takePromises(len(batch))
 	produced := 0
@@ -195,20 +185,18 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// franz-go lingers (10 ms) to fill its produce requests, and a
 	// collection's Sends, arriving a moment apart, fill them together: a
 	// Flush per Send cut them to a few hundred records, a round trip to
-	// the broker each. Once no further Send is coming, the last of those
-	// under way to hand over its records has nothing to wait for: it
-	// flushes until its records are answered, which also covers records
-	// that wait for the topic's partitions (a new client's first Sends)
-	// and would start lingering only once those are known. A Send alone
-	// ends the linger of what is buffered now, once (a Flush with an ended
-	// context returns at once), so that Sends starting meanwhile linger.
-	last := b.producing.Add(-1) == 0
-	switch {
-	case produced == 0 || !last:
-	case b.noneComing.Load():
-		b.flushUntil(ctx, p.all)
-	case b.sending.Load() == 1:
-		_ = b.cl.Flush(doneCtx)
+	// the broker each. Once no further Send is coming (see MoreComing),
+	// the last of those under way to hand over its records has nothing to
+	// wait for: it flushes until its records are answered. That also
+	// covers records waiting for the topic's partitions (a new client's
+	// first Sends), which would start lingering only once those are known.
+	// A Send of no events flushes what the others left.
+	if b.producing.Add(-1) == 0 && !b.moreComing.Load() {
+		if produced > 0 {
+			b.flushUntil(ctx, p.all)
+		} else {
+			_ = b.cl.Flush(ctx)
+		}
 	}
 	select {
 	case <-p.all:

@@ -69,11 +69,27 @@ func (o *Outbox) take(b *batch) bool {
 	}
 	o.delivering++
 	if o.linger != nil {
-		// Another batch is taken before a Send returns only if one is
-		// ready and a worker is free to take it.
-		o.linger.MoreComing(o.ready.len() > 0 && o.delivering < o.cfg.Concurrency)
+		o.handing++
+		o.linger.MoreComing(true) // this batch's Send
 	}
 	return true
+}
+
+// handOver tells a Lingering backend, as a worker is about to call Send,
+// whether another Send follows before one under way returns: one does if
+// another batch is taken, or one is ready and a worker is free to take it.
+// It reports whether the Send must be called even with no events, to end
+// the backend's lingering.
+func (o *Outbox) handOver() bool {
+	if o.linger == nil {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.handing--
+	more := o.handing > 0 || o.ready.len() > 0 && o.delivering < o.cfg.Concurrency
+	o.linger.MoreComing(more)
+	return !more
 }
 
 // deliver binds the batch's events to cached customers, sends those it
@@ -107,7 +123,7 @@ func (o *Outbox) deliver(b *batch) {
 		b.sendIdx = append(b.sendIdx, i)
 	}
 	outs := b.outs[:len(b.send)]
-	if len(b.send) > 0 {
+	if o.handOver() || len(b.send) > 0 {
 		clear(outs)
 		o.cfg.Backend.Send(o.ctx, b.send, outs)
 	}

@@ -36,11 +36,13 @@ type Recoverable interface {
 // Lingering is a Backend that holds what Sends hand it for a moment, so
 // that the events of concurrent Sends share requests (Kafka's linger).
 type Lingering interface {
-	// MoreComing is told, as each batch is taken for a Send, whether
-	// another batch will be taken before a Send under way returns. Once
-	// none will, waiting for more only delays what it holds: it sends it
-	// as soon as the Sends under way have handed it their events. It is
-	// called under the caller's lock and must not block.
+	// MoreComing is told whether another Send will follow before one under
+	// way returns: true as each batch is taken for a Send, then, as that
+	// Send is called, whether one will follow it. While none will, holding
+	// only delays: the backend sends what it holds as soon as the Sends
+	// under way have handed it their events, and a Send of no events asks
+	// for that alone. It is called under the caller's lock and must not
+	// block.
 	MoreComing(bool)
 }
 
