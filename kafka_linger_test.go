@@ -44,3 +44,23 @@ func TestKafkaFlushDoesNotWaitOutTheLinger(t *testing.T) {
 	assert.Zero(t, read.duplicates)
 	assert.Empty(t, mismatches(counted, read.totals), "[counted, read back]")
 }
+
+// A Client's post is a Send alone: it returns once its record is
+// answered, not when the linger ends, on a new client too, whose first
+// record waits for the topic's partitions before it could start lingering.
+func TestKafkaClientPostDoesNotWaitOutTheLinger(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, customers(1)...)
+	cluster := newKafka(t)
+	c := newClient(t, srv, litewavemetric.WithBackend(litewavemetric.BackendKafka),
+		litewavemetric.WithKafka(litewavemetric.KafkaConfig{Brokers: cluster.ListenAddrs(), Options: []kgo.Opt{kgo.ProducerLinger(time.Minute)}}))
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		_, err := c.PostMeterUsage(ctx, tenantID(0), "d", "pages", int64(i+1))
+		cancel()
+		require.NoError(t, err, "post %d", i)
+	}
+	read := readTopic(t, cluster.ListenAddrs())
+	assert.Equal(t, 3, read.records)
+	assert.Equal(t, map[string]int64{crashKey(tenantID(0), "d", "pages"): 6}, read.totals)
+}
