@@ -56,7 +56,7 @@ type Backend struct {
 	closeOnce  sync.Once
 	promises   sync.Pool    // of *promises whose records have all reported, for the next Send
 	producing  atomic.Int32 // Sends handing franz-go their records, idempotent ones
-	moreComing atomic.Bool  // another Send follows before one under way returns (see MoreComing)
+	moreComing atomic.Bool  // a Send is coming: hold what is buffered for it (see Coming, SendLast)
 }
 
 var (
@@ -138,11 +138,16 @@ func NewTransactional(cfg Config, txn Transactions) (*Transactional, error) {
 	return &Transactional{b}, nil
 }
 
-// MoreComing is told whether another Send follows before one under way
-// returns; while none does, the last Send to hand franz-go its records
-// ends the linger (see Send). Without it, as for a Client's Sends, none is
-// expected.
-func (b *Backend) MoreComing(more bool) { b.moreComing.Store(more) }
+// Coming is told that a Send is coming: Sends under way leave their
+// records lingering for it (see Send).
+func (b *Backend) Coming() { b.moreComing.Store(true) }
+
+// SendLast is Send for a batch that no other Send follows before one
+// under way returns: the last Send under way to hand franz-go its records
+// ends the linger (see Send).
+func (b *Backend) SendLast(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
+	b.send(ctx, batch, out, true)
+}
 
 // MaxBatch is the most events one Send carries.
 func (b *Backend) MaxBatch() int { return b.maxBatch }
@@ -151,7 +156,16 @@ func (b *Backend) MaxBatch() int { return b.maxBatch }
 // ctx to end. Records are never produced again by hand: franz-go retries
 // what is retriable and Send only reports what became of each.
 func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
+	b.send(ctx, batch, out, false)
+}
+
+// send is Send; last says no other Send follows before one under way
+// returns (SendLast).
+func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Outcome, last bool) {
 	if err := b.gate.pass(ctx); err != nil {
+		if last {
+			b.moreComing.Store(false)
+		}
 		for i := range batch {
 			out[i] = b.failure(&batch[i], err)
 		}
@@ -163,7 +177,12 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		}
 		return
 	}
+	// Counted before it says nothing more is coming, so that no Send
+	// under way ends the linger before this one has handed over.
 	b.producing.Add(1)
+	if last {
+		b.moreComing.Store(false)
+	}
 	p := b.takePromises(len(batch))
 	produced := 0
 	for i := range batch {
@@ -185,7 +204,7 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// franz-go lingers (10 ms) to fill its produce requests, and a
 	// collection's Sends, arriving a moment apart, fill them together: a
 	// Flush per Send cut them to a few hundred records, a round trip to
-	// the broker each. Once no further Send is coming (see MoreComing),
+	// the broker each. Once no further Send is coming (see SendLast),
 	// the last of those under way to hand over its records has nothing to
 	// wait for: it flushes until its records are answered. That also
 	// covers records waiting for the topic's partitions (a new client's

@@ -70,7 +70,7 @@ type Outbox struct {
 	stopping        bool
 	flushing        int           // Flush calls under way: failures then retry on the flush backoff
 	delivering      int           // batches taken by workers and not yet applied: workers not free to take more
-	handing         int           // of those, batches whose Send is not called yet (see handOver)
+	handing         int           // of those, batches whose Send is not called yet (see lastForNow)
 	flushes         uint64        // Flush calls begun: an attempt that ended after the nth began has event.tried >= n
 	reporting       int           // reports queued or being made without mu, which Flush waits for
 	reportQueue     []func()      // reports to make, in order (see report)

@@ -70,26 +70,23 @@ func (o *Outbox) take(b *batch) bool {
 	o.delivering++
 	if o.linger != nil {
 		o.handing++
-		o.linger.MoreComing(true) // this batch's Send
+		o.linger.Coming()
 	}
 	return true
 }
 
-// handOver tells a Lingering backend, as a worker is about to call Send,
-// whether another Send follows before one under way returns: one does if
-// another batch is taken, or one is ready and a worker is free to take it.
-// It reports whether the Send must be called even with no events, to end
-// the backend's lingering.
-func (o *Outbox) handOver() bool {
+// lastForNow reports, as a worker is about to call Send, whether a
+// Lingering backend should have its SendLast: no other Send follows before
+// one under way returns, for no other batch is taken and none is ready
+// with a worker free to take it.
+func (o *Outbox) lastForNow() bool {
 	if o.linger == nil {
 		return false
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.handing--
-	more := o.handing > 0 || o.ready.len() > 0 && o.delivering < o.cfg.Concurrency
-	o.linger.MoreComing(more)
-	return !more
+	return o.handing == 0 && (o.ready.len() == 0 || o.delivering == o.cfg.Concurrency)
 }
 
 // deliver binds the batch's events to cached customers, sends those it
@@ -123,8 +120,11 @@ func (o *Outbox) deliver(b *batch) {
 		b.sendIdx = append(b.sendIdx, i)
 	}
 	outs := b.outs[:len(b.send)]
-	if o.handOver() || len(b.send) > 0 {
-		clear(outs)
+	clear(outs)
+	switch {
+	case o.lastForNow():
+		o.linger.SendLast(o.ctx, b.send, outs)
+	case len(b.send) > 0:
 		o.cfg.Backend.Send(o.ctx, b.send, outs)
 	}
 
