@@ -150,8 +150,9 @@ const (
 // long (0: nothing to commit). mu must be held.
 //
 // Events waiting to be stored before their first send are committed at
-// once, and so is what a Flush waits for once nothing is owed. A store with an AckLog has recorded the acknowledgements already,
-// so their deletions wait for the pause: a crash resends, with their keys,
+// once, and so is what a Flush waits for once nothing is owed. A store
+// with an AckLog has recorded the acknowledgements already, so their
+// deletions wait for the pause: a crash resends, with their keys,
 // only the events in flight. Without one, they are committed at once when
 // a group waits, two per request in flight: a crash then resends the
 // events in flight, a group, and what was acknowledged while the last
