@@ -52,20 +52,17 @@ type Backend struct {
 
 	// pending counts promises not yet fired, so that Close can wait for
 	// franz-go's promise goroutine to be done with this backend.
-	pending   sync.WaitGroup
-	closeOnce sync.Once
-	sending   atomic.Int32 // Sends under way, idempotent ones
+	pending    sync.WaitGroup
+	closeOnce  sync.Once
+	promises   sync.Pool    // of *promises whose records have all reported, for the next Send
+	producing  atomic.Int32 // Sends handing franz-go their records, idempotent ones
+	moreComing atomic.Bool  // a Send is coming: hold what is buffered for it (see Coming, SendLast)
 }
 
-// doneCtx is an ended context: a Flush given it ends lingering and
-// returns without waiting.
-var doneCtx = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
-
-var _ usage.Backend = (*Backend)(nil)
+var (
+	_ usage.Backend   = (*Backend)(nil)
+	_ usage.Lingering = (*Backend)(nil)
+)
 
 // New builds the franz-go client and starts checking the topic in the
 // background (see gate); it does not wait for any broker: brokers that are
@@ -141,49 +138,34 @@ func NewTransactional(cfg Config, txn Transactions) (*Transactional, error) {
 	return &Transactional{b}, nil
 }
 
+// Coming is told that a Send is coming: Sends under way leave their
+// records lingering for it (see Send).
+func (b *Backend) Coming() { b.moreComing.Store(true) }
+
+// SendLast is Send for a batch that no other Send follows before one
+// under way returns: the last Send under way to hand franz-go its records
+// ends the linger (see Send).
+func (b *Backend) SendLast(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
+	b.send(ctx, batch, out, true)
+}
+
 // MaxBatch is the most events one Send carries.
 func (b *Backend) MaxBatch() int { return b.maxBatch }
-
-// promises collects what franz-go reports of one Send's records. Its
-// promise goroutine fills it; Send reads it once, when every record has
-// reported or ctx ended: one wakeup per Send, not one per record.
-type promises struct {
-	mu    sync.Mutex
-	errs  []error
-	fired []bool
-	left  int
-	all   chan struct{} // closed when left reaches 0
-}
-
-func newPromises(n int) *promises {
-	p := &promises{errs: make([]error, n), fired: make([]bool, n), left: n, all: make(chan struct{})}
-	if n == 0 {
-		close(p.all)
-	}
-	return p
-}
-
-// fire records the outcome of record i.
-func (p *promises) fire(i int, err error) {
-	p.mu.Lock()
-	p.errs[i], p.fired[i] = err, true
-	p.countReported(1)
-	p.mu.Unlock()
-}
-
-// countReported counts n records as reported; p.mu is held.
-func (p *promises) countReported(n int) {
-	p.left -= n
-	if p.left == 0 {
-		close(p.all)
-	}
-}
 
 // Send produces one record per event and waits for every promise, or for
 // ctx to end. Records are never produced again by hand: franz-go retries
 // what is retriable and Send only reports what became of each.
 func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Outcome) {
+	b.send(ctx, batch, out, false)
+}
+
+// send is Send; last says no other Send follows before one under way
+// returns (SendLast).
+func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Outcome, last bool) {
 	if err := b.gate.pass(ctx); err != nil {
+		if last {
+			b.moreComing.Store(false)
+		}
 		for i := range batch {
 			out[i] = b.failure(&batch[i], err)
 		}
@@ -195,25 +177,22 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 		}
 		return
 	}
-	b.sending.Add(1)
-	defer b.sending.Add(-1)
-	p := newPromises(len(batch))
-	// One allocation for the batch's records and one for their bytes,
-	// not three per record.
-	recs := make([]kgo.Record, len(batch))
-	buf := make([]byte, 0, len(batch)*recordGuess)
+	// Counted before it says nothing more is coming, so that no Send
+	// under way ends the linger before this one has handed over.
+	b.producing.Add(1)
+	if last {
+		b.moreComing.Store(false)
+	}
+	p := b.takePromises(len(batch))
 	produced := 0
 	for i := range batch {
 		if ctx.Err() != nil {
 			break
 		}
-		rec := &recs[i]
-		buf = b.record(rec, &batch[i], buf)
+		rec := &p.recs[i]
+		p.bytes = b.record(rec, &batch[i], p.bytes)
 		b.pending.Add(1)
-		b.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-			p.fire(i, err)
-			b.pending.Done()
-		})
+		b.cl.Produce(ctx, rec, p.report[i])
 		produced++
 	}
 	if produced < len(batch) {
@@ -225,11 +204,18 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// franz-go lingers (10 ms) to fill its produce requests, and a
 	// collection's Sends, arriving a moment apart, fill them together: a
 	// Flush per Send cut them to a few hundred records, a round trip to
-	// the broker each. A Send alone has nothing to wait for: it ends the
-	// linger of what is buffered now, once (a Flush with an ended context
-	// returns at once).
-	if produced > 0 && b.sending.Load() == 1 {
-		_ = b.cl.Flush(doneCtx)
+	// the broker each. Once no further Send is coming (see SendLast),
+	// the last of those under way to hand over its records has nothing to
+	// wait for: it flushes until its records are answered. That also
+	// covers records waiting for the topic's partitions (a new client's
+	// first Sends), which would start lingering only once those are known.
+	// A Send of no events flushes what the others left.
+	if b.producing.Add(-1) == 0 && !b.moreComing.Load() {
+		if produced > 0 {
+			b.flushUntil(ctx, p.all)
+		} else {
+			_ = b.cl.Flush(ctx)
+		}
 	}
 	select {
 	case <-p.all:
@@ -240,16 +226,38 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// own record, which are not read. The lock is not held while
 	// classifying, so that late promises do not wait for it.
 	p.mu.Lock()
-	fired := slices.Clone(p.fired)
+	done := p.left == 0
+	fired := p.fired
+	if !done {
+		fired = slices.Clone(p.fired)
+	}
 	p.mu.Unlock()
 	answers := make([]byte, 0, len(batch)*answerGuess)
 	for i := range batch {
 		if fired[i] {
-			out[i], answers = b.classify(&batch[i], &recs[i], p.errs[i], answers)
+			out[i], answers = b.classify(&batch[i], &p.recs[i], p.errs[i], answers)
 		} else {
 			out[i] = b.unfinished(&batch[i], context.Cause(ctx))
 		}
 	}
+	if done {
+		b.promises.Put(p)
+	}
+}
+
+// flushUntil flushes the client, so that nothing lingers, until done is
+// closed or ctx ends.
+func (b *Backend) flushUntil(ctx context.Context, done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_ = b.cl.Flush(ctx)
 }
 
 // Sizes to allocate a batch's buffers at once: about what a record's key
@@ -266,8 +274,7 @@ func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
 	buf = usage.AppendRecordKey(buf, ev.ID)
 	mid := len(buf)
 	buf = usage.AppendRecord(buf, ev)
-	rec.Topic = b.topic
-	rec.Key, rec.Value = buf[start:mid:mid], buf[mid:len(buf):len(buf)]
+	*rec = kgo.Record{Topic: b.topic, Key: buf[start:mid:mid], Value: buf[mid:len(buf):len(buf)]}
 	return buf
 }
 

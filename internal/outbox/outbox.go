@@ -44,6 +44,7 @@ type Outbox struct {
 	cfg     Config
 	session usage.Session
 	recover usage.Recoverable // the backend, if it is one and there is a store
+	linger  usage.Lingering   // the backend, if it is one
 
 	mu      sync.Mutex
 	work    *sync.Cond // signalled when ready gains an item or on stop
@@ -68,6 +69,8 @@ type Outbox struct {
 	windowEnd       int64 // wall clock of the last ingest: where the next window starts
 	stopping        bool
 	flushing        int           // Flush calls under way: failures then retry on the flush backoff
+	delivering      int           // batches taken by workers and not yet applied: workers not free to take more
+	handing         int           // of those, batches whose Send is not called yet (see lastForNow)
 	flushes         uint64        // Flush calls begun: an attempt that ended after the nth began has event.tried >= n
 	reporting       int           // reports queued or being made without mu, which Flush waits for
 	reportQueue     []func()      // reports to make, in order (see report)
@@ -119,6 +122,7 @@ func New(cfg Config) *Outbox {
 	if r, ok := cfg.Backend.(usage.Recoverable); ok && cfg.Store != nil {
 		o.recover = r
 	}
+	o.linger, _ = cfg.Backend.(usage.Lingering)
 	o.windowEnd = o.wallNow()
 	o.work = sync.NewCond(&o.mu)
 	return o

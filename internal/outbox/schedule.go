@@ -150,8 +150,9 @@ const (
 // long (0: nothing to commit). mu must be held.
 //
 // Events waiting to be stored before their first send are committed at
-// once. A store with an AckLog has recorded the acknowledgements already,
-// so their deletions wait for the pause: a crash resends, with their keys,
+// once, and so is what a Flush waits for once nothing is owed. A store
+// with an AckLog has recorded the acknowledgements already, so their
+// deletions wait for the pause: a crash resends, with their keys,
 // only the events in flight. Without one, they are committed at once when
 // a group waits, two per request in flight: a crash then resends the
 // events in flight, a group, and what was acknowledged while the last
@@ -169,6 +170,10 @@ func (o *Outbox) commitDue() (bool, time.Duration) {
 	case o.persistFailed != 0:
 		pause = storeRetryPause
 	case len(o.pending) > 0, !logged && len(o.acked) >= 2*max(1, o.cfg.Concurrency):
+		return true, 0
+	case o.flushing > 0 && o.stats.OwedUnits == 0:
+		// A Flush waits for nothing but this commit: a pause would only
+		// add to it.
 		return true, 0
 	}
 	if wait := time.Duration(o.lastCommit + int64(pause) - o.mono()); wait > 0 {

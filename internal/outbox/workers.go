@@ -67,7 +67,26 @@ func (o *Outbox) take(b *batch) bool {
 		b.seqs = append(b.seqs, ev.seq)
 		b.events = append(b.events, usage.Event{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Start: ev.start, End: ev.end})
 	}
+	o.delivering++
+	if o.linger != nil {
+		o.handing++
+		o.linger.Coming()
+	}
 	return true
+}
+
+// lastForNow reports, as a worker is about to call Send, whether a
+// Lingering backend should have its SendLast: no other Send follows before
+// one under way returns, for no other batch is taken and none is ready
+// with a worker free to take it.
+func (o *Outbox) lastForNow() bool {
+	if o.linger == nil {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.handing--
+	return o.handing == 0 && (o.ready.len() == 0 || o.delivering == o.cfg.Concurrency)
 }
 
 // deliver binds the batch's events to cached customers, sends those it
@@ -101,13 +120,17 @@ func (o *Outbox) deliver(b *batch) {
 		b.sendIdx = append(b.sendIdx, i)
 	}
 	outs := b.outs[:len(b.send)]
-	if len(b.send) > 0 {
-		clear(outs)
+	clear(outs)
+	switch {
+	case o.lastForNow():
+		o.linger.SendLast(o.ctx, b.send, outs)
+	case len(b.send) > 0:
 		o.cfg.Backend.Send(o.ctx, b.send, outs)
 	}
 
 	b.reports, b.acked = b.reports[:0], b.acked[:0]
 	o.mu.Lock()
+	o.delivering--
 	j := 0
 	for i, s := range b.series {
 		var report func()

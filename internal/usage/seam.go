@@ -33,6 +33,20 @@ type Recoverable interface {
 	Released(ids []ID)
 }
 
+// Lingering is a Backend that holds what Sends hand it for a moment, so
+// that the events of concurrent Sends share requests (Kafka's linger).
+type Lingering interface {
+	// Coming is told, as each batch is taken for a Send, that one is
+	// coming: the backend holds what it has for it. It is called under the
+	// caller's lock and must not block.
+	Coming()
+	// SendLast is Send for a batch that no other Send follows before one
+	// under way returns: holding only delays, so the backend sends what
+	// it holds as soon as the Sends under way have handed it their
+	// events. A SendLast of no events asks for that alone.
+	SendLast(ctx context.Context, batch []Event, out []Outcome)
+}
+
 // Result is what became of one event.
 type Result uint8
 

@@ -1,0 +1,66 @@
+package kafka
+
+import (
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// promises collects what franz-go reports of one Send's records, and holds
+// those records and their bytes. Its promise goroutine fills it; Send
+// reads it once, when every record has reported or ctx ended: one wakeup
+// per Send, not one per record. Once every record has reported, franz-go
+// is done with them, and a later Send reuses the whole: the records, their
+// bytes and the promise of each, so that Sends allocate nothing per record.
+type promises struct {
+	mu    sync.Mutex
+	errs  []error
+	fired []bool
+	left  int
+	all   chan struct{} // closed when left reaches 0
+
+	recs   []kgo.Record
+	bytes  []byte
+	report []func(*kgo.Record, error) // report[i] reports recs[i]
+}
+
+// takePromises returns promises for n records, reused if one is free.
+func (b *Backend) takePromises(n int) *promises {
+	p, _ := b.promises.Get().(*promises)
+	if p == nil {
+		p = new(promises)
+	}
+	if cap(p.recs) < n {
+		p.errs, p.fired, p.recs = make([]error, n), make([]bool, n), make([]kgo.Record, n)
+		p.bytes = make([]byte, 0, n*recordGuess)
+	}
+	p.errs, p.fired, p.recs = p.errs[:n], p.fired[:n], p.recs[:n]
+	clear(p.errs)
+	clear(p.fired)
+	p.bytes = p.bytes[:0]
+	for i := len(p.report); i < n; i++ {
+		p.report = append(p.report, func(_ *kgo.Record, err error) { b.fire(p, i, err) })
+	}
+	p.left, p.all = n, make(chan struct{})
+	if n == 0 {
+		close(p.all)
+	}
+	return p
+}
+
+// fire records the outcome of record i of p.
+func (b *Backend) fire(p *promises, i int, err error) {
+	p.mu.Lock()
+	p.errs[i], p.fired[i] = err, true
+	p.countReported(1)
+	p.mu.Unlock()
+	b.pending.Done()
+}
+
+// countReported counts n records as reported; p.mu is held.
+func (p *promises) countReported(n int) {
+	p.left -= n
+	if p.left == 0 {
+		close(p.all)
+	}
+}
