@@ -73,8 +73,6 @@ func TestSlowLookupDelaysNoOtherTenant(t *testing.T) {
 			after := p.exp.Stats()
 			assert.Zero(t, after.Lookups.Failures-before.Lookups.Failures,
 				"the cached tenant was delivered while the slow tenant's first lookup still hung")
-			// Delivery may beat the slow lookup's request to the server.
-			require.Eventually(t, func() bool { return slowLookups.Load() > 0 }, time.Minute, time.Millisecond)
 			assert.Equal(t, int64(1), slowLookups.Load(), "one lookup for the slow tenant's 1000 events")
 			t.Logf("the cached tenant's 20 events were delivered %v after the collection", took.Round(time.Millisecond))
 			var ue *litewavemetric.UndeliveredError
