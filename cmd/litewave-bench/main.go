@@ -44,6 +44,11 @@ var (
 	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction)")
 	kafkaTxnSize   = flag.Int("kafka-txn-size", 1000, "records per transaction of -only bare-kafka-txn")
 	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	million        = flag.Bool("million", false, "measure only one collection of -million-n series, and of a tenth of them, through kafka-rest and kafka (a tenth through the events API), with the fake backend in another process: time, heap peak and live heap per series")
+	millionN       = flag.Int("million-n", 1_000_000, "series in the largest collection of -million, 100 devices per tenant")
+	millionRounds  = flag.Int("million-rounds", 3, "rounds of -million")
+	heapEvery      = flag.Duration("heap-every", time.Millisecond, "how often -million samples the heap during a flush, for its peak")
+	serveFakeFlag  = flag.Bool("serve-fake", false, "serve -million's fake backend until stdin closes (the bench runs itself with it)")
 )
 
 func main() {
@@ -55,6 +60,9 @@ func main() {
 }
 
 func run() error {
+	if *serveFakeFlag {
+		return serveFake()
+	}
 	// The memory figure measures an outage; its reports are not news here.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
 	if *cpuprofile != "" {
@@ -67,6 +75,9 @@ func run() error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *million {
+		return measureMillion()
 	}
 	b, err := startBackend(0)
 	if err != nil {
