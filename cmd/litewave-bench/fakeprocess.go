@@ -160,7 +160,11 @@ func startFake() (*fakeProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "-serve-fake")
+	args := []string{"-serve-fake"}
+	if *cpuprofile != "" {
+		args = append(args, "-cpuprofile", *cpuprofile+".fake")
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -41,13 +41,14 @@ var (
 	latency        = flag.Duration("latency", time.Millisecond, "service time of the modelled backend for the latency rows (0 skips them)")
 	latencyN       = flag.Int("latency-n", 5000, "series in the measured collection at -latency")
 	kafkaN         = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
-	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction)")
+	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction); with -million, events, kafka-rest or kafka")
 	kafkaTxnSize   = flag.Int("kafka-txn-size", 1000, "records per transaction of -only bare-kafka-txn")
-	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -million, the fake process's to this file suffixed .fake)")
 	million        = flag.Bool("million", false, "measure only one collection of -million-n series, and of a tenth of them, through kafka-rest and kafka (a tenth through the events API), with the fake backend in another process: time, heap peak and live heap per series")
 	millionN       = flag.Int("million-n", 1_000_000, "series in the largest collection of -million, 100 devices per tenant")
 	millionRounds  = flag.Int("million-rounds", 3, "rounds of -million")
 	heapEvery      = flag.Duration("heap-every", time.Millisecond, "how often -million samples the heap during a flush, for its peak")
+	memprofile     = flag.String("memprofile", "", "with -million, write a heap profile of what each run keeps live after delivery to this file, suffixed .PATH.N")
 	serveFakeFlag  = flag.Bool("serve-fake", false, "serve -million's fake backend until stdin closes (the bench runs itself with it)")
 )
 
@@ -60,9 +61,6 @@ func main() {
 }
 
 func run() error {
-	if *serveFakeFlag {
-		return serveFake()
-	}
 	// The memory figure measures an outage; its reports are not news here.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
 	if *cpuprofile != "" {
@@ -75,6 +73,9 @@ func run() error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *serveFakeFlag {
+		return serveFake()
 	}
 	if *million {
 		return measureMillion()

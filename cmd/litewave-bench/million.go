@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -97,6 +99,9 @@ func collectionOf(path string, n, tenants int) (collectionRun, error) {
 		}
 	}
 	live := liveHeap()
+	if err := writeHeapProfile(fmt.Sprintf("%s.%s.%d", *memprofile, path, n)); err != nil {
+		return run, err
+	}
 	run.peak, run.live = float64(peak)-float64(base), float64(live)-float64(base)
 	runtime.KeepAlive(sets)
 	if err := provider.Shutdown(ctx); err != nil {
@@ -191,3 +196,17 @@ func (discardExporter) Aggregation(sdkmetric.InstrumentKind) sdkmetric.Aggregati
 func (discardExporter) Export(context.Context, *metricdata.ResourceMetrics) error { return nil }
 func (discardExporter) ForceFlush(context.Context) error                          { return nil }
 func (discardExporter) Shutdown(context.Context) error                            { return nil }
+
+// writeHeapProfile writes the heap profile as of the last GC to name,
+// if -memprofile asks for one.
+func writeHeapProfile(name string) error {
+	if *memprofile == "" {
+		return nil
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
+}

@@ -27,6 +27,12 @@ func measureMillion() error {
 	tenants := max(1, big/100)
 	sizes := []collectionSize{{toDiscard, small}, {toEvents, small}, {toKafkaREST, small}, {toKafka, small},
 		{toDiscard, big}, {toKafkaREST, big}, {toKafka, big}}
+	if *only != "" {
+		if *only != toEvents && *only != toKafkaREST && *only != toKafka {
+			return fmt.Errorf("-million -only %q: want events, kafka-rest or kafka", *only)
+		}
+		sizes = slices.DeleteFunc(sizes, func(s collectionSize) bool { return s.path != toDiscard && s.path != *only })
+	}
 	runs := map[collectionSize][]collectionRun{}
 	for round := range *millionRounds {
 		for _, s := range sizes {
