@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -23,8 +24,9 @@ import (
 
 // The million-series rows measure the heap of the SDK and the exporter
 // alone, so the fake backend runs in another process: the bench runs
-// itself with -serve-fake, which serves litewavetest (events API, lookups,
-// REST Proxy) and a kfake cluster on 127.0.0.1 until its stdin closes.
+// itself with -serve-fake, which serves litewavetest (events API and
+// lookups), a REST Proxy that counts (restProxyCounter) and a kfake
+// cluster on 127.0.0.1 until its stdin closes.
 
 // fakeAddrs is the line a fake process prints once it serves.
 type fakeAddrs struct {
@@ -34,9 +36,11 @@ type fakeAddrs struct {
 
 // billed is what a fake process was sent, counted without deduplication.
 type billed struct {
-	// Events and records the fake took, duplicates included.
-	Events, EventDuplicates, Records, RecordDuplicates int64
-	// Anything else the fake answered than acceptance.
+	// Events the fake took, duplicates included, and records the REST
+	// Proxy took.
+	Events, EventDuplicates, Records int64
+	// Events the fake refused, records that are not the usage of the
+	// tenant's customer.
 	Refused int64
 	// KafkaRecords are the records a read_committed consumer read from
 	// the usage topic, every one of them; KafkaOffsets the topic's end
@@ -72,16 +76,21 @@ func serveFake() error {
 	if err != nil {
 		return err
 	}
+	proxy := new(restProxyCounter)
 	mux := http.NewServeMux()
 	mux.Handle("/", fake)
+	mux.Handle("POST /topics/", proxy)
 	mux.HandleFunc("GET /bench/billed", func(w http.ResponseWriter, r *http.Request) {
 		want, _ := strconv.ParseInt(r.URL.Query().Get("kafka-records"), 10, 64)
-		b, err := billedBy(r.Context(), fake, cluster.ListenAddrs(), want)
+		b, err := billedBy(r.Context(), fake, proxy, cluster.ListenAddrs(), want)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		_ = json.NewEncoder(w).Encode(b)
+	})
+	mux.HandleFunc("GET /bench/cpu", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, strconv.FormatInt(int64(processCPU()), 10))
 	})
 	srv := &http.Server{Handler: mux}
 	served := make(chan error, 1)
@@ -97,13 +106,13 @@ func serveFake() error {
 	return nil
 }
 
-// billedBy counts what fake took and, when kafkaRecords > 0, reads the
-// usage topic until that many records came or a minute passed.
-func billedBy(ctx context.Context, fake *litewavetest.Server, brokers []string, kafkaRecords int64) (billed, error) {
+// billedBy counts what fake and proxy took and, when kafkaRecords > 0,
+// reads the usage topic until that many records came or a minute passed.
+func billedBy(ctx context.Context, fake *litewavetest.Server, proxy *restProxyCounter, brokers []string, kafkaRecords int64) (billed, error) {
 	st := fake.Stats()
 	b := billed{Events: st.Accepted + st.Duplicates, EventDuplicates: st.Duplicates,
-		Records: st.RecordsAccepted + st.RecordDuplicates, RecordDuplicates: st.RecordDuplicates,
-		Refused: st.Conflicts + st.RecordConflicts + st.RecordErrors + st.Rejected + st.Unauthorized}
+		Records: proxy.records.Load(), Fingerprint: proxy.fingerprint.Load(),
+		Refused: st.Conflicts + st.Rejected + st.Unauthorized + proxy.wrong.Load()}
 	for s, units := range fake.Totals() {
 		b.Fingerprint += seriesPrint(s.Tenant, s.Device, s.Meter) * uint64(units)
 	}
@@ -120,24 +129,19 @@ func billedBy(ctx context.Context, fake *litewavetest.Server, brokers []string, 
 	defer cancel()
 	for b.KafkaRecords < kafkaRecords && ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
-		var bad error
 		fs.EachRecord(func(r *kgo.Record) {
-			var v struct {
-				Tenant string `json:"tenant_id"`
-				Device string `json:"device_id"`
-				Meter  string `json:"meter_id"`
-				Units  int64  `json:"total_usage"`
-			}
-			if err := json.Unmarshal(r.Value, &v); err != nil {
-				bad = err
+			b.KafkaRecords++
+			var u usageRecord
+			if json.Unmarshal(r.Value, &u) != nil {
+				b.Refused++
 				return
 			}
-			b.KafkaRecords++
-			b.Fingerprint += seriesPrint(v.Tenant, v.Device, v.Meter) * uint64(v.Units)
+			w, ok := u.weight()
+			if !ok {
+				b.Refused++
+			}
+			b.Fingerprint += w
 		})
-		if bad != nil {
-			return b, fmt.Errorf("a record that is not usage: %w", bad)
-		}
 	}
 	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), benchTopic)
 	if err != nil {
@@ -203,6 +207,30 @@ func (p *fakeProcess) billed(kafkaRecords int64) (billed, error) {
 		return b, fmt.Errorf("fake process: %s", msg)
 	}
 	return b, json.NewDecoder(resp.Body).Decode(&b)
+}
+
+// cpu is the CPU time the fake process has used.
+func (p *fakeProcess) cpu() (time.Duration, error) {
+	resp, err := http.Get(p.URL + "/bench/cpu")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	ns, err := strconv.ParseInt(string(b), 10, 64)
+	return time.Duration(ns), err
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // close ends the fake process by closing its stdin, and waits for it.

@@ -43,7 +43,7 @@ var (
 	kafkaN         = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
 	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction); with -million, events, kafka-rest or kafka")
 	kafkaTxnSize   = flag.Int("kafka-txn-size", 1000, "records per transaction of -only bare-kafka-txn")
-	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -million, the fake process's to this file suffixed .fake)")
+	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -million, of each measured ForceFlush to this file suffixed .PATH.N, and the fake process's suffixed .fake)")
 	million        = flag.Bool("million", false, "measure only one collection of -million-n series, and of a tenth of them, through kafka-rest and kafka (a tenth through the events API), with the fake backend in another process: time, heap peak and live heap per series")
 	millionN       = flag.Int("million-n", 1_000_000, "series in the largest collection of -million, 100 devices per tenant")
 	millionRounds  = flag.Int("million-rounds", 3, "rounds of -million")
@@ -63,7 +63,7 @@ func main() {
 func run() error {
 	// The memory figure measures an outage; its reports are not news here.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
-	if *cpuprofile != "" {
+	if *cpuprofile != "" && !*million {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return err

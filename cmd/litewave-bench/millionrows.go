@@ -40,8 +40,9 @@ func measureMillion() error {
 			if err != nil {
 				return fmt.Errorf("%s, %d series: %w", s.path, s.n, err)
 			}
-			fmt.Fprintf(os.Stderr, "round %d, %s, %d series: ForceFlush %v, peak %.0f MiB, live %.0f MiB\n",
-				round+1, s.path, s.n, run.flush.Round(time.Millisecond), run.peak/(1<<20), run.live/(1<<20))
+			fmt.Fprintf(os.Stderr, "round %d, %s, %d series: ForceFlush %v (CPU %v, fake's %v), peak %.0f MiB, live %.0f MiB\n",
+				round+1, s.path, s.n, run.flush.Round(time.Millisecond), run.cpu.Round(time.Millisecond), run.fakeCPU.Round(time.Millisecond),
+				run.peak/(1<<20), run.live/(1<<20))
 			runs[s] = append(runs[s], run)
 		}
 	}
@@ -79,6 +80,9 @@ func printCollection(w *tabwriter.Writer, path string, n int, rs, sdk []collecti
 	fmt.Fprintf(w, "%s, %s series, ForceFlush\t%s\tfirst collection %s\t\t\n", path, count(float64(n)),
 		spread(rs, func(r collectionRun) float64 { return r.flush.Seconds() }, 2, "s"),
 		spread(rs, func(r collectionRun) float64 { return r.first.Seconds() }, 2, "s"))
+	fmt.Fprintf(w, "  CPU during it, this process and the fake's\t%s, %s\t\t\t\n",
+		spread(rs, func(r collectionRun) float64 { return r.cpu.Seconds() }, 2, "s"),
+		spread(rs, func(r collectionRun) float64 { return r.fakeCPU.Seconds() }, 2, "s"))
 	peak := beyond(rs, sdk, n, func(r collectionRun) float64 { return r.peak })
 	live := beyond(rs, sdk, n, func(r collectionRun) float64 { return r.live })
 	peakTarget, liveTarget := "", ""
