@@ -39,8 +39,9 @@ type collectionRun struct {
 	// and the exporter) and of the fake process.
 	cpu, fakeCPU time.Duration
 	// Heap above what it was before the provider was made: its peak
-	// during the measured ForceFlush, and what is live once it returned.
-	peak, live float64
+	// during the measured ForceFlush, the most a GC found live during it,
+	// and what is live once it returned; and what the flush allocated.
+	peak, livePeak, live, allocated float64
 }
 
 // collectionOf measures one ForceFlush of n series over tenants to path,
@@ -97,11 +98,11 @@ func collectionOf(path string, n, tenants int) (collectionRun, error) {
 		return run, err
 	}
 	cpuBefore := processCPU()
-	stopSampling := sampleHeapPeak(*heapEvery)
+	stopSampling := sampleHeap(*heapEvery)
 	start = time.Now()
 	err = provider.ForceFlush(ctx)
 	run.flush = time.Since(start)
-	peak := stopSampling()
+	heap := stopSampling()
 	run.cpu = processCPU() - cpuBefore
 	stopProfile()
 	if err != nil {
@@ -121,7 +122,8 @@ func collectionOf(path string, n, tenants int) (collectionRun, error) {
 	if err := writeHeapProfile(fmt.Sprintf("%s.%s.%d", *memprofile, path, n)); err != nil {
 		return run, err
 	}
-	run.peak, run.live = float64(peak)-float64(base), float64(live)-float64(base)
+	run.peak, run.livePeak, run.live = float64(heap.peak)-float64(base), float64(heap.livePeak)-float64(base), float64(live)-float64(base)
+	run.allocated = float64(heap.allocated)
 	runtime.KeepAlive(sets)
 	if err := provider.Shutdown(ctx); err != nil {
 		return run, err

@@ -84,13 +84,17 @@ func printCollection(w *tabwriter.Writer, path string, n int, rs, sdk []collecti
 		spread(rs, func(r collectionRun) float64 { return r.cpu.Seconds() }, 2, "s"),
 		spread(rs, func(r collectionRun) float64 { return r.fakeCPU.Seconds() }, 2, "s"))
 	peak := beyond(rs, sdk, n, func(r collectionRun) float64 { return r.peak })
+	livePeak := beyond(rs, sdk, n, func(r collectionRun) float64 { return r.livePeak })
 	live := beyond(rs, sdk, n, func(r collectionRun) float64 { return r.live })
+	allocated := beyond(rs, sdk, n, func(r collectionRun) float64 { return r.allocated })
 	peakTarget, liveTarget := "", ""
 	if targets {
 		peakTarget = "<= 512 " + verdict(median(peak) <= 512)
 		liveTarget = "<= 400 " + verdict(median(live) <= 400)
 	}
 	fmt.Fprintf(w, "  heap peak during it, beyond the SDK's\t%s\t\t%s\t\n", spreadOf(peak, 0, "B/series"), peakTarget)
+	fmt.Fprintf(w, "  the most a GC found live during it, beyond the SDK's\t%s\t\t\t\n", spreadOf(livePeak, 0, "B/series"))
+	fmt.Fprintf(w, "  allocated during it, beyond the SDK's\t%s\t\t\t\n", spreadOf(allocated, 0, "B/series"))
 	fmt.Fprintf(w, "  live heap after delivery, beyond the SDK's\t%s\t\t%s\t\n", spreadOf(live, 0, "B/series"), liveTarget)
 }
 
