@@ -67,6 +67,8 @@ func measureMillion() error {
 			if n == big {
 				ratio := pairedRatio(seconds(rs), seconds(runs[collectionSize{path, small}]))
 				fmt.Fprintf(w, "  time, %s against %s series\t\t%.1fx\t<= 11x %s\t\n", count(float64(big)), count(float64(small)), ratio, verdict(ratio <= 11))
+				cpu := pairedRatio(cpuSeconds(rs), cpuSeconds(runs[collectionSize{path, small}]))
+				fmt.Fprintf(w, "  CPU of this process, %s against %s series\t\t%.1fx\t\t\n", count(float64(big)), count(float64(small)), cpu)
 			}
 		}
 	}
@@ -112,6 +114,14 @@ func seconds(rs []collectionRun) []float64 {
 	out := make([]float64, len(rs))
 	for i, r := range rs {
 		out[i] = r.flush.Seconds()
+	}
+	return out
+}
+
+func cpuSeconds(rs []collectionRun) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = r.cpu.Seconds()
 	}
 	return out
 }

@@ -9,6 +9,9 @@ type fifo struct {
 	head  int
 }
 
+// keptReady is the most entries a drained queue keeps room for.
+const keptReady = 4096
+
 func (q *fifo) push(s *Series) { q.items = append(q.items, s) }
 
 func (q *fifo) len() int { return len(q.items) - q.head }
@@ -22,6 +25,9 @@ func (q *fifo) pop() *Series {
 	q.head++
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
+		if cap(q.items) > keptReady {
+			q.items = nil // a collection of a million series grew it to 8 MB
+		}
 	} else if q.head > 1024 && q.head*2 > len(q.items) {
 		n := copy(q.items, q.items[q.head:])
 		clear(q.items[n:])
