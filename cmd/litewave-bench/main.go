@@ -6,6 +6,7 @@
 // machines are noisy.
 //
 //	go run ./cmd/litewave-bench
+//	go run ./cmd/litewave-bench -million   # a million series in one collection
 package main
 
 import (

@@ -9,8 +9,10 @@ type fifo struct {
 	head  int
 }
 
-// keptReady is the most entries a drained queue keeps room for.
-const keptReady = 4096
+// keptReady is the most entries a drained queue keeps room for, 1 MB: a
+// steady collection of up to that many events reuses it, a larger one
+// grows it again rather than keeping its size for good.
+const keptReady = 1 << 17
 
 func (q *fifo) push(s *Series) { q.items = append(q.items, s) }
 
@@ -26,7 +28,7 @@ func (q *fifo) pop() *Series {
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 		if cap(q.items) > keptReady {
-			q.items = nil // a collection of a million series grew it to 8 MB
+			q.items = nil
 		}
 	} else if q.head > 1024 && q.head*2 > len(q.items) {
 		n := copy(q.items, q.items[q.head:])
