@@ -124,7 +124,7 @@ func collectionOf(path string, n, tenants int) (collectionRun, error) {
 	}
 	run.peak, run.livePeak, run.live = float64(heap.peak)-float64(base), float64(heap.livePeak)-float64(base), float64(live)-float64(base)
 	run.allocated = float64(heap.allocated)
-	runtime.KeepAlive(sets)
+	runtime.KeepAlive(sets) // they are in base, so must be in live
 	if err := provider.Shutdown(ctx); err != nil {
 		return run, err
 	}
