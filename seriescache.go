@@ -113,8 +113,9 @@ func (c *seriesCache) endExport() {
 			c.size--
 		}
 	}
-	clear(c.unconfirmed)
-	c.unconfirmed = c.unconfirmed[:0]
+	// New streams are few once the series are known: a first collection
+	// of a million would otherwise keep 16 MB here for good.
+	c.unconfirmed = nil
 	c.exports++
 	if c.exports%sweepEvery != 0 && c.size < c.max {
 		return

@@ -6,6 +6,7 @@
 // machines are noisy.
 //
 //	go run ./cmd/litewave-bench
+//	go run ./cmd/litewave-bench -million   # a million series in one collection
 package main
 
 import (
@@ -41,9 +42,15 @@ var (
 	latency        = flag.Duration("latency", time.Millisecond, "service time of the modelled backend for the latency rows (0 skips them)")
 	latencyN       = flag.Int("latency-n", 5000, "series in the measured collection at -latency")
 	kafkaN         = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
-	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction)")
+	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction); with -million, events, kafka-rest or kafka")
 	kafkaTxnSize   = flag.Int("kafka-txn-size", 1000, "records per transaction of -only bare-kafka-txn")
-	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -million, of each measured ForceFlush to this file suffixed .PATH.N, and the fake process's suffixed .fake)")
+	million        = flag.Bool("million", false, "measure only one collection of -million-n series, and of a tenth of them, through kafka-rest and kafka (a tenth through the events API), with the fake backend in another process: time, heap peak and live heap per series")
+	millionN       = flag.Int("million-n", 1_000_000, "series in the largest collection of -million, 100 devices per tenant")
+	millionRounds  = flag.Int("million-rounds", 3, "rounds of -million")
+	heapEvery      = flag.Duration("heap-every", time.Millisecond, "how often -million samples the heap during a flush, for its peak")
+	memprofile     = flag.String("memprofile", "", "with -million, write a heap profile of what each run keeps live after delivery to this file, suffixed .PATH.N")
+	serveFakeFlag  = flag.Bool("serve-fake", false, "serve -million's fake backend until stdin closes (the bench runs itself with it)")
 )
 
 func main() {
@@ -57,7 +64,7 @@ func main() {
 func run() error {
 	// The memory figure measures an outage; its reports are not news here.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
-	if *cpuprofile != "" {
+	if *cpuprofile != "" && !*million {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return err
@@ -67,6 +74,12 @@ func run() error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *serveFakeFlag {
+		return serveFake()
+	}
+	if *million {
+		return measureMillion()
 	}
 	b, err := startBackend(0)
 	if err != nil {

@@ -9,6 +9,11 @@ type fifo struct {
 	head  int
 }
 
+// keptReady is the most entries a drained queue keeps room for, 1 MB: a
+// steady collection of up to that many events reuses it, a larger one
+// grows it again rather than keeping its size for good.
+const keptReady = 1 << 17
+
 func (q *fifo) push(s *Series) { q.items = append(q.items, s) }
 
 func (q *fifo) len() int { return len(q.items) - q.head }
@@ -22,6 +27,9 @@ func (q *fifo) pop() *Series {
 	q.head++
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
+		if cap(q.items) > keptReady {
+			q.items = nil
+		}
 	} else if q.head > 1024 && q.head*2 > len(q.items) {
 		n := copy(q.items, q.items[q.head:])
 		clear(q.items[n:])
