@@ -162,6 +162,20 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 // send is Send; last says no other Send follows before one under way
 // returns (SendLast).
 func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Outcome, last bool) {
+	if len(batch) == 0 {
+		// A last batch that sends nothing (its tenants are being looked
+		// up) sends what the Sends before it left lingering, without
+		// waiting for anyone's records: a Flush until they are answered
+		// would hold this worker, and the lookups it is about to start,
+		// behind unrelated deliveries.
+		if last && b.txn == nil {
+			b.moreComing.Store(false)
+			if b.producing.Load() == 0 {
+				b.endLinger()
+			}
+		}
+		return
+	}
 	if err := b.gate.pass(ctx); err != nil {
 		if last {
 			b.moreComing.Store(false)
@@ -172,9 +186,7 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 		return
 	}
 	if b.txn != nil {
-		if len(batch) > 0 {
-			b.txn.send(ctx, batch, out)
-		}
+		b.txn.send(ctx, batch, out)
 		return
 	}
 	// Counted before it says nothing more is coming, so that no Send
@@ -209,12 +221,11 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 	// wait for: it flushes until its records are answered. That also
 	// covers records waiting for the topic's partitions (a new client's
 	// first Sends), which would start lingering only once those are known.
-	// A Send of no events flushes what the others left.
 	if b.producing.Add(-1) == 0 && !b.moreComing.Load() {
 		if produced > 0 {
 			b.flushUntil(ctx, p.all)
 		} else {
-			_ = b.cl.Flush(ctx)
+			b.endLinger()
 		}
 	}
 	select {
@@ -243,6 +254,14 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 	if done {
 		b.promises.Put(p)
 	}
+}
+
+// endLinger sends what lingers now and returns at once: franz-go's Flush
+// ends every linger before it waits, and a done context stops the wait.
+func (b *Backend) endLinger() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = b.cl.Flush(ctx)
 }
 
 // flushUntil flushes the client, so that nothing lingers, until done is
