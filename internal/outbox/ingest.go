@@ -67,9 +67,9 @@ type ingest struct {
 	report      IngestReport
 }
 
-// point adds one point's usage. k is its key if it was added by key, else
-// nil: the key of p.s, read only when needed, for it lies in another cache
-// line than what adding touches.
+// point adds one point's usage. Its key is the next of keys if it was
+// added by key; else the key of p.s, read only when needed, for it lies in
+// another cache line than what adding touches.
 func (in *ingest) point(p *point) {
 	var k *Key
 	if p.keyed {

@@ -11,7 +11,8 @@ import "time"
 //	ready    -> inFlight  startAttempt
 //	inFlight -> idle      endEvent: delivered or rejected
 //	inFlight -> waiting   awaitRetry
-//	inFlight -> pending   makeSendable: its customer was bound after a lookup
+//	inFlight -> pending   makeSendable: its customer was bound (after a lookup,
+//	                      or again to a spooled event)
 //	                      (without a store: ready)
 //	waiting  -> ready     releaseDue
 //	(start)  -> ready     restoreEvent: an event the store held
