@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -97,6 +98,16 @@ func startCollector(t *testing.T, yaml string) (stop func()) {
 }
 
 // freeAddr is a loopback address with a port free now.
+// runCollector starts the built distribution bin on config, a process of
+// its own that a test can SIGKILL, once it listens on addr.
+func runCollector(t *testing.T, bin, config, addr string) *exec.Cmd {
+	cmd := exec.Command(bin, "--config", config)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool { return listening(addr) }, 30*time.Second, 10*time.Millisecond, "the Collector did not listen")
+	return cmd
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

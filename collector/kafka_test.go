@@ -49,13 +49,7 @@ func TestKilledCollectorBillsKafkaOnce(t *testing.T) {
       topic: %s
 `, cluster.ListenAddrs()[0], usageTopic))
 	require.NoError(t, os.WriteFile(config, []byte(cfg), 0o600))
-	run := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--config", config)
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		require.Eventually(t, func() bool { return listening(addr) }, 30*time.Second, 10*time.Millisecond, "the Collector did not listen")
-		return cmd
-	}
+	run := func() *exec.Cmd { return runCollector(t, bin, config, addr) }
 
 	collector := run()
 	client := newGoClient(t, addr, "shop-1")

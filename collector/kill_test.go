@@ -41,13 +41,7 @@ func TestKilledCollectorRestartsOnItsSpool(t *testing.T) {
 	addr, dir := freeAddr(t), t.TempDir()
 	config := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(config, []byte(collectorConfig(addr, srv.URL, filepath.Join(dir, "spool"))), 0o600))
-	run := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--config", config)
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		require.Eventually(t, func() bool { return listening(addr) }, 30*time.Second, 10*time.Millisecond, "the Collector did not listen")
-		return cmd
-	}
+	run := func() *exec.Cmd { return runCollector(t, bin, config, addr) }
 
 	// The client starts after the Collector: the first point of a stream
 	// that began before the exporter is only a baseline (see the README).
