@@ -192,30 +192,6 @@ func TestSpoolErrorsNameTheSetting(t *testing.T) {
 	t.Logf("a user sees: %v", err)
 }
 
-// A spool file removed under a running exporter is reported naming the
-// setting.
-func TestLostSpoolReportNamesTheSetting(t *testing.T) {
-	reports := handleErrors(t)
-	dir := t.TempDir()
-	srv := newServer(t, customers(2)...)
-	srv.SetFaultFunc(func(*http.Request, int) litewavetest.Fault { return litewavetest.Fault{Status: 503} })
-	p := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir))
-	c := p.counter("pages")
-	c.Add(context.Background(), 5, at(tenantID(0), "d"))
-	require.Error(t, p.flushWithin(100*time.Millisecond))
-	require.NoError(t, os.Remove(filepath.Join(dir, "outbox.db")))
-	c.Add(context.Background(), 7, at(tenantID(1), "d"))
-	require.Error(t, p.shutdownWithin(200*time.Millisecond))
-	var lost []string
-	for _, e := range reports.all() {
-		if strings.Contains(e.Error(), "written to it again") {
-			lost = append(lost, e.Error())
-		}
-	}
-	require.NotEmpty(t, lost, "%v", reports.all())
-	assert.Contains(t, lost[0], `spool in WithSpoolDir("`+dir+`")`)
-}
-
 // A Kafka broker that cannot be reached is reported as soon as franz-go
 // gives up its dial, not when the records time out (30 s), and a flush
 // that ends before then says why.

@@ -168,11 +168,14 @@ func TestRemovedSpoolIsNoticedAndWrittenAgain(t *testing.T) {
 	var ue *litewavemetric.UndeliveredError
 	require.ErrorAs(t, err, &ue)
 	assert.True(t, ue.Spooled)
-	var lost bool
+	var lost []string
 	for _, e := range reports.all() {
-		lost = lost || containsAll(e.Error(), "removed", "written to it again")
+		if containsAll(e.Error(), "removed", "written to it again") {
+			lost = append(lost, e.Error())
+		}
 	}
-	assert.True(t, lost, "the loss was reported: %v", reports.all())
+	require.NotEmpty(t, lost, "the loss was reported: %v", reports.all())
+	assert.Contains(t, lost[0], `spool in WithSpoolDir("`+dir+`")`, "the report names the setting")
 
 	srv.SetFaultFunc(nil)
 	p2 := newPipeline(t, srv, litewavemetric.WithSpoolDir(dir))
