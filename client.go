@@ -143,7 +143,7 @@ func (c *Client) PostMeterUsage(ctx context.Context, tenantID, deviceID, meterID
 	if err := ValidateID(deviceID); err != nil {
 		return nil, fmt.Errorf("litewavemetric: usage post: device id: %w", err)
 	}
-	if err := checkMeterID(meterID); err != nil {
+	if err := usage.CheckMeterID(meterID); err != nil {
 		return nil, fmt.Errorf("litewavemetric: usage post: %w", err)
 	}
 	if totalUsage < 0 {

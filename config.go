@@ -44,10 +44,16 @@ type clientOptions []config.Option
 func (o clientOptions) settings() []config.Option { return o }
 func (clientOptions) clientOption()               {}
 
+// ConfigOptions lets the Collector's component, in this module's tree,
+// check its file with the library's own rules (see config.ByYAMLKey).
+// Users cannot name its result's type.
+func (o clientOptions) ConfigOptions() []config.Option { return o }
+
 // exporterOptions are settings of the Exporter alone.
 type exporterOptions []config.Option
 
-func (o exporterOptions) settings() []config.Option { return o }
+func (o exporterOptions) settings() []config.Option      { return o }
+func (o exporterOptions) ConfigOptions() []config.Option { return o }
 
 // loadConfig resolves opts, the environment and the defaults.
 func loadConfig[O Option](opts []O) (config.Config, error) {
@@ -57,7 +63,7 @@ func loadConfig[O Option](opts []O) (config.Config, error) {
 			all = append(all, o.settings()...)
 		}
 	}
-	return config.Load(all, checkMeterID)
+	return config.Load(all)
 }
 
 // WithBackend selects the billing backend: BackendEvents (the default),

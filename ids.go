@@ -1,7 +1,6 @@
 package litewavemetric
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -14,7 +13,7 @@ const MaxIDLength = 128
 
 // ErrInvalidID is wrapped by every error about a tenant, device or meter id
 // that cannot be sent.
-var ErrInvalidID = errors.New("invalid id")
+var ErrInvalidID = usage.ErrInvalidID
 
 // ValidateID reports whether id may be used as a tenant or device id.
 //
@@ -38,19 +37,6 @@ func ValidateID(id string) error {
 		if c := id[i]; !alnum(c) && !punct(c) {
 			return fmt.Errorf("%w: byte %q at offset %d is not allowed", ErrInvalidID, c, i)
 		}
-	}
-	return nil
-}
-
-// checkMeterID reports whether id may be used as a meter id: it travels in
-// JSON bodies only, so any text of 1 to 255 bytes (as OpenTelemetry
-// bounds instrument names) is fine.
-func checkMeterID(id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: empty meter id", ErrInvalidID)
-	case len(id) > usage.MaxMeterLength:
-		return fmt.Errorf("%w: meter id of %d bytes, longer than %d", ErrInvalidID, len(id), usage.MaxMeterLength)
 	}
 	return nil
 }

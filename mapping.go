@@ -128,7 +128,7 @@ func (m *mapper) collect(rm *metricdata.ResourceMetrics, now int64) mapReport {
 			default:
 				continue
 			}
-			if err := checkMeterID(meter); err != nil {
+			if err := usage.CheckMeterID(meter); err != nil {
 				n, units := pointsOf(met.Data)
 				rep.invalid.Points += n
 				rep.invalid.Units += units

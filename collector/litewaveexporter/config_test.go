@@ -23,7 +23,9 @@ func TestConfigErrorsNameTheYAMLKey(t *testing.T) {
 		"bad_backend":  `backend: unknown backend "stripe"; valid: events, kafka-rest, kafka`,
 		"retry_order":  "retry::initial_interval: initial interval 1m0s exceeds the max interval 1s",
 		"sasl_no_pass": "kafka::sasl::mechanism: needs a username and a password",
-		"cache_half":   "customer_cache: lifetimes must be positive, hit and miss both set or neither",
+		"cache_half":   "customer_cache::miss: lifetimes must be positive",
+		"credentials":  "kafka_rest::url: credentials in URLs are refused, as they would be printed and sent to whoever the URL names: give http(s)://host[:port][/path], and the key with api_key",
+		"bad_meter":    `meter_ids: instrument "pages": invalid id: empty meter id`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			sub, err := cm.Sub(name)

@@ -43,7 +43,8 @@ func newExporter(cfg *Config, set exporter.Settings) *litewaveExporter {
 // previous run left owed.
 func (e *litewaveExporter) Start(ctx context.Context, _ component.Host) error {
 	logger := slog.New(zapslog.NewHandler(e.logger.Core()))
-	exp, err := litewavemetric.New(ctx, options(e.cfg, logger, e.set.MeterProvider)...)
+	opts := append(options(e.cfg), litewavemetric.WithLogger(logger), litewavemetric.WithMeterProvider(e.set.MeterProvider))
+	exp, err := litewavemetric.New(ctx, opts...)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,6 @@ package litewaveexporter
 
 import (
 	"crypto/tls"
-	"log/slog"
-
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/aiorch/litewavemetric"
 )
@@ -12,12 +9,8 @@ import (
 // options maps the YAML onto the library's options: the one place that
 // knows both. The environment is ignored: a Collector is configured by
 // its file. An unset key keeps the library's default.
-func options(c *Config, logger *slog.Logger, mp metric.MeterProvider) []litewavemetric.Option {
-	opts := []litewavemetric.Option{
-		litewavemetric.WithoutEnvironment(),
-		litewavemetric.WithLogger(logger),
-		litewavemetric.WithMeterProvider(mp),
-	}
+func options(c *Config) []litewavemetric.Option {
+	opts := []litewavemetric.Option{litewavemetric.WithoutEnvironment()}
 	add := func(set bool, o litewavemetric.Option) {
 		if set {
 			opts = append(opts, o)
@@ -55,7 +48,7 @@ func options(c *Config, logger *slog.Logger, mp metric.MeterProvider) []litewave
 	add(c.Requests != 0, litewavemetric.WithConcurrency(c.Requests))
 	add(c.Retry != (RetryConfig{}), litewavemetric.WithRetry(litewavemetric.RetryConfig{
 		InitialInterval: c.Retry.InitialInterval, MaxInterval: c.Retry.MaxInterval, MaxRetryAfter: c.Retry.MaxRetryAfter}))
-	add(c.CustomerCache.Hit != 0, litewavemetric.WithCustomerCache(c.CustomerCache.Hit, c.CustomerCache.Miss))
+	add(c.CustomerCache != (CustomerCacheConfig{}), litewavemetric.WithCustomerCache(c.CustomerCache.Hit, c.CustomerCache.Miss))
 	add(c.Tenant != "" || c.Device != "", litewavemetric.WithAttributeKeys(c.Tenant, c.Device))
 	for inst, meter := range c.MeterIDs {
 		opts = append(opts, litewavemetric.WithMeterID(inst, meter))

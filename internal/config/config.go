@@ -77,6 +77,8 @@ type Config struct {
 	// envErrs are variables that did not parse; an option of the same
 	// setting clears its error.
 	envErrs map[*Setting]error
+	// byYAML names settings by their Collector key in errors.
+	byYAML bool
 }
 
 // Option sets one setting, as an option of the public API does.
@@ -85,11 +87,17 @@ type Option struct {
 	shown     string // the argument as errors show it
 	set       func(*Config)
 	ignoreEnv bool
+	byYAML    bool
 }
 
 // WithoutEnvironment makes Load ignore the variables, wherever it stands
 // among the options.
 var WithoutEnvironment = Option{ignoreEnv: true}
+
+// ByYAMLKey makes Load name each setting by its key in the Collector
+// component's configuration, so that the component checks its file with
+// the library's rules and says which line to fix.
+var ByYAMLKey = Option{byYAML: true}
 
 func (o Option) apply(c *Config) {
 	if o.set == nil {
@@ -111,9 +119,10 @@ func (o Option) apply(c *Config) {
 }
 
 // Load resolves the configuration: defaults, then the environment, then
-// opts; meterID checks a meter id as the exporter does.
-func Load(opts []Option, meterID func(string) error) (Config, error) {
-	c := Config{source: map[*Setting]string{}, envErrs: map[*Setting]error{}}
+// opts.
+func Load(opts []Option) (Config, error) {
+	c := Config{source: map[*Setting]string{}, envErrs: map[*Setting]error{},
+		byYAML: slices.ContainsFunc(opts, func(o Option) bool { return o.byYAML })}
 	for _, s := range Table {
 		if s.Default != "" {
 			if err := s.parse(&c, s.Default); err != nil {
@@ -134,7 +143,7 @@ func Load(opts []Option, meterID func(string) error) (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	err := c.validate(meterID)
+	err := c.validate()
 	if c.CheckpointTopic == "" {
 		// Derived after the checks: it is valid whenever the topic is.
 		c.CheckpointTopic = c.KafkaTopic + ".checkpoints"
@@ -163,15 +172,35 @@ func (c *Config) fromEnv(s *Setting) {
 }
 
 // From names where s was set, for an error: its variable and value, its
-// option, or, when neither set it, what.
+// option, or, when neither set it, what; under ByYAMLKey, its key.
 func (c *Config) From(s *Setting, what string) string {
+	if c.byYAML && s.YAML != "" {
+		return s.yamlKey()
+	}
 	if src, ok := c.source[s]; ok {
 		return src
 	}
 	return what
 }
 
-func (c *Config) validate(meterID func(string) error) error {
+// named names s in a hint: its variable, or its key under ByYAMLKey.
+func (c *Config) named(s *Setting) string {
+	if c.byYAML {
+		return s.yamlKey()
+	}
+	return s.Env
+}
+
+// howToSet says where s is set: "LITEWAVE_X or WithX", or its key under
+// ByYAMLKey.
+func (c *Config) howToSet(s *Setting) string {
+	if c.byYAML {
+		return s.yamlKey()
+	}
+	return s.Env + " or " + s.Source()
+}
+
+func (c *Config) validate() error {
 	var errs []error
 	for _, s := range Table {
 		if err := c.envErrs[s]; err != nil {
@@ -185,11 +214,6 @@ func (c *Config) validate(meterID func(string) error) error {
 			errs = append(errs, fmt.Errorf("%s: %w", c.From(s, s.what()), err))
 		}
 	}
-	for inst, id := range c.MeterIDs {
-		if err := meterID(id); err != nil {
-			errs = append(errs, fmt.Errorf("%s: instrument %q: %w", c.From(MeterIDs, "a meter id"), inst, err))
-		}
-	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("litewavemetric: invalid configuration: %w", err)
 	}
@@ -198,7 +222,7 @@ func (c *Config) validate(meterID func(string) error) error {
 
 // Defaults is the configuration that no variable and no option changed.
 func Defaults() Config {
-	c, err := Load([]Option{WithoutEnvironment}, func(string) error { return nil })
+	c, err := Load([]Option{WithoutEnvironment})
 	if err != nil {
 		panic(fmt.Sprintf("config: the defaults are invalid: %v", err))
 	}

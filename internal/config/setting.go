@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // Setting is one row of the table: a variable and the option (or the part
 // of an option) that overrides it. A setting with no variable is an
 // option alone.
@@ -65,6 +67,10 @@ func (s *Setting) what() string {
 	}
 	return s.Env
 }
+
+// yamlKey is s's Collector key as the Collector names keys in errors:
+// "kafka::sasl::mechanism".
+func (s *Setting) yamlKey() string { return strings.ReplaceAll(s.YAML, ".", "::") }
 
 // Lookup is the setting of variable env, or nil.
 func Lookup(env string) *Setting {

@@ -3,11 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aiorch/litewavemetric/internal/redact"
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 // Table is every setting, in the order the documentation lists them.
@@ -46,7 +48,7 @@ var (
 	Endpoint = &Setting{Env: "LITEWAVE_ENDPOINT", Option: "WithEndpoint", YAML: "endpoint", Default: DefaultEndpoint,
 		Doc: "events API base URL; New warns when it is this in-cluster default", Show: URL, Name: "the endpoint", Example: "https://metering.example.com", Wrong: "ftp://host",
 		parse: text(func(c *Config) *string { return &c.Endpoint }),
-		check: func(c *Config, _ *Setting) error { return checkURL(c.Endpoint) }}
+		check: func(c *Config, _ *Setting) error { return c.checkURL(c.Endpoint) }}
 	APIKey = &Setting{Env: "LITEWAVE_API_KEY", Option: "WithAPIKey", YAML: "api_key",
 		Doc: "x-api-key to Litewave, never to a proxy; never printed", Show: Secret, Name: "WithAPIKey",
 		Example: "key-1", Wrong: "key\n2",
@@ -59,7 +61,7 @@ var (
 			if c.PortalURL == "" {
 				return nil
 			}
-			return checkURL(c.PortalURL)
+			return c.checkURL(c.PortalURL)
 		}}
 	KafkaTopic = &Setting{Env: "LITEWAVE_KAFKA_TOPIC", Option: "WithKafka", Field: "Topic", YAML: "kafka.topic", Default: "usage-events",
 		Doc: "topic of usage records (both Kafka backends)", Name: "the topic", Example: "billing", Wrong: "a topic",
@@ -77,9 +79,9 @@ var (
 		check: func(c *Config, s *Setting) error {
 			switch {
 			case c.KafkaRESTURL != "":
-				return checkURL(c.KafkaRESTURL)
+				return c.checkURL(c.KafkaRESTURL)
 			case c.Backend == BackendKafkaREST:
-				return fmt.Errorf("backend %s needs the REST Proxy's URL: set %s or %s", c.Backend, s.Env, s.Source())
+				return fmt.Errorf("backend %s needs the REST Proxy's URL: set %s", c.Backend, c.howToSet(s))
 			}
 			return nil
 		}}
@@ -108,7 +110,7 @@ var (
 		parse: parseBrokers,
 		check: func(c *Config, s *Setting) error {
 			if c.Backend == BackendKafka && len(c.KafkaBrokers) == 0 {
-				return fmt.Errorf("backend %s needs the seed brokers: set %s or %s", c.Backend, s.Env, s.Source())
+				return fmt.Errorf("backend %s needs the seed brokers: set %s", c.Backend, c.howToSet(s))
 			}
 			return nil
 		}}
@@ -126,7 +128,7 @@ var (
 			case !slices.Contains(saslMechanisms, strings.ToUpper(c.SASLMechanism)):
 				return fmt.Errorf("unknown mechanism %q; valid: %s", c.SASLMechanism, strings.Join(saslMechanisms, ", "))
 			case c.SASLUsername == "" || !c.SASLPassword.Set():
-				return fmt.Errorf("needs a username and a password (%s, %s)", KafkaSASLUsername.Env, KafkaSASLPassword.Env)
+				return fmt.Errorf("needs a username and a password (%s, %s)", c.named(KafkaSASLUsername), c.named(KafkaSASLPassword))
 			}
 			return nil
 		}}
@@ -237,8 +239,17 @@ var (
 		Default: "device.id", Doc: "attribute carrying the device id", Example: "node",
 		parse: text(func(c *Config) *string { return &c.DeviceAttribute })}
 	MeterIDs = &Setting{Env: "LITEWAVE_METER_IDS", Option: "WithMeterID", YAML: "meter_ids", Shown: "the instrument's name",
-		Doc: "instrument=meter,...: bill an instrument under another meter id (at most 255 bytes)", Example: "pages=pages.hourly", Wrong: "pages",
-		parse: parseMeterIDs}
+		Doc: "instrument=meter,...: bill an instrument under another meter id (at most 255 bytes)", Name: "a meter id", Example: "pages=pages.hourly", Wrong: "pages",
+		parse: parseMeterIDs,
+		check: func(c *Config, _ *Setting) error {
+			var errs []error
+			for _, inst := range slices.Sorted(maps.Keys(c.MeterIDs)) {
+				if err := usage.CheckMeterID(c.MeterIDs[inst]); err != nil {
+					errs = append(errs, fmt.Errorf("instrument %q: %w", inst, err))
+				}
+			}
+			return errors.Join(errs...)
+		}}
 	Instruments = &Setting{Env: "LITEWAVE_INSTRUMENTS", Option: "WithInstruments", YAML: "instruments", Shown: "all counters",
 		Doc: "instrument,...: bill only these", Example: "pages",
 		parse: parseInstruments}

@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func acceptAnyMeterID(string) error { return nil }
-
 // setAll sets every variable of the table to its example, but skip's.
 func setAll(t *testing.T, skip *Setting) {
 	for _, s := range Table {
@@ -35,7 +33,7 @@ func exported(c Config) Config {
 // effect: without it, the configuration is another.
 func TestEveryVariableTakesEffect(t *testing.T) {
 	setAll(t, nil)
-	all, err := Load(nil, acceptAnyMeterID)
+	all, err := Load(nil)
 	require.NoError(t, err, "every example at once")
 	for _, s := range Table {
 		if s.Env == "" {
@@ -44,7 +42,7 @@ func TestEveryVariableTakesEffect(t *testing.T) {
 		t.Run(s.Env, func(t *testing.T) {
 			require.NotEmpty(t, s.Example, "the table gives an example")
 			setAll(t, s)
-			without, err := Load(nil, acceptAnyMeterID)
+			without, err := Load(nil)
 			if err == nil {
 				assert.False(t, reflect.DeepEqual(exported(all), exported(without)), "%s=%s changes nothing", s.Env, s.Example)
 			} else {
@@ -66,14 +64,14 @@ func TestEveryWrongValueIsRefusedNamingItsVariable(t *testing.T) {
 		t.Run(s.Env, func(t *testing.T) {
 			setAll(t, nil)
 			t.Setenv(s.Env, s.Wrong)
-			_, err := Load(nil, acceptAnyMeterID)
+			_, err := Load(nil)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), s.Env+"=")
 			assert.Equal(t, 1, strings.Count(err.Error(), "\n")+1, "one error, this variable's: %v", err)
 			if s.Show == Secret {
 				assert.NotContains(t, err.Error(), strings.TrimSpace(s.Wrong))
 			}
-			_, err = Load([]Option{WithoutEnvironment}, acceptAnyMeterID)
+			_, err = Load([]Option{WithoutEnvironment})
 			assert.NoError(t, err, "WithoutEnvironment ignores it")
 		})
 	}
@@ -83,9 +81,9 @@ func TestEveryWrongValueIsRefusedNamingItsVariable(t *testing.T) {
 // An option of the same setting overrides a variable that does not parse.
 func TestAnOptionOverridesAVariableThatDoesNotParse(t *testing.T) {
 	t.Setenv(Timeout.Env, "soon")
-	_, err := Load(nil, acceptAnyMeterID)
+	_, err := Load(nil)
 	require.ErrorContains(t, err, `LITEWAVE_TIMEOUT="soon": want milliseconds or a duration`)
-	c, err := Load([]Option{Timeout.Given("1s", func(c *Config) { c.Timeout = 1e9 })}, acceptAnyMeterID)
+	c, err := Load([]Option{Timeout.Given("1s", func(c *Config) { c.Timeout = 1e9 })})
 	require.NoError(t, err)
 	assert.Equal(t, "1s", c.Timeout.String())
 }

@@ -82,12 +82,12 @@ func masked(u *url.URL) string {
 // checkURL checks a base URL of Litewave or a REST Proxy. Its error does
 // not repeat the value: the setting's name before it shows what the rule
 // allows.
-func checkURL(raw string) error {
+func (c *Config) checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
 	case strings.Contains(raw, "@"):
 		return errors.New("credentials in URLs are refused, as they would be printed and sent to whoever the URL names: " +
-			"give http(s)://host[:port][/path], and the key with LITEWAVE_API_KEY (WithAPIKey)")
+			"give http(s)://host[:port][/path], and the key with " + c.howToSet(APIKey))
 	case isHostPort(raw):
 		return fmt.Errorf("no scheme: add http:// or https:// (http://%s)", raw)
 	case err != nil || hasControl(raw):

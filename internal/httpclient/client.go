@@ -86,19 +86,14 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // 401, 403, a host that does not resolve) are marked with
 // usage.Misconfigured.
 func (c *Client) Do(ctx context.Context, op, method, url string, body []byte, header func(http.Header)) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.send(ctx, op, method, url, body, header)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, whole, err := c.readAnswer(resp)
+	b, status, whole, err := c.exchange(ctx, op, method, url, body, header)
 	switch {
+	case status == 0:
+		return nil, err
 	case err != nil:
-		return nil, &AnswerError{Op: op, StatusCode: resp.StatusCode, Err: fmt.Errorf("cut short: %w", err)}
+		return nil, &AnswerError{Op: op, StatusCode: status, Err: fmt.Errorf("cut short: %w", err)}
 	case !whole:
-		return nil, &AnswerError{Op: op, StatusCode: resp.StatusCode, Err: errTooLarge}
+		return nil, &AnswerError{Op: op, StatusCode: status, Err: errTooLarge}
 	}
 	return b, nil
 }
@@ -111,17 +106,29 @@ func (c *Client) Do(ctx context.Context, op, method, url string, body []byte, he
 // still delivery. Its errors are Do's before any body is read: the
 // request's failure, or a *StatusError for an answer that is not 2xx.
 func (c *Client) Deliver(ctx context.Context, op, method, url string, body []byte, header func(http.Header)) ([]byte, error) {
+	b, status, _, err := c.exchange(ctx, op, method, url, body, header)
+	if status == 0 {
+		return nil, err
+	}
+	return b, nil
+}
+
+// exchange sends one request within the client's timeout and reads at
+// most MaxAnswerBytes of its 2xx answer. status is 0 when there is no 2xx
+// answer, and err then says why; else err is the body's read error, and
+// whole says whether the body was read to its end. Closing the body unread
+// past the cap drops the connection rather than draining megabytes to keep
+// it.
+func (c *Client) exchange(ctx context.Context, op, method, url string, body []byte, header func(http.Header)) (b []byte, status int, whole bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	resp, err := c.send(ctx, op, method, url, body, header)
 	if err != nil {
-		return nil, err
+		return nil, 0, false, err
 	}
-	// Closing the body unread past the cap drops the connection rather
-	// than draining megabytes to keep it.
 	defer resp.Body.Close()
-	b, _, _ := c.readAnswer(resp)
-	return b, nil
+	b, whole, err = c.readAnswer(resp)
+	return b, resp.StatusCode, whole, err
 }
 
 // send sends one request and returns a 2xx answer, whose body the caller
