@@ -196,21 +196,24 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 		b.moreComing.Store(false)
 	}
 	p := b.takePromises(len(batch))
+	// Counted before any is produced: a promise may fire before Produce
+	// returns.
+	b.pending.Add(len(batch))
 	produced := 0
 	for i := range batch {
 		if ctx.Err() != nil {
 			break
 		}
 		rec := &p.recs[i]
-		p.bytes = b.record(rec, &batch[i], p.bytes)
-		b.pending.Add(1)
-		b.cl.Produce(ctx, rec, p.report[i])
+		p.bytes = b.encode(&p.enc, rec, &batch[i], p.bytes)
+		b.cl.Produce(ctx, rec, p.report)
 		produced++
 	}
 	if produced < len(batch) {
 		p.mu.Lock()
 		p.countReported(len(batch) - produced)
 		p.mu.Unlock()
+		b.pending.Add(produced - len(batch))
 	}
 
 	// franz-go lingers (10 ms) to fill its produce requests, and a
@@ -289,10 +292,17 @@ const (
 // record fills rec with ev's record, its bytes appended to buf: the same
 // event, the same bytes, every time.
 func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
+	var enc usage.RecordEncoder
+	return b.encode(&enc, rec, ev, buf)
+}
+
+// encode is record, with enc's formatting of the times it met last: a
+// Send's events share the bounds of their windows.
+func (b *Backend) encode(enc *usage.RecordEncoder, rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
 	start := len(buf)
 	buf = usage.AppendRecordKey(buf, ev.ID)
 	mid := len(buf)
-	buf = usage.AppendRecord(buf, ev)
+	buf = enc.Append(buf, ev)
 	*rec = kgo.Record{Topic: b.topic, Key: buf[start:mid:mid], Value: buf[mid:len(buf):len(buf)]}
 	return buf
 }

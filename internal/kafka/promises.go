@@ -2,8 +2,11 @@ package kafka
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
 )
 
 // promises collects what franz-go reports of one Send's records, and holds
@@ -11,7 +14,7 @@ import (
 // reads it once, when every record has reported or ctx ended: one wakeup
 // per Send, not one per record. Once every record has reported, franz-go
 // is done with them, and a later Send reuses the whole: the records, their
-// bytes and the promise of each, so that Sends allocate nothing per record.
+// bytes and the promise, so that Sends allocate nothing per record.
 type promises struct {
 	mu    sync.Mutex
 	errs  []error
@@ -21,7 +24,8 @@ type promises struct {
 
 	recs   []kgo.Record
 	bytes  []byte
-	report []func(*kgo.Record, error) // report[i] reports recs[i]
+	enc    usage.RecordEncoder
+	report func(*kgo.Record, error) // the promise of every record in recs
 }
 
 // takePromises returns promises for n records, reused if one is free.
@@ -29,6 +33,9 @@ func (b *Backend) takePromises(n int) *promises {
 	p, _ := b.promises.Get().(*promises)
 	if p == nil {
 		p = new(promises)
+		// One promise for all the records, rather than one closure per
+		// record: franz-go hands it the record, which says which it is.
+		p.report = func(r *kgo.Record, err error) { b.fire(p, p.index(r), err) }
 	}
 	if cap(p.recs) < n {
 		p.errs, p.fired, p.recs = make([]error, n), make([]bool, n), make([]kgo.Record, n)
@@ -38,14 +45,18 @@ func (b *Backend) takePromises(n int) *promises {
 	clear(p.errs)
 	clear(p.fired)
 	p.bytes = p.bytes[:0]
-	for i := len(p.report); i < n; i++ {
-		p.report = append(p.report, func(_ *kgo.Record, err error) { b.fire(p, i, err) })
-	}
 	p.left, p.all = n, make(chan struct{})
 	if n == 0 {
 		close(p.all)
 	}
 	return p
+}
+
+// index returns the position of r in p.recs. franz-go passes each promise
+// the pointer it was given with the record, which is into p.recs.
+func (p *promises) index(r *kgo.Record) int {
+	offset := uintptr(unsafe.Pointer(r)) - uintptr(unsafe.Pointer(unsafe.SliceData(p.recs)))
+	return int(offset / unsafe.Sizeof(kgo.Record{}))
 }
 
 // fire records the outcome of record i of p.
