@@ -223,7 +223,9 @@ func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, loo
 			first.res.DeliveredUnits += units
 			first.answered()
 		}
-		o.freezeOpen(s, o.wallNow())
+		if s.open > 0 { // counted while the event was in flight
+			o.freezeOpen(s, o.wallNow())
+		}
 		return report
 	case out.Result == usage.Rejected && !lookup:
 		return both(o.cleared(s), o.park(s, out, first))
