@@ -50,8 +50,9 @@ type Backend struct {
 	meta     *kgo.Client // the transactional backend's, for the gate's checks
 	txn      *txnLoop    // nil: idempotent, without transactions
 
-	// pending counts promises not yet fired, so that Close can wait for
-	// franz-go's promise goroutine to be done with this backend.
+	// pending counts Sends whose promises have not all fired, so that
+	// Close can wait for franz-go's promise goroutine to be done with
+	// this backend.
 	pending    sync.WaitGroup
 	closeOnce  sync.Once
 	promises   sync.Pool    // of *promises whose records have all reported, for the next Send
@@ -196,9 +197,9 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 		b.moreComing.Store(false)
 	}
 	p := b.takePromises(len(batch))
-	// Counted before any is produced: a promise may fire before Produce
-	// returns.
-	b.pending.Add(len(batch))
+	// Counted before any is produced: the last promise may fire before
+	// Produce returns.
+	b.pending.Add(1)
 	produced := 0
 	for i := range batch {
 		if ctx.Err() != nil {
@@ -210,10 +211,7 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 		produced++
 	}
 	if produced < len(batch) {
-		p.mu.Lock()
-		p.countReported(len(batch) - produced)
-		p.mu.Unlock()
-		b.pending.Add(produced - len(batch))
+		b.countReported(p, len(batch)-produced)
 	}
 
 	// franz-go lingers (10 ms) to fill its produce requests, and a
@@ -237,18 +235,11 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 	}
 	// What fired before ctx ended is known: report it rather than Retry.
 	// A record that fires later writes only its own entries of p and its
-	// own record, which are not read. The lock is not held while
-	// classifying, so that late promises do not wait for it.
-	p.mu.Lock()
-	done := p.left == 0
-	fired := p.fired
-	if !done {
-		fired = slices.Clone(p.fired)
-	}
-	p.mu.Unlock()
+	// own record, which are not read.
+	done := p.left.Load() == 0
 	answers := make([]byte, 0, len(batch)*answerGuess)
 	for i := range batch {
-		if fired[i] {
+		if p.fired[i].Load() {
 			out[i], answers = b.classify(&batch[i], &p.recs[i], p.errs[i], answers)
 		} else {
 			out[i] = b.unfinished(&batch[i], context.Cause(ctx))

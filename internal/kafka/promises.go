@@ -1,7 +1,7 @@
 package kafka
 
 import (
-	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,11 +15,14 @@ import (
 // per Send, not one per record. Once every record has reported, franz-go
 // is done with them, and a later Send reuses the whole: the records, their
 // bytes and the promise, so that Sends allocate nothing per record.
+//
+// A promise writes only its own record's entries, errs[i] before
+// fired[i], so that reporting takes no lock: Send reads errs[i] once
+// fired[i] says it is written.
 type promises struct {
-	mu    sync.Mutex
 	errs  []error
-	fired []bool
-	left  int
+	fired []atomic.Bool
+	left  atomic.Int64
 	all   chan struct{} // closed when left reaches 0
 
 	recs   []kgo.Record
@@ -28,7 +31,8 @@ type promises struct {
 	report func(*kgo.Record, error) // the promise of every record in recs
 }
 
-// takePromises returns promises for n records, reused if one is free.
+// takePromises returns promises for n records (n > 0), reused if one is
+// free.
 func (b *Backend) takePromises(n int) *promises {
 	p, _ := b.promises.Get().(*promises)
 	if p == nil {
@@ -38,17 +42,15 @@ func (b *Backend) takePromises(n int) *promises {
 		p.report = func(r *kgo.Record, err error) { b.fire(p, p.index(r), err) }
 	}
 	if cap(p.recs) < n {
-		p.errs, p.fired, p.recs = make([]error, n), make([]bool, n), make([]kgo.Record, n)
+		p.errs, p.fired, p.recs = make([]error, n), make([]atomic.Bool, n), make([]kgo.Record, n)
 		p.bytes = make([]byte, 0, n*recordGuess)
 	}
 	p.errs, p.fired, p.recs = p.errs[:n], p.fired[:n], p.recs[:n]
 	clear(p.errs)
 	clear(p.fired)
 	p.bytes = p.bytes[:0]
-	p.left, p.all = n, make(chan struct{})
-	if n == 0 {
-		close(p.all)
-	}
+	p.left.Store(int64(n))
+	p.all = make(chan struct{})
 	return p
 }
 
@@ -61,17 +63,16 @@ func (p *promises) index(r *kgo.Record) int {
 
 // fire records the outcome of record i of p.
 func (b *Backend) fire(p *promises, i int, err error) {
-	p.mu.Lock()
-	p.errs[i], p.fired[i] = err, true
-	p.countReported(1)
-	p.mu.Unlock()
-	b.pending.Done()
+	p.errs[i] = err
+	p.fired[i].Store(true)
+	b.countReported(p, 1)
 }
 
-// countReported counts n records as reported; p.mu is held.
-func (p *promises) countReported(n int) {
-	p.left -= n
-	if p.left == 0 {
+// countReported counts n more records of p as reported. The last ends
+// the Send's count in pending.
+func (b *Backend) countReported(p *promises, n int) {
+	if p.left.Add(int64(-n)) == 0 {
 		close(p.all)
+		b.pending.Done()
 	}
 }
