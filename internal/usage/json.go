@@ -74,6 +74,16 @@ func AppendRecordKey(dst []byte, id ID) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plainJSON holds the bytes a JSON string carries as they are: ASCII
+// other than control characters, the quote and the backslash. One lookup
+// a byte, for the ids, keys and customers that are all plain.
+var plainJSON = func() (plain [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\'
+	}
+	return plain
+}()
+
 // AppendString appends s as a JSON string. The encoding is fixed, so the
 // same string is always the same bytes: invalid UTF-8 becomes U+FFFD and
 // control characters are \u-escaped, as encoding/json does; HTML characters
@@ -82,12 +92,12 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if plainJSON[s[i]] {
+			i++
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
