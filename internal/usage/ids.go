@@ -12,10 +12,12 @@ import (
 // session's key is the SHA-256 of the exporter's instance and the session
 // (a random value drawn at each start); an event's id is its sequence
 // number within the session and a hash of its series, enciphered with that
-// key by AES. AES is a permutation: a session's events, numbered apart,
-// never share an id, and the key makes every session's ids unrelated to
-// every other's. One block cipher call per event, where a SHA-256 of all
-// the inputs took two compressions and most of the cost.
+// key by AES. AES is a permutation, so a session's events, numbered apart,
+// get distinct blocks, and the key makes every session's blocks unrelated
+// to every other's; with the UUID's 6 version and variant bits set, two
+// events share an id no more often than two random 122-bit values do, as
+// with the SHA-256 of all the inputs that ids were before. One block
+// cipher call per event, where that SHA-256 took two compressions.
 //
 // An id, once derived, is stored with its event: a retry or a restart
 // sends it as it is, and ids of earlier releases keep theirs.
@@ -23,8 +25,9 @@ type IDs struct {
 	block cipher.Block
 }
 
-// idDomain names this derivation; an id derived otherwise (by an earlier
-// release, litewave-event-v2) came from other inputs to the hash.
+// idDomain names this derivation in its key's hash, apart from the
+// SHA-256 of every input that gave earlier releases' ids
+// (litewave-event-v2).
 const idDomain = "litewave-event-v3"
 
 // NewIDs returns the derivation of the instance's ids in session.
