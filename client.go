@@ -33,7 +33,7 @@ type Client struct {
 	transport *http.Transport // ours, closed at Shutdown; nil for a caller's client
 	accounts  *accounts.Accounts
 	backend   usage.Backend
-	session   usage.Session
+	ids       *usage.IDs // of a session drawn at random
 	seq       atomic.Uint64
 }
 
@@ -98,7 +98,9 @@ func newClient(cfg config.Config, txn *kafka.Transactions) (*Client, error) {
 			return nil, fmt.Errorf("litewavemetric: backend kafka: %w", err)
 		}
 	}
-	_, _ = rand.Read(c.session[:])
+	var session usage.Session
+	_, _ = rand.Read(session[:])
+	c.ids = usage.NewIDs("client", session)
 	return c, nil
 }
 
@@ -155,8 +157,8 @@ func (c *Client) PostMeterUsage(ctx context.Context, tenantID, deviceID, meterID
 	}
 	k := usage.Key{Tenant: tenantID, Device: deviceID, Meter: meterID}
 	now := time.Now().UnixNano()
-	ev := []usage.Event{{ID: usage.DeriveID("client", c.session, k, c.seq.Add(1)), Key: k, Customer: customer,
-		Units: totalUsage, Start: now, End: now}}
+	ev := []usage.Event{{Key: k, Customer: customer, Units: totalUsage, Start: now, End: now}}
+	c.ids.Derive(&ev[0].ID, k, c.seq.Add(1))
 	out := make([]usage.Outcome, 1)
 	c.backend.Send(ctx, ev, out)
 	if out[0].Result != usage.Delivered {

@@ -112,7 +112,7 @@ func measureShape(b *backend, n, tenants, concurrency int) (kafkaShape, error) {
 	var before [2]int64
 	var commitsBefore int64
 	mark := func() { before, commitsBefore = pc.now(), commits.Load() }
-	if _, err := kafkaFlush(b, c, n, tenants, concurrency, false, mark); err != nil {
+	if _, err := kafkaFlush(b, c, n, tenants, concurrency, false, mark, ""); err != nil {
 		return sh, err
 	}
 	sh.flush = pc.since(before)
@@ -120,7 +120,7 @@ func measureShape(b *backend, n, tenants, concurrency int) (kafkaShape, error) {
 		return sh, err
 	}
 	sh.bare = pc.since(before)
-	if _, err := kafkaFlush(b, c, n, tenants, concurrency, true, mark); err != nil {
+	if _, err := kafkaFlush(b, c, n, tenants, concurrency, true, mark, ""); err != nil {
 		return sh, err
 	}
 	sh.txnFlush = pc.since(before)

@@ -21,8 +21,9 @@ import (
 // collections of the same series, the steady state in which every series
 // and customer is known. With spool, the exporter spools and so delivers
 // in transactions. measuring, if not nil, is called as the measured flush
-// begins.
-func kafkaFlush(b *backend, c *kfake.Cluster, n, tenants, concurrency int, spool bool, measuring func()) (float64, error) {
+// begins. profile, if not empty, names the file of a CPU profile of the
+// measured flush alone.
+func kafkaFlush(b *backend, c *kfake.Cluster, n, tenants, concurrency int, spool bool, measuring func(), profile string) (float64, error) {
 	ctx := context.Background()
 	opts := []litewavemetric.Option{litewavemetric.WithEndpoint(b.URL), litewavemetric.WithConcurrency(concurrency),
 		litewavemetric.WithMaxSeries(2 * n), litewavemetric.WithSpoolDir(""), litewavemetric.WithAPIKey(""),
@@ -65,11 +66,19 @@ func kafkaFlush(b *backend, c *kfake.Cluster, n, tenants, concurrency int, spool
 	if measuring != nil {
 		measuring()
 	}
+	stopProfile := func() {}
+	if profile != "" {
+		if stopProfile, err = startCPUProfile(profile); err != nil {
+			return 0, err
+		}
+	}
 	start := time.Now()
-	if err := provider.ForceFlush(ctx); err != nil {
+	err = provider.ForceFlush(ctx)
+	elapsed := time.Since(start)
+	stopProfile()
+	if err != nil {
 		return 0, err
 	}
-	elapsed := time.Since(start)
 	if got := exp.Stats().DeliveredEvents - before; got != int64(n) {
 		return 0, fmt.Errorf("%d events delivered, want %d", got, n)
 	}

@@ -41,10 +41,10 @@ func kafkaRound(kr *kafkaRates, b *backend, n, tenants, concurrency int, bareFir
 	defer c.Close()
 	commits := endTxns(c)
 	var committed int64
-	flush := func() (float64, error) { return kafkaFlush(b, c, n, tenants, concurrency, false, nil) }
+	flush := func() (float64, error) { return kafkaFlush(b, c, n, tenants, concurrency, false, nil, "") }
 	bare := func() (float64, error) { return bareKafka(c, n, tenants, nil) }
 	txnFlush := func() (float64, error) {
-		return kafkaFlush(b, c, n, tenants, concurrency, true, func() { committed = commits.Load() })
+		return kafkaFlush(b, c, n, tenants, concurrency, true, func() { committed = commits.Load() }, "")
 	}
 	// The bare transactional producer commits as many records per
 	// transaction as the exporter just did.
@@ -95,8 +95,10 @@ func printKafka(w io.Writer, n int, kr kafkaRates, sh kafkaShape) {
 }
 
 // kafkaOnly measures the Kafka side -only names once, on a cluster of its
-// own.
-func kafkaOnly(b *backend) (float64, error) {
+// own: the round-th time. A ForceFlush's CPU profile (-cpuprofile) is of
+// the measured flush alone, one file per round, so that the first
+// collection and the cluster's setup stay out of it.
+func kafkaOnly(b *backend, round int) (float64, error) {
 	c, err := kafkaCluster()
 	if err != nil {
 		return 0, err
@@ -104,7 +106,11 @@ func kafkaOnly(b *backend) (float64, error) {
 	defer c.Close()
 	switch *only {
 	case "kafka", "kafka-txn":
-		return kafkaFlush(b, c, *kafkaN, *tenants, *concurrency, *only == "kafka-txn", nil)
+		profile := ""
+		if *cpuprofile != "" {
+			profile = fmt.Sprintf("%s.%d", *cpuprofile, round)
+		}
+		return kafkaFlush(b, c, *kafkaN, *tenants, *concurrency, *only == "kafka-txn", nil, profile)
 	case "kafka-export":
 		return kafkaDelivery(b, c, *kafkaN, *tenants, *concurrency, nil)
 	case "bare-kafka":

@@ -44,7 +44,7 @@ var (
 	kafkaN         = flag.Int("kafka-n", 10_000, "series in the collection measured on Kafka, against the events API and a bare franz-go producer (0 skips it)")
 	only           = flag.String("only", "", "measure one thing only, to profile it: exporter, spool, bare, meter-lib, kafka (ForceFlush), kafka-txn, kafka-export (Export only), bare-kafka or bare-kafka-txn (-kafka-txn-size records per transaction); with -million, events, kafka-rest or kafka")
 	kafkaTxnSize   = flag.Int("kafka-txn-size", 1000, "records per transaction of -only bare-kafka-txn")
-	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -million, of each measured ForceFlush to this file suffixed .PATH.N, and the fake process's suffixed .fake)")
+	cpuprofile     = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -only kafka or kafka-txn, of each measured ForceFlush to this file suffixed .N; with -million, of each measured ForceFlush to this file suffixed .PATH.N, and the fake process's suffixed .fake)")
 	million        = flag.Bool("million", false, "measure only one collection of -million-n series, and of a tenth of them, through kafka-rest and kafka (a tenth through the events API), with the fake backend in another process: time, heap peak and live heap per series")
 	millionN       = flag.Int("million-n", 1_000_000, "series in the largest collection of -million, 100 devices per tenant")
 	millionRounds  = flag.Int("million-rounds", 3, "rounds of -million")
@@ -64,7 +64,7 @@ func main() {
 func run() error {
 	// The memory figure measures an outage; its reports are not news here.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
-	if *cpuprofile != "" && !*million {
+	if *cpuprofile != "" && !*million && !flushProfiles() {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return err
@@ -223,10 +223,14 @@ func run() error {
 }
 
 // measureOnly runs one measurement for -rounds rounds, for profiling.
+// flushProfiles reports whether -cpuprofile profiles each measured
+// ForceFlush (-only kafka, kafka-txn) rather than the whole run.
+func flushProfiles() bool { return *only == "kafka" || *only == "kafka-txn" }
+
 func measureOnly(b *backend) error {
 	reqs := requests(*n, *tenants)
 	var rates []float64
-	for range *rounds {
+	for round := range *rounds {
 		var r float64
 		var err error
 		switch *only {
@@ -237,7 +241,7 @@ func measureOnly(b *backend) error {
 		case "meter-lib":
 			r, err = meterLibDelivery(b, reqs[:min(*meterLibSample, len(reqs))])
 		case "kafka", "kafka-txn", "kafka-export", "bare-kafka", "bare-kafka-txn":
-			r, err = kafkaOnly(b)
+			r, err = kafkaOnly(b, round)
 		default:
 			return fmt.Errorf("-only %q: want exporter, spool, bare, meter-lib, kafka, kafka-txn, kafka-export, bare-kafka or bare-kafka-txn", *only)
 		}

@@ -50,8 +50,9 @@ type Backend struct {
 	meta     *kgo.Client // the transactional backend's, for the gate's checks
 	txn      *txnLoop    // nil: idempotent, without transactions
 
-	// pending counts promises not yet fired, so that Close can wait for
-	// franz-go's promise goroutine to be done with this backend.
+	// pending counts Sends whose promises have not all fired, so that
+	// Close can wait for franz-go's promise goroutine to be done with
+	// this backend.
 	pending    sync.WaitGroup
 	closeOnce  sync.Once
 	promises   sync.Pool    // of *promises whose records have all reported, for the next Send
@@ -196,21 +197,21 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 		b.moreComing.Store(false)
 	}
 	p := b.takePromises(len(batch))
+	// Counted before any is produced: the last promise may fire before
+	// Produce returns.
+	b.pending.Add(1)
 	produced := 0
 	for i := range batch {
 		if ctx.Err() != nil {
 			break
 		}
 		rec := &p.recs[i]
-		p.bytes = b.record(rec, &batch[i], p.bytes)
-		b.pending.Add(1)
-		b.cl.Produce(ctx, rec, p.report[i])
+		p.bytes = b.encode(&p.enc, rec, &batch[i], p.bytes)
+		b.cl.Produce(ctx, rec, p.report)
 		produced++
 	}
 	if produced < len(batch) {
-		p.mu.Lock()
-		p.countReported(len(batch) - produced)
-		p.mu.Unlock()
+		b.countReported(p, len(batch)-produced)
 	}
 
 	// franz-go lingers (10 ms) to fill its produce requests, and a
@@ -234,18 +235,11 @@ func (b *Backend) send(ctx context.Context, batch []usage.Event, out []usage.Out
 	}
 	// What fired before ctx ended is known: report it rather than Retry.
 	// A record that fires later writes only its own entries of p and its
-	// own record, which are not read. The lock is not held while
-	// classifying, so that late promises do not wait for it.
-	p.mu.Lock()
-	done := p.left == 0
-	fired := p.fired
-	if !done {
-		fired = slices.Clone(p.fired)
-	}
-	p.mu.Unlock()
+	// own record, which are not read.
+	done := p.left.Load() == 0
 	answers := make([]byte, 0, len(batch)*answerGuess)
 	for i := range batch {
-		if fired[i] {
+		if p.fired[i].Load() {
 			out[i], answers = b.classify(&batch[i], &p.recs[i], p.errs[i], answers)
 		} else {
 			out[i] = b.unfinished(&batch[i], context.Cause(ctx))
@@ -289,10 +283,17 @@ const (
 // record fills rec with ev's record, its bytes appended to buf: the same
 // event, the same bytes, every time.
 func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
+	var enc usage.RecordEncoder
+	return b.encode(&enc, rec, ev, buf)
+}
+
+// encode is record, with enc's formatting of the times it met last: a
+// Send's events share the bounds of their windows.
+func (b *Backend) encode(enc *usage.RecordEncoder, rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
 	start := len(buf)
 	buf = usage.AppendRecordKey(buf, ev.ID)
 	mid := len(buf)
-	buf = usage.AppendRecord(buf, ev)
+	buf = enc.Append(buf, ev)
 	*rec = kgo.Record{Topic: b.topic, Key: buf[start:mid:mid], Value: buf[mid:len(buf):len(buf)]}
 	return buf
 }

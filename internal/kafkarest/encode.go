@@ -25,13 +25,14 @@ const recordGuess = 320
 func nextBody(evs []usage.Event, maxRecords, maxBytes int) ([]byte, int) {
 	b := make([]byte, 0, min(maxBytes, min(len(evs), maxRecords)*recordGuess+len(bodyOpen)+len(bodyClose)))
 	b = append(b, bodyOpen...)
+	var enc usage.RecordEncoder // a body's events share their windows' bounds
 	n := 0
 	for n < len(evs) && n < maxRecords {
 		mark := len(b)
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendRecord(b, &evs[n])
+		b = appendRecord(b, &enc, &evs[n])
 		if n > 0 && len(b)+len(bodyClose) > maxBytes {
 			b = b[:mark] // this record goes in the next request
 			break
@@ -41,10 +42,10 @@ func nextBody(evs []usage.Event, maxRecords, maxBytes int) ([]byte, int) {
 	return append(b, bodyClose...), n
 }
 
-func appendRecord(b []byte, ev *usage.Event) []byte {
+func appendRecord(b []byte, enc *usage.RecordEncoder, ev *usage.Event) []byte {
 	b = append(b, recordOpen...)
 	b = usage.AppendRecordKey(b, ev.ID)
 	b = append(b, recordValue...)
-	b = usage.AppendRecord(b, ev)
+	b = enc.Append(b, ev)
 	return append(b, recordClose...)
 }

@@ -43,6 +43,7 @@ type Config struct {
 type Outbox struct {
 	cfg     Config
 	session usage.Session
+	ids     *usage.IDs        // derives this session's ids
 	recover usage.Recoverable // the backend, if it is one and there is a store
 	linger  usage.Lingering   // the backend, if it is one
 
@@ -119,6 +120,7 @@ func New(cfg Config) *Outbox {
 	// are configured: two exporters of one process, or two starts on one
 	// spool, never derive the same id.
 	_, _ = rand.Read(o.session[:])
+	o.ids = usage.NewIDs(cfg.Instance, o.session)
 	if r, ok := cfg.Backend.(usage.Recoverable); ok && cfg.Store != nil {
 		o.recover = r
 	}

@@ -152,7 +152,7 @@ func (o *Outbox) snapshot() snapshotted {
 		w := written{s: s, storedOpen: s.storedOpen, storedRejected: s.storedRejected}
 		if ev := &s.event; s.hasEvent() && (!s.storedEvent || ev.rewrite) {
 			if ev.id.IsZero() {
-				ev.id = usage.DeriveID(o.cfg.Instance, o.session, s.Key, ev.seq)
+				o.ids.Derive(&ev.id, s.Key, ev.seq)
 			}
 			ch.PutEvents = append(ch.PutEvents, EventRecord{
 				Seq: ev.seq, Key: s.Key, Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customer,

@@ -15,9 +15,9 @@ type batch struct {
 	series  []*Series
 	events  []usage.Event // events[i] is series[i]'s event, as sent
 	seqs    []uint64
-	aside   []bool // events[i] waits for its tenant's customer lookup
-	rebind  []bool // events[i] was just bound: store it before sending
-	send    []usage.Event
+	aside   []bool        // events[i] waits for its tenant's customer lookup
+	rebind  []bool        // events[i] was just bound: store it before sending
+	send    []usage.Event // the events sent, when some wait (aside, rebind)
 	sendIdx []int
 	outs    []usage.Outcome
 	reports []func()
@@ -91,8 +91,8 @@ func (o *Outbox) lastForNow() bool {
 
 // deliver binds the batch's events to cached customers, sends those it
 // can and applies the outcome of every one; an event whose customer is not cached is set
-// aside for its tenant's lookup (lookups.go). Ids (a SHA-256 each) and the
-// send run without the lock.
+// aside for its tenant's lookup (lookups.go). Ids and the send run
+// without the lock.
 func (o *Outbox) deliver(b *batch) {
 	b.grow(len(b.events))
 	b.send, b.sendIdx = b.send[:0], b.sendIdx[:0]
@@ -114,18 +114,25 @@ func (o *Outbox) deliver(b *batch) {
 			}
 		}
 		if ev.ID.IsZero() {
-			ev.ID = usage.DeriveID(o.cfg.Instance, o.session, ev.Key, b.seqs[i])
+			o.ids.Derive(&ev.ID, ev.Key, b.seqs[i])
 		}
-		b.send = append(b.send, *ev)
 		b.sendIdx = append(b.sendIdx, i)
 	}
-	outs := b.outs[:len(b.send)]
+	// Usually every event goes: send them where they are.
+	send := b.events
+	if len(b.sendIdx) < len(b.events) {
+		for _, i := range b.sendIdx {
+			b.send = append(b.send, b.events[i])
+		}
+		send = b.send
+	}
+	outs := b.outs[:len(send)]
 	clear(outs)
 	switch {
 	case o.lastForNow():
-		o.linger.SendLast(o.ctx, b.send, outs)
-	case len(b.send) > 0:
-		o.cfg.Backend.Send(o.ctx, b.send, outs)
+		o.linger.SendLast(o.ctx, send, outs)
+	case len(send) > 0:
+		o.cfg.Backend.Send(o.ctx, send, outs)
 	}
 
 	b.reports, b.acked = b.reports[:0], b.acked[:0]
@@ -216,7 +223,9 @@ func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, loo
 			first.res.DeliveredUnits += units
 			first.answered()
 		}
-		o.freezeOpen(s, o.wallNow())
+		if s.open > 0 { // counted while the event was in flight
+			o.freezeOpen(s, o.wallNow())
+		}
 		return report
 	case out.Result == usage.Rejected && !lookup:
 		return both(o.cleared(s), o.park(s, out, first))

@@ -1,10 +1,6 @@
 package usage
 
-import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-)
+import "encoding/hex"
 
 // Limits on what enters the exporter. They are enforced where values enter
 // (options, Export, lookup answers), so that everything stored can be read
@@ -33,10 +29,9 @@ type Event struct {
 	Start, End int64
 }
 
-// ID is an event's idempotency key: an RFC 9562 version 8 UUID whose bits
-// are the SHA-256 of the exporter's instance, the session (a random value
-// drawn at each start), the series and the event's sequence number within
-// the session. No two events share one, whatever the instance ids.
+// ID is an event's idempotency key: an RFC 9562 version 8 UUID (see IDs
+// for how it is derived). No two events share one, whatever the instance
+// ids.
 type ID [16]byte
 
 // Session is the random part of every ID an exporter derives in one run.
@@ -71,20 +66,11 @@ func (id ID) encode(b []byte) {
 	hex.Encode(b[24:], id[10:])
 }
 
-// DeriveID computes the id of event number seq of series k.
+// DeriveID computes the id of event number seq of series k, as
+// NewIDs(instance, session).Derive does. It sets up a cipher each time:
+// derive many ids with one IDs.
 func DeriveID(instance string, session Session, k Key, seq uint64) ID {
-	var buf [256]byte
-	b := buf[:0]
-	for _, f := range [...]string{"litewave-event-v2", instance, k.Tenant, k.Device, k.Meter} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
-	}
-	b = append(b, session[:]...)
-	b = binary.BigEndian.AppendUint64(b, seq)
-	sum := sha256.Sum256(b)
 	var id ID
-	copy(id[:], sum[:16])
-	id[6] = id[6]&0x0f | 0x80 // version 8
-	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
+	NewIDs(instance, session).Derive(&id, k, seq)
 	return id
 }
