@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -582,13 +583,20 @@ func lastKey(b *bolt.Bucket, puts int) []byte {
 	return bytes.Clone(k)
 }
 
-// putEvents writes records, their keys and values in a few large buffers
-// that live as long as the transaction, as bbolt requires. A record whose
-// seq is beyond last, at or past every stored one (a new event, the usual
-// case), replaces nothing, so the search for an old one is skipped.
+// putEvents writes records in key order, their keys and values in a few
+// large buffers that live as long as the transaction, as bbolt requires.
+// A record whose seq is beyond last, at or past every stored one (a new
+// event, the usual case), replaces nothing, so the search for an old one
+// is skipped; in key order, bbolt appends it to the last page.
 func (w *writer) putEvents(b *bolt.Bucket, records []outbox.EventRecord, last []byte) {
+	order := make([]int32, len(records))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(i, j int32) int { return cmp.Compare(records[i].Seq, records[j].Seq) })
 	var buf []byte
-	for _, r := range records {
+	for _, i := range order {
+		r := records[i]
 		if w.err != nil {
 			return
 		}
