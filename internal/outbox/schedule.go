@@ -20,11 +20,11 @@ func (o *Outbox) retryWait(attempts int, server time.Duration) time.Duration {
 
 // Flush delivers everything owed now and waits until nothing deliverable is
 // owed and the store holds the final state (see storeCurrent), or ctx ends,
-// or the outbox is closed (ErrStopped). Every event waiting on its backoff is attempted at
-// once (those waiting on a server's Retry-After wait for it), and while the
-// flush lasts failures are retried on the short flush backoff: events in
-// flight at the call, events whose attempt fails, and events that arrive
-// during the flush.
+// or the outbox is closed (ErrStopped). Every event waiting on its backoff
+// is attempted at once (those waiting on a server's Retry-After wait for
+// it), and while the flush lasts failures are retried on the short flush
+// backoff: events in flight at the call, events whose attempt fails, and
+// events that arrive during the flush.
 //
 // It returns ErrUnfixable early, once every owed event has had an answer
 // during this flush and each still owed was refused for a configuration
