@@ -53,6 +53,9 @@ func crashChild() int {
 	if os.Getenv(crashSteadyEnv) != "" {
 		return crashSteadyChild(n)
 	}
+	if os.Getenv(crashFlushedEnv) != "" {
+		return crashFlushedChild(n)
+	}
 	exp, err := litewavemetric.New(ctx, litewavemetric.WithTimeout(2*time.Second), litewavemetric.WithConcurrency(4),
 		litewavemetric.WithRetry(litewavemetric.RetryConfig{InitialInterval: 50 * time.Millisecond, MaxInterval: 100 * time.Millisecond}))
 	if err != nil {

@@ -19,12 +19,12 @@ func (o *Outbox) retryWait(attempts int, server time.Duration) time.Duration {
 }
 
 // Flush delivers everything owed now and waits until nothing deliverable is
-// owed and the store holds the final state, or ctx ends, or the outbox is
-// closed (ErrStopped). Every event waiting on its backoff is attempted at
-// once (those waiting on a server's Retry-After wait for it), and while the
-// flush lasts failures are retried on the short flush backoff: events in
-// flight at the call, events whose attempt fails, and events that arrive
-// during the flush.
+// owed and the store holds the final state (see storeCurrent), or ctx ends,
+// or the outbox is closed (ErrStopped). Every event waiting on its backoff
+// is attempted at once (those waiting on a server's Retry-After wait for
+// it), and while the flush lasts failures are retried on the short flush
+// backoff: events in flight at the call, events whose attempt fails, and
+// events that arrive during the flush.
 //
 // It returns ErrUnfixable early, once every owed event has had an answer
 // during this flush and each still owed was refused for a configuration
@@ -78,9 +78,27 @@ func (o *Outbox) drained() bool {
 
 // storeCurrent reports whether the store, if any, holds the current state:
 // nothing waits to be committed, and no commit is under way (its snapshot
-// took what it writes out of the queues). mu must be held.
+// took what it writes out of the queues). Deletions of acknowledged events
+// that an AckLog recorded do not count: a restart does not send those
+// events again whether or not the commit that deletes them ran. mu must be
+// held.
 func (o *Outbox) storeCurrent() bool {
-	return o.cfg.Store == nil || !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0
+	if o.cfg.Store == nil {
+		return true
+	}
+	acked := len(o.acked)
+	if o.acksLogged() {
+		acked = 0
+	}
+	return !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+acked+o.streams.changes() == 0
+}
+
+// acksLogged reports whether every acknowledgement waiting for the commit
+// that deletes its record is recorded in the store's AckLog. mu must be
+// held.
+func (o *Outbox) acksLogged() bool {
+	_, logged := o.cfg.Store.(AckLog)
+	return logged && !o.ackLogFailed
 }
 
 // stuck reports whether every owed event waits for its retry after an
@@ -171,7 +189,7 @@ func (o *Outbox) commitDue() (bool, time.Duration) {
 		pause = storeRetryPause
 	case len(o.pending) > 0, !logged && len(o.acked) >= 2*max(1, o.cfg.Concurrency):
 		return true, 0
-	case o.flushing > 0 && o.stats.OwedUnits == 0:
+	case o.flushing > 0 && o.stats.OwedUnits == 0 && !o.storeCurrent():
 		// A Flush waits for nothing but this commit: a pause would only
 		// add to it.
 		return true, 0

@@ -24,8 +24,9 @@ type Store interface {
 // sent again with their keys. The commit still deletes the records, and
 // what is Released to a usage.Recoverable backend follows the commit.
 type AckLog interface {
-	// Acked records that the events of seqs, delivered and stored, need not
-	// be sent again. An error costs only that: the commit deletes them.
+	// Acked records that the events of seqs, delivered, need not be sent
+	// again (a seq whose record the store does not hold names nothing). An
+	// error costs only that: the commit deletes them.
 	Acked(seqs []uint64) error
 }
 

@@ -21,7 +21,7 @@ type batch struct {
 	sendIdx []int
 	outs    []usage.Outcome
 	reports []func()
-	acked   []uint64 // seqs of the stored events delivered, for the AckLog
+	acked   []uint64 // seqs of the events delivered, for the AckLog
 }
 
 func newBatch(max int) *batch { return &batch{max: max} }
@@ -134,10 +134,12 @@ func (o *Outbox) deliver(b *batch) {
 	case len(send) > 0:
 		o.cfg.Backend.Send(o.ctx, send, outs)
 	}
+	logFailed := o.logAcks(b, outs)
 
-	b.reports, b.acked = b.reports[:0], b.acked[:0]
+	b.reports = b.reports[:0]
 	o.mu.Lock()
 	o.delivering--
+	o.ackLogFailed = o.ackLogFailed || logFailed
 	j := 0
 	for i, s := range b.series {
 		var report func()
@@ -147,13 +149,7 @@ func (o *Outbox) deliver(b *batch) {
 		case b.rebind[i]:
 			report = o.bind(s, &b.events[i])
 		default:
-			stored, seq := s.storedEvent, s.event.seq
 			report = o.applyOutcome(s, &b.events[i], outs[j], false)
-			if stored && outs[j].Result == usage.Delivered && !s.storedEvent {
-				// Delivered, and its record's deletion queued (not a
-				// rejection's: that record goes only with the rejected one).
-				b.acked = append(b.acked, seq)
-			}
 			j++
 		}
 		if report != nil {
@@ -162,25 +158,37 @@ func (o *Outbox) deliver(b *batch) {
 	}
 	o.progressed()
 	o.report(b.reports)
-	o.logAcks(b.acked)
 	clear(b.reports)
 	clear(b.events)
 	clear(b.send)
 }
 
-// logAcks records a batch's delivered events in the store's AckLog, if it
-// has one, before the worker takes another batch: a crash before the
-// commit that deletes their records then does not send them again. A
-// failure leaves them to that commit, as without a log.
-func (o *Outbox) logAcks(seqs []uint64) {
+// logAcks records the batch's delivered events in the store's AckLog, if
+// it has one, before their outcomes are applied: by the time a Flush sees
+// nothing owed, a process killed before the commit that deletes their
+// records does not send them again, so the Flush need not wait for that
+// commit. It reports whether the log failed; the commit then records them,
+// and Flushes wait for it again.
+func (o *Outbox) logAcks(b *batch, outs []usage.Outcome) (failed bool) {
 	l, ok := o.cfg.Store.(AckLog)
-	if !ok || len(seqs) == 0 {
-		return
+	if !ok {
+		return false
 	}
-	if err := l.Acked(seqs); err != nil {
+	b.acked = b.acked[:0]
+	for j, i := range b.sendIdx {
+		if outs[j].Result == usage.Delivered {
+			b.acked = append(b.acked, b.seqs[i])
+		}
+	}
+	if len(b.acked) == 0 {
+		return false
+	}
+	if err := l.Acked(b.acked); err != nil {
 		o.cfg.Logger.Debug("litewavemetric: recording acknowledgements beside the spool failed; its next commit records them",
-			"events", len(seqs), "err", err)
+			"events", len(b.acked), "err", err)
+		return true
 	}
+	return false
 }
 
 // bind binds s's event to the customer ev names and sends it again: once

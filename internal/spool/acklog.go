@@ -397,9 +397,9 @@ func (s *Spool) startAckLog(c *Contents, id string) error {
 	return nil
 }
 
-// Acked records that the events of seqs, whose records the spool holds,
-// were delivered (outbox.AckLog): a restart does not send them again, even
-// if the process dies before the commit that deletes their records.
+// Acked records that the events of seqs were delivered (outbox.AckLog): a
+// restart does not send them again, even if the process dies before the
+// commit that deletes their records.
 func (s *Spool) Acked(seqs []uint64) error {
 	if len(seqs) == 0 {
 		return nil

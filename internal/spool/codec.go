@@ -59,8 +59,19 @@ func keySize(k outbox.Key) int {
 }
 
 func encodeEvent(r outbox.EventRecord) []byte {
-	b := make([]byte, 0, 64+keySize(r.Key)+len(r.Customer))
-	b = append(b, kindEvent)
+	return appendEvent(make([]byte, 0, eventSize(r)), r)
+}
+
+// eventSize bounds the bytes of r's record.
+func eventSize(r outbox.EventRecord) int {
+	return 4 + 1 + 8 + keySize(r.Key) + 3*8 + len(r.ID) + binary.MaxVarintLen64 + len(r.Customer)
+}
+
+// appendEvent appends r's record, as encodeEvent makes it, to b: a
+// collection's records fill a few large buffers rather than one each.
+func appendEvent(b []byte, r outbox.EventRecord) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, kindEvent) // the CRC, filled in below
 	b = appendU64(b, r.Seq)
 	b = appendKey(b, r.Key)
 	b = appendU64(b, uint64(r.Units))
@@ -68,7 +79,8 @@ func encodeEvent(r outbox.EventRecord) []byte {
 	b = appendU64(b, uint64(r.End))
 	b = append(b, r.ID[:]...)
 	b = appendString(b, r.Customer)
-	return seal(b)
+	binary.BigEndian.PutUint32(b[start:], crc32.Checksum(b[start+4:], castagnoli))
+	return b
 }
 
 func encodeOpen(r outbox.OpenRecord) []byte {

@@ -2,12 +2,15 @@ package spool
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -502,9 +505,10 @@ func write(tx *bolt.Tx, ch *outbox.Change) (int64, error) {
 	// Events are keyed by freezing order and mostly appended: fill pages.
 	b.events.FillPercent = 0.9
 	w := writer{}
-	for _, seq := range ch.DeleteEvents {
-		w.delete(b.events, eventKey(seq))
-	}
+	// The last key before this change's deletions: bbolt's Cursor.Last
+	// loops on a leaf emptied earlier in the same transaction.
+	last := lastKey(b.events, len(ch.PutEvents))
+	w.deleteEvents(b.events, ch.DeleteEvents)
 	for _, k := range ch.DeleteOpen {
 		w.delete(b.open, seriesKey(k))
 	}
@@ -514,9 +518,7 @@ func write(tx *bolt.Tx, ch *outbox.Change) (int64, error) {
 	for _, id := range ch.DeleteStreams {
 		w.delete(b.streams, id[:])
 	}
-	for _, r := range ch.PutEvents {
-		w.put(b.events, eventKey(r.Seq), encodeEvent(r))
-	}
+	w.putEvents(b.events, ch.PutEvents, last)
 	for _, r := range ch.PutOpen {
 		w.put(b.open, seriesKey(r.Key), encodeOpen(r))
 	}
@@ -556,6 +558,63 @@ func (w *writer) delete(b *bolt.Bucket, k []byte) {
 	if key, v := c.Seek(k); bytes.Equal(key, k) {
 		w.delta -= int64(len(k) + len(v))
 		w.err = c.Delete()
+	}
+}
+
+// deleteEvents deletes the records of seqs in key order: neighbouring
+// keys share pages, which bbolt then finds in its cache.
+func (w *writer) deleteEvents(b *bolt.Bucket, seqs []uint64) {
+	sorted := slices.Clone(seqs)
+	slices.Sort(sorted)
+	var k [8]byte
+	for _, seq := range sorted {
+		binary.BigEndian.PutUint64(k[:], seq)
+		w.delete(b, k[:])
+	}
+}
+
+// lastKey returns a copy of b's last key, if there are puts to compare
+// with it.
+func lastKey(b *bolt.Bucket, puts int) []byte {
+	if puts == 0 {
+		return nil
+	}
+	k, _ := b.Cursor().Last()
+	return bytes.Clone(k)
+}
+
+// putEvents writes records in key order, their keys and values in a few
+// large buffers that live as long as the transaction, as bbolt requires.
+// A record whose seq is beyond last, at or past every stored one (a new
+// event, the usual case), replaces nothing, so the search for an old one
+// is skipped; in key order, bbolt appends it to the last page.
+func (w *writer) putEvents(b *bolt.Bucket, records []outbox.EventRecord, last []byte) {
+	order := make([]int32, len(records))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(i, j int32) int { return cmp.Compare(records[i].Seq, records[j].Seq) })
+	var buf []byte
+	for _, i := range order {
+		r := records[i]
+		if w.err != nil {
+			return
+		}
+		if need := 8 + eventSize(r); cap(buf)-len(buf) < need {
+			buf = make([]byte, 0, max(need, 64<<10))
+		}
+		start := len(buf)
+		buf = binary.BigEndian.AppendUint64(buf, r.Seq)
+		key := buf[start:len(buf):len(buf)]
+		buf = appendEvent(buf, r)
+		value := buf[start+8 : len(buf) : len(buf)]
+		if last != nil && bytes.Compare(key, last) <= 0 {
+			w.put(b, key, value)
+			continue
+		}
+		w.delta += int64(len(key) + len(value))
+		w.err = b.Put(key, value)
+		last = key // a seq repeated in records takes the search
 	}
 }
 

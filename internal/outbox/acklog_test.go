@@ -1,0 +1,121 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// loggedStore is a memStore with an AckLog, as the spool has, whose
+// commits that only delete events wait until released.
+type loggedStore struct {
+	*memStore
+	deletions chan struct{} // closed by release
+	once      sync.Once
+	logMu     sync.Mutex
+	logged    []uint64
+	fail      error // Acked fails with it, if set
+}
+
+func newLoggedStore(fail error) *loggedStore {
+	return &loggedStore{memStore: newMemStore(), deletions: make(chan struct{}), fail: fail}
+}
+
+func (l *loggedStore) Commit(ch *Change) error {
+	if len(ch.DeleteEvents) > 0 && len(ch.PutEvents) == 0 {
+		<-l.deletions
+	}
+	return l.memStore.Commit(ch)
+}
+
+func (l *loggedStore) release() { l.once.Do(func() { close(l.deletions) }) }
+
+func (l *loggedStore) Acked(seqs []uint64) error {
+	l.logMu.Lock()
+	defer l.logMu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
+	l.logged = append(l.logged, seqs...)
+	return nil
+}
+
+// resent is what a process killed now would send again at its restart:
+// the events the store holds that the log does not name.
+func (l *loggedStore) resent() []EventRecord {
+	l.logMu.Lock()
+	defer l.logMu.Unlock()
+	var out []EventRecord
+	for _, r := range l.contents().Events {
+		if !slices.Contains(l.logged, r.Seq) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// With the acknowledgements recorded beside the store, Flush returns once
+// nothing is owed, while the commit that deletes the delivered events'
+// records is still held: a process killed at that moment sends nothing
+// again. (Without the log, Flush returns as it does and this fails.)
+func TestFlushReturnsWithDeliveredEventsInTheAckLog(t *testing.T) {
+	st := newLoggedStore(nil)
+	customers := newCustomers(map[string]string{"t1": "c1"})
+	customers.cached["t1"] = true
+	o := newTestOutbox(t, &fakeBackend{}, customers, func(c *Config) { c.Store = st })
+	defer st.release() // Close waits for the scheduler, which may be held
+	for range 20 {
+		r, _ := ingestInts(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
+		wait(t, r)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		require.NoError(t, o.Flush(ctx), "Flush does not wait for the held deletion")
+		cancel()
+		assert.Empty(t, st.resent(), "a process killed once Flush returned sends nothing again")
+		require.NotEmpty(t, st.contents().Events, "the deletion was held: the log alone keeps them from being sent again")
+	}
+}
+
+// When the log cannot be written, Flush waits for the commit that deletes
+// what was delivered, as without a log. (With the failure ignored, Flush
+// returns while the deletion is held, and this fails.)
+func TestFlushWaitsForTheDeletionWhenTheAckLogFails(t *testing.T) {
+	st := newLoggedStore(errors.New("disk full"))
+	customers := newCustomers(map[string]string{"t1": "c1"})
+	customers.cached["t1"] = true
+	o := newTestOutbox(t, &fakeBackend{}, customers, func(c *Config) { c.Store = st })
+	defer st.release()
+	r, _ := ingestInts(o, map[Key]int64{k1: 2})
+	wait(t, r)
+
+	done := make(chan error, 1)
+	go func() { done <- o.Flush(context.Background()) }()
+	returned := false
+	require.Eventually(t, func() bool {
+		select {
+		case <-done:
+			returned = true
+			return true
+		default:
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.waitCh != nil && o.stats.OwedUnits == 0
+	}, 10*time.Second, time.Millisecond)
+	require.False(t, returned, "Flush returned before the delivered event's deletion was committed")
+	assert.NotEmpty(t, st.resent(), "a process killed now would send it again")
+
+	st.release()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush did not return once the deletion was committed")
+	}
+	assert.Empty(t, st.resent(), "nothing is sent again once Flush returned")
+}
