@@ -264,7 +264,7 @@ func (in *ingest) makeRoom() bool {
 	}
 	cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 	o.forget(func(s *Series) bool {
-		return s.state == idle && s.open == 0 && !s.hasEvent() && s.rejected == nil && s.lastActive < cutoff
+		return s.state == idle && s.open == 0 && !s.hasEvent() && s.extra == nil && s.lastActive < cutoff
 	})
 	return o.series.len() < o.cfg.MaxSeries
 }

@@ -222,7 +222,7 @@ func (o *Outbox) restored(k Key) *Series {
 }
 
 func (o *Outbox) newSeries(k Key) *Series {
-	return &Series{Key: k, heapIdx: -1, lastActive: o.monoSeconds()}
+	return &Series{Key: k, lastActive: o.monoSeconds()}
 }
 
 // mono is a monotonic clock for scheduling, immune to wall-clock jumps.

@@ -105,7 +105,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 		for _, w := range snap.done {
 			o.markDirty(w.s)
 			if w.seq != 0 && w.s.event.seq == w.seq {
-				w.s.event.rewrite = true
+				w.s.rewrite = true
 			}
 		}
 		o.pending = append(snap.release, o.pending...)
@@ -150,14 +150,14 @@ func (o *Outbox) snapshot() snapshotted {
 			continue // forgotten since; its deletion is queued in dropped
 		}
 		w := written{s: s, storedOpen: s.storedOpen, storedRejected: s.storedRejected}
-		if ev := &s.event; s.hasEvent() && (!s.storedEvent || ev.rewrite) {
+		if ev := &s.event; s.hasEvent() && (!s.storedEvent || s.rewrite) {
 			if ev.id.IsZero() {
 				ev.id = usage.DeriveID(o.cfg.Instance, o.session, s.Key, ev.seq)
 			}
 			ch.PutEvents = append(ch.PutEvents, EventRecord{
 				Seq: ev.seq, Key: s.Key, Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customer,
 			})
-			ev.rewrite = false
+			s.rewrite = false
 			w.seq, w.id = ev.seq, ev.id
 		}
 		switch {
@@ -168,7 +168,7 @@ func (o *Outbox) snapshot() snapshotted {
 			ch.DeleteOpen = append(ch.DeleteOpen, s.Key)
 			w.storedOpen = false
 		}
-		switch p := s.rejected; {
+		switch p := s.rejected(); {
 		case p != nil:
 			ch.PutRejected = append(ch.PutRejected, RejectedRecord{Key: s.Key, Units: p.units, Reason: p.reason, Since: p.since})
 			w.storedRejected = true
@@ -192,7 +192,7 @@ func (o *Outbox) rewriteAll() {
 	o.series.all(func(s *Series) {
 		s.storedEvent, s.storedOpen, s.storedRejected = false, false, false
 		if s.hasEvent() {
-			s.event.rewrite = true
+			s.rewrite = true
 		}
 		o.markDirty(s)
 	})

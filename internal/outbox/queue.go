@@ -42,21 +42,13 @@ func (q *fifo) pop() *Series {
 type retryHeap []*Series
 
 func (h retryHeap) Len() int           { return len(h) }
-func (h retryHeap) Less(i, j int) bool { return h[i].event.next < h[j].event.next }
-func (h retryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = int32(i), int32(j)
-}
-func (h *retryHeap) Push(x any) {
-	s := x.(*Series)
-	s.heapIdx = int32(len(*h))
-	*h = append(*h, s)
-}
+func (h retryHeap) Less(i, j int) bool { return h[i].extra.retry.next < h[j].extra.retry.next }
+func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *retryHeap) Push(x any)        { *h = append(*h, x.(*Series)) }
 func (h *retryHeap) Pop() any {
 	old := *h
 	s := old[len(old)-1]
 	old[len(old)-1] = nil
-	s.heapIdx = -1
 	*h = old[:len(old)-1]
 	return s
 }

@@ -37,10 +37,11 @@ func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (repor
 	before := s.contrib()
 	ev := &s.event
 	now := time.Now().UnixNano()
-	if s.rejected == nil {
-		s.rejected = &rejectedUsage{since: now}
+	p := s.rejected()
+	if p == nil {
+		p = &rejectedUsage{since: now}
+		s.setRejected(p)
 	}
-	p := s.rejected
 	p.units += ev.units
 	p.events++
 	p.reason, p.err = out.Err.Error(), out.Err
@@ -78,7 +79,7 @@ func (o *Outbox) Rejected() []Rejected {
 	defer o.mu.Unlock()
 	var out []Rejected
 	o.series.all(func(s *Series) {
-		if p := s.rejected; p != nil {
+		if p := s.rejected(); p != nil {
 			out = append(out, Rejected{Key: s.Key, Units: p.units, Events: p.events, Reason: p.reason, Err: p.err, Since: time.Unix(0, p.since)})
 		}
 	})
@@ -95,7 +96,7 @@ func (o *Outbox) RetryRejected() int {
 	n := 0
 	now := o.wallNow()
 	o.series.all(func(s *Series) {
-		p := s.rejected
+		p := s.rejected()
 		if p == nil {
 			return
 		}
@@ -104,7 +105,7 @@ func (o *Outbox) RetryRejected() int {
 			s.openStart = p.since
 		}
 		s.open += p.units
-		s.rejected = nil
+		s.setRejected(nil)
 		o.markDirty(s)
 		o.stats.account(before, s.contrib())
 		o.cfg.Customers.Forget(s.Tenant)

@@ -19,40 +19,102 @@ type event struct {
 	seq        uint64         // order of freezing: the store's key and part of the id
 	id         usage.ID
 	customer   string
-	next       int64 // monotonic nanoseconds of the next attempt
-	attempts   int32
-	failure    Class  // of the last failed attempt
-	definite   bool   // the last failed attempt met a configuration problem that retrying cannot fix
-	serverWait bool   // next was set by the server's wait, which Flush honours
-	rewrite    bool   // the stored record is stale: the customer was bound since
-	tried      uint64 // Outbox.flushes when the last failed attempt ended
 }
 
 // Series is the owed usage of one Key. Its state changes only through the
 // transitions in states.go. What adding usage touches comes first, the
 // event's units and first attempts within its first 40 bytes: a series is
-// 208 bytes, so one in four starts a cache line, and these 40 bytes lie in
-// one line for half the series (64 bytes would for a quarter).
+// 176 bytes, so these 40 bytes lie in one cache line for half the series.
+// What few series need is out of line (extra), so that a series billed
+// without trouble does not carry it.
 type Series struct {
 	open       int64 // usage accumulated while the event is pending
 	lastActive int32 // monotonic seconds
-	state      state
-	dirty      bool // differs from what the store holds
 	// forgotten is set under mu and read by Handle.Held without it.
 	forgotten atomic.Bool
-	event     event
-	openStart int64     // wall clock: start of the window of the open usage
-	rem       Remainder // of float usage
-	Key
-	rejected *rejectedUsage // rejected usage, kept until sent again; rare, so out of line
-	heapIdx  int32
+	state     state
+	dirty     bool // differs from what the store holds
 	// What the store holds for this series.
 	storedEvent, storedOpen, storedRejected bool
+	rewrite                                 bool // the stored event record is stale: its customer was bound since
+	event                                   event
+	openStart                               int64     // wall clock: start of the window of the open usage
+	rem                                     Remainder // of float usage
+	Key
+	extra *seriesExtra // nil while the series has neither rejected usage nor an event that failed
+}
+
+// seriesExtra is what few series need: the retry bookkeeping of an event
+// an attempt of which failed, and rejected usage.
+type seriesExtra struct {
+	retry    retryState
+	rejected *rejectedUsage // kept until sent again
+}
+
+// retryState is what an event keeps once an attempt of it failed, until it
+// is delivered or rejected.
+type retryState struct {
+	next       int64  // monotonic nanoseconds of the next attempt
+	tried      uint64 // Outbox.flushes when the last failed attempt ended
+	failures   int32  // failed attempts, failed customer lookups included
+	failure    Class  // of the last failed attempt
+	definite   bool   // the last failed attempt met a configuration problem that retrying cannot fix
+	serverWait bool   // next was set by the server's wait, which Flush honours
 }
 
 func (s *Series) hasEvent() bool { return s.event.units > 0 }
 
 // holdsNothing reports whether forgetting the series loses no usage.
 func (s *Series) holdsNothing() bool {
-	return s.state == idle && s.open == 0 && s.rem.IsZero() && !s.hasEvent() && s.rejected == nil
+	return s.state == idle && s.open == 0 && s.rem.IsZero() && !s.hasEvent() && s.extra == nil
+}
+
+// rejected is the series' rejected usage, nil if it has none.
+func (s *Series) rejected() *rejectedUsage {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.rejected
+}
+
+// setRejected sets the series' rejected usage; nil: none.
+func (s *Series) setRejected(p *rejectedUsage) {
+	if p != nil && s.extra == nil {
+		s.extra = &seriesExtra{}
+	}
+	if s.extra != nil {
+		s.extra.rejected = p
+		s.dropEmptyExtra()
+	}
+}
+
+// retry is the retry bookkeeping of the series' event, made on first use.
+func (s *Series) retry() *retryState {
+	if s.extra == nil {
+		s.extra = &seriesExtra{}
+	}
+	return &s.extra.retry
+}
+
+// failure is the class of the last failed attempt of the series' event;
+// classNone if none failed.
+func (s *Series) failure() Class {
+	if s.extra == nil {
+		return classNone
+	}
+	return s.extra.retry.failure
+}
+
+// endRetry forgets the retry bookkeeping of an event that ended.
+func (s *Series) endRetry() {
+	if s.extra != nil {
+		s.extra.retry = retryState{}
+		s.dropEmptyExtra()
+	}
+}
+
+func (s *Series) dropEmptyExtra() {
+	if s.extra.rejected == nil && s.extra.retry == (retryState{}) {
+		s.extra = nil
+	}
 }

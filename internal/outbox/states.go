@@ -78,6 +78,7 @@ func (o *Outbox) queueReady(s *Series) {
 // restoreEvent queues an event a store held at start, as it was stored.
 func (o *Outbox) restoreEvent(s *Series, ev event) {
 	s.event = ev
+	s.rewrite = false
 	s.storedEvent = true
 	s.state = ready
 	o.ready.push(s)
@@ -89,7 +90,7 @@ func (o *Outbox) restoreEvent(s *Series, ev event) {
 func (o *Outbox) releaseCommitted(s *Series) {
 	switch {
 	case s.state != pending:
-	case s.storedEvent && !s.event.rewrite:
+	case s.storedEvent && !s.rewrite:
 		o.queueReady(s)
 	default:
 		o.pending = append(o.pending, s)
@@ -102,13 +103,12 @@ func (o *Outbox) releaseCommitted(s *Series) {
 func (o *Outbox) startAttempt(s *Series) {
 	s.state = inFlight
 	o.stats.InFlight++
-	s.event.attempts++
 }
 
 // awaitRetry puts an event whose attempt failed in the retry heap until
 // next (monotonic nanoseconds).
 func (o *Outbox) awaitRetry(s *Series, next int64) {
-	s.event.next = next
+	s.retry().next = next
 	s.state = waiting
 	o.retries.add(s)
 	o.kick()
@@ -123,8 +123,8 @@ func (o *Outbox) releaseDue() time.Duration {
 		if s == nil {
 			return 0
 		}
-		if s.event.next > now {
-			return time.Duration(s.event.next - now)
+		if next := s.extra.retry.next; next > now {
+			return time.Duration(next - now)
 		}
 		o.retries.popMin()
 		o.queueReady(s)
@@ -134,6 +134,8 @@ func (o *Outbox) releaseDue() time.Duration {
 // endEvent forgets a delivered or rejected event: the series is idle.
 func (o *Outbox) endEvent(s *Series) {
 	s.event = event{}
+	s.rewrite = false
+	s.endRetry()
 	s.state = idle
 }
 

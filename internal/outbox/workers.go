@@ -182,8 +182,7 @@ func (o *Outbox) logAcks(seqs []uint64) {
 func (o *Outbox) bind(s *Series, ev *usage.Event) func() {
 	o.stats.InFlight--
 	s.event.id, s.event.customer = ev.ID, ev.Customer
-	s.event.attempts-- // the lookup was not a delivery attempt
-	s.event.rewrite = o.cfg.Store != nil
+	s.rewrite = o.cfg.Store != nil
 	report := o.cleared(s)
 	o.makeSendable(s)
 	return report
@@ -223,8 +222,10 @@ func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, loo
 	}
 	e.first = nil
 	o.stats.Retries++
-	wait := o.retryWait(int(e.attempts), out.Wait)
-	e.serverWait = out.Wait > 0
+	r := s.retry()
+	r.failures++
+	wait := o.retryWait(int(r.failures), out.Wait)
+	r.serverWait = out.Wait > 0
 	o.awaitRetry(s, o.mono()+int64(wait))
 	if first != nil {
 		first.res.Deferred++
@@ -238,8 +239,8 @@ func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, loo
 	if usage.IsConfig(out.Err) {
 		class = Configuration
 	}
-	e.tried, e.definite = o.flushes, definite(class, out.Err, o.cfg.Store != nil)
-	k, attempt, err := s.Key, e.attempts, out.Err
+	r.tried, r.definite = o.flushes, definite(class, out.Err, o.cfg.Store != nil)
+	k, attempt, err := s.Key, r.failures, out.Err
 	return both(o.failed(s, class, err), func() {
 		o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
 			"tenant", k.Tenant, "device", k.Device, "meter", k.Meter, "attempt", attempt, "wait", wait, "err", err)
