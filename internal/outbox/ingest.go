@@ -86,7 +86,7 @@ func keyOf(p *point, k *Key) Key {
 	if k != nil {
 		return *k
 	}
-	return p.s.Key
+	return p.s.key()
 }
 
 // addInt adds integer usage to the point's series.
@@ -100,7 +100,7 @@ func (in *ingest) addInt(p *point, k *Key, v int64) {
 		return
 	}
 	if *in.target(s) > math.MaxInt64-v {
-		in.reject(&in.report.TooLarge, s.Key, float64(v), "total would overflow int64")
+		in.reject(&in.report.TooLarge, s.key(), float64(v), "total would overflow int64")
 		return
 	}
 	in.add(s, v)
@@ -125,7 +125,7 @@ func (in *ingest) addFloat(p *point, k *Key, v float64) {
 		return
 	}
 	if float64(*in.target(s))+v >= math.MaxInt64 {
-		in.reject(&in.report.TooLarge, s.Key, v, "total would overflow int64")
+		in.reject(&in.report.TooLarge, s.key(), v, "total would overflow int64")
 		return
 	}
 	in.touch(s)

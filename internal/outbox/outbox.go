@@ -180,7 +180,9 @@ func (o *Outbox) Restore(c Contents) error {
 			return errors.New("two stored events for one series")
 		}
 		before := s.contrib()
-		o.restoreEvent(s, event{units: r.Units, start: r.Start, end: r.End, seq: r.Seq, id: r.ID, customer: r.Customer})
+		ev := event{units: r.Units, start: r.Start, end: r.End, seq: r.Seq, id: r.ID}
+		ev.bindCustomer(r.Customer)
+		o.restoreEvent(s, ev)
 		o.seq = max(o.seq, r.Seq)
 		o.lastWall = max(o.lastWall, r.End)
 		o.stats.account(before, s.contrib())
@@ -222,7 +224,7 @@ func (o *Outbox) restored(k Key) *Series {
 }
 
 func (o *Outbox) newSeries(k Key) *Series {
-	return &Series{Key: k, lastActive: o.monoSeconds()}
+	return &Series{scope: scopeOf(k), device: k.Device, lastActive: o.monoSeconds()}
 }
 
 // mono is a monotonic clock for scheduling, immune to wall-clock jumps.

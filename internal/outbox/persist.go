@@ -152,28 +152,28 @@ func (o *Outbox) snapshot() snapshotted {
 		w := written{s: s, storedOpen: s.storedOpen, storedRejected: s.storedRejected}
 		if ev := &s.event; s.hasEvent() && (!s.storedEvent || s.rewrite) {
 			if ev.id.IsZero() {
-				ev.id = usage.DeriveID(o.cfg.Instance, o.session, s.Key, ev.seq)
+				ev.id = usage.DeriveID(o.cfg.Instance, o.session, s.key(), ev.seq)
 			}
 			ch.PutEvents = append(ch.PutEvents, EventRecord{
-				Seq: ev.seq, Key: s.Key, Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customer,
+				Seq: ev.seq, Key: s.key(), Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customerName(),
 			})
 			s.rewrite = false
 			w.seq, w.id = ev.seq, ev.id
 		}
 		switch {
 		case s.open > 0 || !s.rem.IsZero():
-			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.Key, Units: s.open, Start: s.openStart, Rem: s.rem})
+			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.key(), Units: s.open, Start: s.openStart, Rem: s.rem})
 			w.storedOpen = true
 		case s.storedOpen:
-			ch.DeleteOpen = append(ch.DeleteOpen, s.Key)
+			ch.DeleteOpen = append(ch.DeleteOpen, s.key())
 			w.storedOpen = false
 		}
 		switch p := s.rejected(); {
 		case p != nil:
-			ch.PutRejected = append(ch.PutRejected, RejectedRecord{Key: s.Key, Units: p.units, Reason: p.reason, Since: p.since})
+			ch.PutRejected = append(ch.PutRejected, RejectedRecord{Key: s.key(), Units: p.units, Reason: p.reason, Since: p.since})
 			w.storedRejected = true
 		case s.storedRejected:
-			ch.DeleteRejected = append(ch.DeleteRejected, s.Key)
+			ch.DeleteRejected = append(ch.DeleteRejected, s.key())
 			w.storedRejected = false
 		}
 		done = append(done, w)

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"sync/atomic"
+	"unique"
 
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
@@ -18,13 +19,32 @@ type event struct {
 	start, end int64          // its window, wall-clock Unix nanoseconds
 	seq        uint64         // order of freezing: the store's key and part of the id
 	id         usage.ID
-	customer   string
+	customer   unique.Handle[string] // interned: a tenant's events share it; zero until bound
+}
+
+// customerName is the customer the event is bound to; "" if none yet.
+func (e *event) customerName() string {
+	if e.customer == (unique.Handle[string]{}) {
+		return ""
+	}
+	return e.customer.Value()
+}
+
+// bindCustomer binds the event to customer c; "" unbinds it.
+func (e *event) bindCustomer(c string) {
+	switch {
+	case c == e.customerName():
+	case c == "":
+		e.customer = unique.Handle[string]{}
+	default:
+		e.customer = unique.Make(c)
+	}
 }
 
 // Series is the owed usage of one Key. Its state changes only through the
 // transitions in states.go. What adding usage touches comes first, the
 // event's units and first attempts within its first 40 bytes: a series is
-// 176 bytes, so these 40 bytes lie in one cache line for half the series.
+// 144 bytes, so these 40 bytes lie in one cache line for half the series.
 // What few series need is out of line (extra), so that a series billed
 // without trouble does not carry it.
 type Series struct {
@@ -40,9 +60,27 @@ type Series struct {
 	event                                   event
 	openStart                               int64     // wall clock: start of the window of the open usage
 	rem                                     Remainder // of float usage
-	Key
-	extra *seriesExtra // nil while the series has neither rejected usage nor an event that failed
+	// The series' Key: its tenant and meter, which many series share, as
+	// one interned handle.
+	scope  unique.Handle[tenantMeter]
+	device string
+	extra  *seriesExtra // nil while the series has neither rejected usage nor an event that failed
 }
+
+// tenantMeter is the part of a Key that a tenant's series of one meter
+// share: interned, it costs a series 8 bytes rather than 32.
+type tenantMeter struct{ tenant, meter string }
+
+func scopeOf(k Key) unique.Handle[tenantMeter] {
+	return unique.Make(tenantMeter{tenant: k.Tenant, meter: k.Meter})
+}
+
+func (s *Series) key() Key {
+	tm := s.scope.Value()
+	return Key{Tenant: tm.tenant, Device: s.device, Meter: tm.meter}
+}
+
+func (s *Series) tenant() string { return s.scope.Value().tenant }
 
 // seriesExtra is what few series need: the retry bookkeeping of an event
 // an attempt of which failed, and rejected usage.

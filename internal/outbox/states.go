@@ -37,8 +37,8 @@ func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer fu
 	o.seq++
 	s.event = event{units: s.open, start: s.openStart, end: wall, seq: o.seq, first: first}
 	s.open = 0
-	if c, ok := customer(s.Tenant); ok {
-		s.event.customer = c
+	if c, ok := customer(s.tenant()); ok {
+		s.event.bindCustomer(c)
 	}
 	if first != nil {
 		first.add(s.event.units)
@@ -161,7 +161,7 @@ func (o *Outbox) forget(drop func(*Series) bool) {
 			o.stats.FractionsDropped += v
 		}
 		if s.storedOpen {
-			o.dropped = append(o.dropped, s.Key)
+			o.dropped = append(o.dropped, s.key())
 		}
 		s.forgotten.Store(true)
 		o.series.delete(s)
