@@ -189,15 +189,12 @@ func (in *ingest) add(s *Series, v int64) {
 
 // customer is Customers.Cached remembered for the ingest: a collection
 // freezes many events of few tenants.
-func (in *ingest) customer(tenant string) (string, bool) {
+func (in *ingest) customer(tenant string) (customerID, bool) {
 	o := in.o
 	if c, ok := o.ingestCustomers[tenant]; ok {
-		return c, c != ""
+		return c, c != customerID{}
 	}
-	c, ok := o.cfg.Customers.Cached(tenant)
-	if !ok {
-		c = ""
-	}
+	c, ok := o.cachedCustomer(tenant)
 	o.ingestCustomers[tenant] = c
 	return c, ok
 }

@@ -60,7 +60,7 @@ type Outbox struct {
 	// uncommitted estimates the bytes of new series not committed yet, for
 	// the store's cap.
 	uncommitted     int64
-	ingestCustomers map[string]string        // customer ids known to the ingest in progress ("": not cached)
+	ingestCustomers map[string]customerID    // customer ids known to the ingest in progress (zero: not cached)
 	lookups         map[string]*tenantLookup // tenants whose customer is being looked up, or failed to be
 	lookupSlots     chan struct{}            // bounds the lookups in flight
 	seq             uint64
@@ -106,7 +106,7 @@ func New(cfg Config) *Outbox {
 	o := &Outbox{
 		cfg:             cfg,
 		series:          newTable(),
-		ingestCustomers: make(map[string]string),
+		ingestCustomers: make(map[string]customerID),
 		lookups:         make(map[string]*tenantLookup),
 		lookupSlots:     make(chan struct{}, maxLookups),
 		origin:          time.Now(),

@@ -1,6 +1,9 @@
 package outbox
 
-import "time"
+import (
+	"time"
+	"unique"
+)
 
 // A series' event goes through these states. Every change of state is one
 // of the transitions in this file, and no other file sets a state:
@@ -32,13 +35,13 @@ const (
 // freeze turns the series' open usage into its next event, bound to the
 // tenant's customer if customer knows it without a network call, and makes
 // it sendable. first, if not nil, tracks the ingest that froze it.
-func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer func(string) (string, bool)) {
+func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer func(string) (customerID, bool)) {
 	before := s.contrib()
 	o.seq++
 	s.event = event{units: s.open, start: s.openStart, end: wall, seq: o.seq, first: first}
 	s.open = 0
 	if c, ok := customer(s.tenant()); ok {
-		s.event.bindCustomer(c)
+		s.event.customer = c
 	}
 	if first != nil {
 		first.add(s.event.units)
@@ -52,8 +55,18 @@ func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer fu
 // RetryRejected.
 func (o *Outbox) freezeOpen(s *Series, wall int64) {
 	if s.state == idle && s.open > 0 {
-		o.freeze(s, wall, nil, o.cfg.Customers.Cached)
+		o.freeze(s, wall, nil, o.cachedCustomer)
 	}
+}
+
+// cachedCustomer is the tenant's customer if it is known without a
+// network call; the zero customerID and false if not.
+func (o *Outbox) cachedCustomer(tenant string) (customerID, bool) {
+	c, ok := o.cfg.Customers.Cached(tenant)
+	if !ok || c == "" {
+		return customerID{}, false
+	}
+	return unique.Make(c), true
 }
 
 // makeSendable makes a frozen or re-bound event sendable: at once without
