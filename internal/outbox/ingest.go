@@ -42,6 +42,9 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 	defer c.reset()
 	clear(o.ingestCustomers)
 	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keys: c.keys}
+	if o.cfg.Store == nil {
+		o.ready.reserve(len(c.points)) // each point may freeze an event
+	}
 	for i := range c.points {
 		in.point(&c.points[i])
 	}

@@ -1,6 +1,9 @@
 package outbox
 
-import "container/heap"
+import (
+	"container/heap"
+	"slices"
+)
 
 // fifo is the queue of series whose event is ready to send, in freezing
 // order, so that the oldest usage goes out first.
@@ -15,6 +18,11 @@ type fifo struct {
 const keptReady = 1 << 17
 
 func (q *fifo) push(s *Series) { q.items = append(q.items, s) }
+
+// reserve makes room for n more series at once: grown by appends, the
+// queue of a large collection would allocate about five times its size
+// while the collection is sent.
+func (q *fifo) reserve(n int) { q.items = slices.Grow(q.items, n) }
 
 func (q *fifo) len() int { return len(q.items) - q.head }
 
