@@ -28,10 +28,28 @@ const codeUnknownTopic = 3
 // aclFix is the fix of a record refused by the proxy's own Kafka client.
 const aclFix = "the REST Proxy's Kafka credentials or ACLs refused the record: check the proxy's configuration"
 
-// entry is one element of "offsets", kept as raw values: key names must
-// match exactly, and whether "error" is present tells the two proxies
-// apart.
-type entry map[string]json.RawMessage
+// entry is one element of "offsets": the raw values of the keys it reads,
+// nil where absent (whether "error" is present tells the two proxies
+// apart), each a slice of the answer's body.
+type entry struct {
+	partition, offset, errorCode, error json.RawMessage
+}
+
+// field returns e's raw value of key, and whether e has the key.
+func (e *entry) field(key string) (json.RawMessage, bool) {
+	var raw json.RawMessage
+	switch key {
+	case "partition":
+		raw = e.partition
+	case "offset":
+		raw = e.offset
+	case "error_code":
+		raw = e.errorCode
+	case "error":
+		raw = e.error
+	}
+	return raw, raw != nil
+}
 
 // parseAnswer sets out to the outcomes of the records of a 2xx answer,
 // which were batch[first:]. An answer that cannot be read per record makes
@@ -64,17 +82,9 @@ func (b *Backend) resend(out []usage.Outcome, err error) {
 }
 
 func (b *Backend) readAnswer(first int, body []byte, out []usage.Outcome) error {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return errors.New("not a JSON object")
-	}
-	raw, ok := top["offsets"]
-	if !ok {
-		return errors.New(`no "offsets"`)
-	}
-	var entries []entry
-	if err := json.Unmarshal(raw, &entries); err != nil {
-		return errors.New(`"offsets" is not an array of objects`)
+	entries, err := readOffsets(body, len(out))
+	if err != nil {
+		return err
 	}
 	if len(entries) == 0 && len(out) > 0 {
 		return errors.New(`"offsets" is empty`)
@@ -92,8 +102,8 @@ func perRecord(entries []entry, records int) bool {
 	if len(entries) != records {
 		return false
 	}
-	for _, e := range entries {
-		if _, ok := e["error"]; !ok {
+	for i := range entries {
+		if entries[i].error == nil {
 			return false
 		}
 	}
@@ -103,8 +113,8 @@ func perRecord(entries []entry, records int) bool {
 func (b *Backend) readConfluent(first int, entries []entry, out []usage.Outcome) error {
 	// One buffer holds the answers of all delivered records.
 	answers := make([]byte, 0, len(entries)*(48+len(b.topic)))
-	for i, e := range entries {
-		r, err := readRecord(e)
+	for i := range entries {
+		r, err := readRecord(&entries[i])
 		if err != nil {
 			return fmt.Errorf("record %d: %w", first+i, err)
 		}
@@ -135,7 +145,7 @@ type recordEntry struct {
 // readRecord reads a Confluent entry: every key present; on success
 // error_code and "error" null, partition and offset integers; on failure
 // an integer error_code.
-func readRecord(e entry) (recordEntry, error) {
+func readRecord(e *entry) (recordEntry, error) {
 	var r recordEntry
 	var err error
 	var partitionNull, offsetNull bool
@@ -185,8 +195,8 @@ func (b *Backend) readRedpanda(entries []entry, out []usage.Outcome) error {
 		return fmt.Errorf(`%d "offsets" for %d records`, len(entries), len(out))
 	}
 	var failed *partitionError
-	for _, e := range entries {
-		f, err := readPartition(e)
+	for i := range entries {
+		f, err := readPartition(&entries[i])
 		if err != nil {
 			return err
 		}
@@ -229,7 +239,7 @@ func (p *partitionError) failed() bool { return p.code != 0 || p.msg != "" }
 // readPartition reads a Redpanda entry: an integer partition and offset,
 // and an error_code only on failure. Redpanda sends no "error"; one that
 // says something is a failure whatever the code.
-func readPartition(e entry) (partitionError, error) {
+func readPartition(e *entry) (partitionError, error) {
 	var p partitionError
 	var err error
 	if p.partition, err = requiredInt(e, "partition"); err != nil {
@@ -238,12 +248,12 @@ func readPartition(e entry) (partitionError, error) {
 	if _, err = requiredInt(e, "offset"); err != nil {
 		return p, fmt.Errorf("partition %d: %w", p.partition, err)
 	}
-	if _, ok := e["error_code"]; ok {
+	if e.errorCode != nil {
 		if p.code, err = requiredInt(e, "error_code"); err != nil {
 			return p, fmt.Errorf("partition %d: %w", p.partition, err)
 		}
 	}
-	if _, ok := e["error"]; ok {
+	if e.error != nil {
 		if p.msg, err = nullableString(e, "error"); err != nil {
 			return p, fmt.Errorf("partition %d: %w", p.partition, err)
 		}
@@ -264,8 +274,8 @@ func (b *Backend) missingTopic(err error) error {
 }
 
 // nullableInt reads e[key], which must be present and null or an integer.
-func nullableInt(e entry, key string) (v int64, null bool, err error) {
-	raw, ok := e[key]
+func nullableInt(e *entry, key string) (v int64, null bool, err error) {
+	raw, ok := e.field(key)
 	if !ok {
 		return 0, false, fmt.Errorf("no %q", key)
 	}
@@ -280,7 +290,7 @@ func nullableInt(e entry, key string) (v int64, null bool, err error) {
 }
 
 // requiredInt reads e[key], which must be an integer.
-func requiredInt(e entry, key string) (int64, error) {
+func requiredInt(e *entry, key string) (int64, error) {
 	v, null, err := nullableInt(e, key)
 	if err == nil && null {
 		err = fmt.Errorf("%q is null", key)
@@ -290,8 +300,8 @@ func requiredInt(e entry, key string) (int64, error) {
 
 // nullableString reads e[key], which must be present and null or a
 // string.
-func nullableString(e entry, key string) (string, error) {
-	raw, ok := e[key]
+func nullableString(e *entry, key string) (string, error) {
+	raw, ok := e.field(key)
 	if !ok {
 		return "", fmt.Errorf("no %q", key)
 	}

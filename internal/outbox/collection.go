@@ -27,7 +27,7 @@ func (h *Handle) Key() Key {
 	if h.s == nil {
 		return Key{}
 	}
-	return h.s.Key
+	return h.s.key()
 }
 
 // Held reports whether the outbox holds the handle's series: false before

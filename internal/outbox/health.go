@@ -88,11 +88,10 @@ type episode struct {
 // failed records that an attempt of s failed with class c. mu must be held;
 // the report, if any, is run without it.
 func (o *Outbox) failed(s *Series, c Class, err error) func() {
-	ev := &s.event
 	var r1 func()
-	if ev.failure != c {
+	if r := s.retry(); r.failure != c {
 		r1 = o.cleared(s)
-		ev.failure = c
+		r.failure = c
 		o.health[c].events++
 	}
 	return both(r1, o.note(c, err))
@@ -101,11 +100,11 @@ func (o *Outbox) failed(s *Series, c Class, err error) func() {
 // cleared records that s's event no longer fails (delivered, rejected or
 // re-bound). mu must be held.
 func (o *Outbox) cleared(s *Series) func() {
-	c := s.event.failure
+	c := s.failure()
 	if c == classNone {
 		return nil
 	}
-	s.event.failure = classNone
+	s.extra.retry.failure = classNone
 	e := &o.health[c]
 	e.events--
 	if e.events > 0 {

@@ -42,6 +42,9 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 	defer c.reset()
 	clear(o.ingestCustomers)
 	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keys: c.keys}
+	if o.cfg.Store == nil {
+		o.ready.reserve(len(c.points)) // each point may freeze an event
+	}
 	for i := range c.points {
 		in.point(&c.points[i])
 	}
@@ -86,7 +89,7 @@ func keyOf(p *point, k *Key) Key {
 	if k != nil {
 		return *k
 	}
-	return p.s.Key
+	return p.s.key()
 }
 
 // addInt adds integer usage to the point's series.
@@ -100,7 +103,7 @@ func (in *ingest) addInt(p *point, k *Key, v int64) {
 		return
 	}
 	if *in.target(s) > math.MaxInt64-v {
-		in.reject(&in.report.TooLarge, s.Key, float64(v), "total would overflow int64")
+		in.reject(&in.report.TooLarge, s.key(), float64(v), "total would overflow int64")
 		return
 	}
 	in.add(s, v)
@@ -125,7 +128,7 @@ func (in *ingest) addFloat(p *point, k *Key, v float64) {
 		return
 	}
 	if float64(*in.target(s))+v >= math.MaxInt64 {
-		in.reject(&in.report.TooLarge, s.Key, v, "total would overflow int64")
+		in.reject(&in.report.TooLarge, s.key(), v, "total would overflow int64")
 		return
 	}
 	in.touch(s)
@@ -189,15 +192,12 @@ func (in *ingest) add(s *Series, v int64) {
 
 // customer is Customers.Cached remembered for the ingest: a collection
 // freezes many events of few tenants.
-func (in *ingest) customer(tenant string) (string, bool) {
+func (in *ingest) customer(tenant string) (customerID, bool) {
 	o := in.o
 	if c, ok := o.ingestCustomers[tenant]; ok {
-		return c, c != ""
+		return c, c != customerID{}
 	}
-	c, ok := o.cfg.Customers.Cached(tenant)
-	if !ok {
-		c = ""
-	}
+	c, ok := o.cachedCustomer(tenant)
 	o.ingestCustomers[tenant] = c
 	return c, ok
 }
@@ -264,7 +264,7 @@ func (in *ingest) makeRoom() bool {
 	}
 	cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 	o.forget(func(s *Series) bool {
-		return s.state == idle && s.open == 0 && !s.hasEvent() && s.rejected == nil && s.lastActive < cutoff
+		return s.state == idle && s.open == 0 && !s.hasEvent() && s.extra == nil && s.lastActive < cutoff
 	})
 	return o.series.len() < o.cfg.MaxSeries
 }

@@ -30,10 +30,10 @@ type tenantLookup struct {
 // tenant's last lookup failed within its backoff, the event fails at once
 // with that error. Aside, it is owed but not in flight. mu must be held.
 func (o *Outbox) aside(s *Series, ev *usage.Event) func() {
-	t := o.lookups[s.Tenant]
+	t := o.lookups[s.tenant()]
 	if t == nil {
 		t = &tenantLookup{}
-		o.lookups[s.Tenant] = t
+		o.lookups[s.tenant()] = t
 	}
 	if !t.inFlight && t.retryAt > o.mono() {
 		return o.applyOutcome(s, ev, usage.Outcome{Result: usage.Retry, Err: t.err}, true)
@@ -43,7 +43,7 @@ func (o *Outbox) aside(s *Series, ev *usage.Event) func() {
 	if !t.inFlight {
 		t.inFlight = true
 		o.wg.Add(1)
-		go o.lookUp(s.Tenant)
+		go o.lookUp(s.tenant())
 	}
 	return nil
 }
@@ -77,7 +77,7 @@ func (o *Outbox) looked(tenant, customer string, err error) []func() {
 	if err == nil {
 		delete(o.lookups, tenant)
 		for _, s := range waiting {
-			ev := usage.Event{ID: s.event.id, Key: s.Key, Customer: customer}
+			ev := usage.Event{ID: s.event.id, Key: s.key(), Customer: customer}
 			reports = append(reports, o.bind(s, &ev))
 		}
 		return reports
@@ -86,7 +86,7 @@ func (o *Outbox) looked(tenant, customer string, err error) []func() {
 	t.err = err
 	t.retryAt = o.mono() + int64(o.retryWait(t.failures, 0))
 	for _, s := range waiting {
-		ev := usage.Event{ID: s.event.id, Key: s.Key, Customer: s.event.customer}
+		ev := usage.Event{ID: s.event.id, Key: s.key(), Customer: s.event.customerName()}
 		reports = append(reports, o.applyOutcome(s, &ev, usage.Outcome{Result: usage.Retry, Err: err}, true))
 	}
 	return reports

@@ -61,7 +61,7 @@ type Outbox struct {
 	// uncommitted estimates the bytes of new series not committed yet, for
 	// the store's cap.
 	uncommitted     int64
-	ingestCustomers map[string]string        // customer ids known to the ingest in progress ("": not cached)
+	ingestCustomers map[string]customerID    // customer ids known to the ingest in progress (zero: not cached)
 	lookups         map[string]*tenantLookup // tenants whose customer is being looked up, or failed to be
 	lookupSlots     chan struct{}            // bounds the lookups in flight
 	seq             uint64
@@ -110,7 +110,7 @@ func New(cfg Config) *Outbox {
 	o := &Outbox{
 		cfg:             cfg,
 		series:          newTable(),
-		ingestCustomers: make(map[string]string),
+		ingestCustomers: make(map[string]customerID),
 		lookups:         make(map[string]*tenantLookup),
 		lookupSlots:     make(chan struct{}, maxLookups),
 		origin:          time.Now(),
@@ -185,7 +185,9 @@ func (o *Outbox) Restore(c Contents) error {
 			return errors.New("two stored events for one series")
 		}
 		before := s.contrib()
-		o.restoreEvent(s, event{units: r.Units, start: r.Start, end: r.End, seq: r.Seq, id: r.ID, customer: r.Customer})
+		ev := event{units: r.Units, start: r.Start, end: r.End, seq: r.Seq, id: r.ID}
+		ev.bindCustomer(r.Customer)
+		o.restoreEvent(s, ev)
 		o.seq = max(o.seq, r.Seq)
 		o.lastWall = max(o.lastWall, r.End)
 		o.stats.account(before, s.contrib())
@@ -227,7 +229,7 @@ func (o *Outbox) restored(k Key) *Series {
 }
 
 func (o *Outbox) newSeries(k Key) *Series {
-	return &Series{Key: k, heapIdx: -1, lastActive: o.monoSeconds()}
+	return &Series{scope: scopeOf(k), device: k.Device, lastActive: o.monoSeconds()}
 }
 
 // mono is a monotonic clock for scheduling, immune to wall-clock jumps.

@@ -260,6 +260,31 @@ func TestIdleSeriesAreEvictedToMakeRoom(t *testing.T) {
 	assert.Equal(t, int64(3), o.Stats().DeliveredUnits)
 }
 
+// A series whose event failed before it was delivered keeps nothing of
+// its retries: it holds nothing, so it makes room like any other.
+func TestSeriesThatRecoveredMakeRoom(t *testing.T) {
+	var mu sync.Mutex
+	failed := map[Key]bool{}
+	b := &fakeBackend{respond: func(ev usage.Event) usage.Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		if !failed[ev.Key] {
+			failed[ev.Key] = true
+			return retryWith(errors.New("connection refused"))
+		}
+		return usage.Outcome{Result: usage.Delivered}
+	}}
+	o := newTestOutbox(t, b, newCustomers(map[string]string{"t1": "c1"}), func(c *Config) { c.MaxSeries = 2 })
+	r, _ := ingestInts(o, map[Key]int64{key("t1", "a", "m"): 1, key("t1", "b", "m"): 1})
+	wait(t, r)
+	flush(t, o)
+	assert.Equal(t, int64(2), o.Stats().Retries)
+	_, rep := ingestInts(o, map[Key]int64{key("t1", "c", "m"): 1})
+	assert.Zero(t, rep.OverCapacity.Points, "delivered series hold nothing and make room")
+	flush(t, o)
+	assert.Equal(t, int64(3), o.Stats().DeliveredUnits)
+}
+
 func TestCloseAbandonsInFlightRequestsAndKeepsThemOwed(t *testing.T) {
 	entered := make(chan struct{})
 	var o *Outbox

@@ -108,7 +108,7 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 		for _, w := range snap.done {
 			o.markDirty(w.s)
 			if w.seq != 0 && w.s.event.seq == w.seq {
-				w.s.event.rewrite = true
+				w.s.rewrite = true
 			}
 		}
 		o.pending = append(snap.release, o.pending...)
@@ -164,30 +164,30 @@ func (o *Outbox) snapshot() snapshotted {
 			continue // forgotten since; its deletion is queued in dropped
 		}
 		w := written{s: s, storedOpen: s.storedOpen, storedRejected: s.storedRejected}
-		if ev := &s.event; s.hasEvent() && (!s.storedEvent || ev.rewrite) {
+		if ev := &s.event; s.hasEvent() && (!s.storedEvent || s.rewrite) {
 			if ev.id.IsZero() {
-				o.ids.Derive(&ev.id, s.Key, ev.seq)
+				o.ids.Derive(&ev.id, s.key(), ev.seq)
 			}
 			ch.PutEvents = append(ch.PutEvents, EventRecord{
-				Seq: ev.seq, Key: s.Key, Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customer,
+				Seq: ev.seq, Key: s.key(), Units: ev.units, Start: ev.start, End: ev.end, ID: ev.id, Customer: ev.customerName(),
 			})
-			ev.rewrite = false
+			s.rewrite = false
 			w.seq, w.id = ev.seq, ev.id
 		}
 		switch {
 		case s.open > 0 || !s.rem.IsZero():
-			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.Key, Units: s.open, Start: s.openStart, Rem: s.rem})
+			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.key(), Units: s.open, Start: s.openStart, Rem: s.rem})
 			w.storedOpen = true
 		case s.storedOpen:
-			ch.DeleteOpen = append(ch.DeleteOpen, s.Key)
+			ch.DeleteOpen = append(ch.DeleteOpen, s.key())
 			w.storedOpen = false
 		}
-		switch p := s.rejected; {
+		switch p := s.rejected(); {
 		case p != nil:
-			ch.PutRejected = append(ch.PutRejected, RejectedRecord{Key: s.Key, Units: p.units, Reason: p.reason, Since: p.since})
+			ch.PutRejected = append(ch.PutRejected, RejectedRecord{Key: s.key(), Units: p.units, Reason: p.reason, Since: p.since})
 			w.storedRejected = true
 		case s.storedRejected:
-			ch.DeleteRejected = append(ch.DeleteRejected, s.Key)
+			ch.DeleteRejected = append(ch.DeleteRejected, s.key())
 			w.storedRejected = false
 		}
 		done = append(done, w)
@@ -206,7 +206,7 @@ func (o *Outbox) rewriteAll() {
 	o.series.all(func(s *Series) {
 		s.storedEvent, s.storedOpen, s.storedRejected = false, false, false
 		if s.hasEvent() {
-			s.event.rewrite = true
+			s.rewrite = true
 		}
 		o.markDirty(s)
 	})

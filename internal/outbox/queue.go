@@ -1,6 +1,9 @@
 package outbox
 
-import "container/heap"
+import (
+	"container/heap"
+	"slices"
+)
 
 // fifo is the queue of series whose event is ready to send, in freezing
 // order, so that the oldest usage goes out first.
@@ -15,6 +18,11 @@ type fifo struct {
 const keptReady = 1 << 17
 
 func (q *fifo) push(s *Series) { q.items = append(q.items, s) }
+
+// reserve makes room for n more series at once: grown by appends, the
+// queue of a large collection would allocate about five times its size
+// while the collection is sent.
+func (q *fifo) reserve(n int) { q.items = slices.Grow(q.items, n) }
 
 func (q *fifo) len() int { return len(q.items) - q.head }
 
@@ -42,21 +50,13 @@ func (q *fifo) pop() *Series {
 type retryHeap []*Series
 
 func (h retryHeap) Len() int           { return len(h) }
-func (h retryHeap) Less(i, j int) bool { return h[i].event.next < h[j].event.next }
-func (h retryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = int32(i), int32(j)
-}
-func (h *retryHeap) Push(x any) {
-	s := x.(*Series)
-	s.heapIdx = int32(len(*h))
-	*h = append(*h, s)
-}
+func (h retryHeap) Less(i, j int) bool { return h[i].extra.retry.next < h[j].extra.retry.next }
+func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *retryHeap) Push(x any)        { *h = append(*h, x.(*Series)) }
 func (h *retryHeap) Pop() any {
 	old := *h
 	s := old[len(old)-1]
 	old[len(old)-1] = nil
-	s.heapIdx = -1
 	*h = old[:len(old)-1]
 	return s
 }

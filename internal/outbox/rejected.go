@@ -37,10 +37,11 @@ func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (repor
 	before := s.contrib()
 	ev := &s.event
 	now := time.Now().UnixNano()
-	if s.rejected == nil {
-		s.rejected = &rejectedUsage{since: now}
+	p := s.rejected()
+	if p == nil {
+		p = &rejectedUsage{since: now}
+		s.setRejected(p)
 	}
-	p := s.rejected
 	p.units += ev.units
 	p.events++
 	p.reason, p.err = out.Err.Error(), out.Err
@@ -48,7 +49,7 @@ func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (repor
 		o.ack(ev.seq, ev.id)
 		s.storedEvent = false
 	}
-	rejected := Rejected{Key: s.Key, Units: ev.units, Events: 1, Reason: p.reason, Err: out.Err, Since: time.Unix(0, now)}
+	rejected := Rejected{Key: s.key(), Units: ev.units, Events: 1, Reason: p.reason, Err: out.Err, Since: time.Unix(0, now)}
 	o.endEvent(s)
 	o.stats.Rejections++
 	o.stats.RejectedEventUnits += rejected.Units
@@ -61,14 +62,14 @@ func (o *Outbox) park(s *Series, out usage.Outcome, first *FirstAttempts) (repor
 	}
 	// The rejection may be of a customer the tenant no longer has: the next
 	// event asks again.
-	o.cfg.Customers.Forget(s.Tenant)
+	o.cfg.Customers.Forget(s.tenant())
 	o.freezeOpen(s, o.wallNow())
 	return func() {
 		if notify && o.cfg.OnRejected != nil {
 			o.cfg.OnRejected(rejected)
 		}
 		o.cfg.Logger.Error("litewavemetric: usage rejected by the billing backend; kept until sent again",
-			"tenant", s.Tenant, "device", s.Device, "meter", s.Meter, "units", rejected.Units, "reason", rejected.Reason)
+			"tenant", rejected.Key.Tenant, "device", rejected.Key.Device, "meter", rejected.Key.Meter, "units", rejected.Units, "reason", rejected.Reason)
 	}
 }
 
@@ -78,8 +79,8 @@ func (o *Outbox) Rejected() []Rejected {
 	defer o.mu.Unlock()
 	var out []Rejected
 	o.series.all(func(s *Series) {
-		if p := s.rejected; p != nil {
-			out = append(out, Rejected{Key: s.Key, Units: p.units, Events: p.events, Reason: p.reason, Err: p.err, Since: time.Unix(0, p.since)})
+		if p := s.rejected(); p != nil {
+			out = append(out, Rejected{Key: s.key(), Units: p.units, Events: p.events, Reason: p.reason, Err: p.err, Since: time.Unix(0, p.since)})
 		}
 	})
 	return out
@@ -95,7 +96,7 @@ func (o *Outbox) RetryRejected() int {
 	n := 0
 	now := o.wallNow()
 	o.series.all(func(s *Series) {
-		p := s.rejected
+		p := s.rejected()
 		if p == nil {
 			return
 		}
@@ -104,10 +105,10 @@ func (o *Outbox) RetryRejected() int {
 			s.openStart = p.since
 		}
 		s.open += p.units
-		s.rejected = nil
+		s.setRejected(nil)
 		o.markDirty(s)
 		o.stats.account(before, s.contrib())
-		o.cfg.Customers.Forget(s.Tenant)
+		o.cfg.Customers.Forget(s.tenant())
 		o.freezeOpen(s, now)
 		n++
 	})

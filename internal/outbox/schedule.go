@@ -38,8 +38,8 @@ func (o *Outbox) Flush(ctx context.Context) error {
 	o.retryLookupsNow()
 	now := o.mono()
 	for _, s := range o.retries {
-		if !s.event.serverWait {
-			s.event.next = now
+		if r := &s.extra.retry; !r.serverWait {
+			r.next = now
 		}
 	}
 	if len(o.retries) > 0 {
@@ -111,7 +111,7 @@ func (o *Outbox) stuck(gen uint64) bool {
 		return false
 	}
 	for _, s := range o.retries {
-		if s.event.tried < gen || !s.event.definite {
+		if r := &s.extra.retry; r.tried < gen || !r.definite {
 			return false
 		}
 	}

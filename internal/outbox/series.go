@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"sync/atomic"
+	"unique"
 
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
@@ -18,41 +19,144 @@ type event struct {
 	start, end int64          // its window, wall-clock Unix nanoseconds
 	seq        uint64         // order of freezing: the store's key and part of the id
 	id         usage.ID
-	customer   string
-	next       int64 // monotonic nanoseconds of the next attempt
-	attempts   int32
-	failure    Class  // of the last failed attempt
-	definite   bool   // the last failed attempt met a configuration problem that retrying cannot fix
-	serverWait bool   // next was set by the server's wait, which Flush honours
-	rewrite    bool   // the stored record is stale: the customer was bound since
-	tried      uint64 // Outbox.flushes when the last failed attempt ended
+	customer   customerID // zero until bound
+}
+
+// customerID is a customer id interned: a tenant's events share it, at 8
+// bytes each rather than 16.
+type customerID = unique.Handle[string]
+
+// customerName is the customer the event is bound to; "" if none yet.
+func (e *event) customerName() string {
+	if e.customer == (customerID{}) {
+		return ""
+	}
+	return e.customer.Value()
+}
+
+// bindCustomer binds the event to customer c; "" unbinds it.
+func (e *event) bindCustomer(c string) {
+	switch {
+	case c == e.customerName():
+	case c == "":
+		e.customer = customerID{}
+	default:
+		e.customer = unique.Make(c)
+	}
 }
 
 // Series is the owed usage of one Key. Its state changes only through the
 // transitions in states.go. What adding usage touches comes first, the
 // event's units and first attempts within its first 40 bytes: a series is
-// 208 bytes, so one in four starts a cache line, and these 40 bytes lie in
-// one line for half the series (64 bytes would for a quarter).
+// 144 bytes, so these 40 bytes lie in one cache line for half the series.
+// What few series need is out of line (extra), so that a series billed
+// without trouble does not carry it.
 type Series struct {
 	open       int64 // usage accumulated while the event is pending
 	lastActive int32 // monotonic seconds
-	state      state
-	dirty      bool // differs from what the store holds
 	// forgotten is set under mu and read by Handle.Held without it.
 	forgotten atomic.Bool
-	event     event
-	openStart int64     // wall clock: start of the window of the open usage
-	rem       Remainder // of float usage
-	Key
-	rejected *rejectedUsage // rejected usage, kept until sent again; rare, so out of line
-	heapIdx  int32
+	state     state
+	dirty     bool // differs from what the store holds
 	// What the store holds for this series.
 	storedEvent, storedOpen, storedRejected bool
+	rewrite                                 bool // the stored event record is stale: its customer was bound since
+	event                                   event
+	openStart                               int64     // wall clock: start of the window of the open usage
+	rem                                     Remainder // of float usage
+	// The series' Key: its tenant and meter, which many series share, as
+	// one interned handle.
+	scope  unique.Handle[tenantMeter]
+	device string
+	extra  *seriesExtra // nil while the series has neither rejected usage nor an event that failed
+}
+
+// tenantMeter is the part of a Key that a tenant's series of one meter
+// share: interned, it costs a series 8 bytes rather than 32.
+type tenantMeter struct{ tenant, meter string }
+
+func scopeOf(k Key) unique.Handle[tenantMeter] {
+	return unique.Make(tenantMeter{tenant: k.Tenant, meter: k.Meter})
+}
+
+func (s *Series) key() Key {
+	tm := s.scope.Value()
+	return Key{Tenant: tm.tenant, Device: s.device, Meter: tm.meter}
+}
+
+func (s *Series) tenant() string { return s.scope.Value().tenant }
+
+// seriesExtra is what few series need: the retry bookkeeping of an event
+// an attempt of which failed, and rejected usage.
+type seriesExtra struct {
+	retry    retryState
+	rejected *rejectedUsage // kept until sent again
+}
+
+// retryState is what an event keeps once an attempt of it failed, until it
+// is delivered or rejected.
+type retryState struct {
+	next       int64  // monotonic nanoseconds of the next attempt
+	tried      uint64 // Outbox.flushes when the last failed attempt ended
+	failures   int32  // failed attempts, failed customer lookups included
+	failure    Class  // of the last failed attempt
+	definite   bool   // the last failed attempt met a configuration problem that retrying cannot fix
+	serverWait bool   // next was set by the server's wait, which Flush honours
 }
 
 func (s *Series) hasEvent() bool { return s.event.units > 0 }
 
 // holdsNothing reports whether forgetting the series loses no usage.
 func (s *Series) holdsNothing() bool {
-	return s.state == idle && s.open == 0 && s.rem.IsZero() && !s.hasEvent() && s.rejected == nil
+	return s.state == idle && s.open == 0 && s.rem.IsZero() && !s.hasEvent() && s.extra == nil
+}
+
+// rejected is the series' rejected usage, nil if it has none.
+func (s *Series) rejected() *rejectedUsage {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.rejected
+}
+
+// setRejected sets the series' rejected usage; nil: none.
+func (s *Series) setRejected(p *rejectedUsage) {
+	if p != nil && s.extra == nil {
+		s.extra = &seriesExtra{}
+	}
+	if s.extra != nil {
+		s.extra.rejected = p
+		s.dropEmptyExtra()
+	}
+}
+
+// retry is the retry bookkeeping of the series' event, made on first use.
+func (s *Series) retry() *retryState {
+	if s.extra == nil {
+		s.extra = &seriesExtra{}
+	}
+	return &s.extra.retry
+}
+
+// failure is the class of the last failed attempt of the series' event;
+// classNone if none failed.
+func (s *Series) failure() Class {
+	if s.extra == nil {
+		return classNone
+	}
+	return s.extra.retry.failure
+}
+
+// endRetry forgets the retry bookkeeping of an event that ended.
+func (s *Series) endRetry() {
+	if s.extra != nil {
+		s.extra.retry = retryState{}
+		s.dropEmptyExtra()
+	}
+}
+
+func (s *Series) dropEmptyExtra() {
+	if s.extra.rejected == nil && s.extra.retry == (retryState{}) {
+		s.extra = nil
+	}
 }

@@ -1,6 +1,9 @@
 package outbox
 
-import "time"
+import (
+	"time"
+	"unique"
+)
 
 // A series' event goes through these states. Every change of state is one
 // of the transitions in this file, and no other file sets a state:
@@ -32,12 +35,12 @@ const (
 // freeze turns the series' open usage into its next event, bound to the
 // tenant's customer if customer knows it without a network call, and makes
 // it sendable. first, if not nil, tracks the ingest that froze it.
-func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer func(string) (string, bool)) {
+func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer func(string) (customerID, bool)) {
 	before := s.contrib()
 	o.seq++
 	s.event = event{units: s.open, start: s.openStart, end: wall, seq: o.seq, first: first}
 	s.open = 0
-	if c, ok := customer(s.Tenant); ok {
+	if c, ok := customer(s.tenant()); ok {
 		s.event.customer = c
 	}
 	if first != nil {
@@ -52,8 +55,18 @@ func (o *Outbox) freeze(s *Series, wall int64, first *FirstAttempts, customer fu
 // RetryRejected.
 func (o *Outbox) freezeOpen(s *Series, wall int64) {
 	if s.state == idle && s.open > 0 {
-		o.freeze(s, wall, nil, o.cfg.Customers.Cached)
+		o.freeze(s, wall, nil, o.cachedCustomer)
 	}
+}
+
+// cachedCustomer is the tenant's customer if it is known without a
+// network call; the zero customerID and false if not.
+func (o *Outbox) cachedCustomer(tenant string) (customerID, bool) {
+	c, ok := o.cfg.Customers.Cached(tenant)
+	if !ok || c == "" {
+		return customerID{}, false
+	}
+	return unique.Make(c), true
 }
 
 // makeSendable makes a frozen or re-bound event sendable: at once without
@@ -78,6 +91,7 @@ func (o *Outbox) queueReady(s *Series) {
 // restoreEvent queues an event a store held at start, as it was stored.
 func (o *Outbox) restoreEvent(s *Series, ev event) {
 	s.event = ev
+	s.rewrite = false
 	s.storedEvent = true
 	s.state = ready
 	o.ready.push(s)
@@ -89,7 +103,7 @@ func (o *Outbox) restoreEvent(s *Series, ev event) {
 func (o *Outbox) releaseCommitted(s *Series) {
 	switch {
 	case s.state != pending:
-	case s.storedEvent && !s.event.rewrite:
+	case s.storedEvent && !s.rewrite:
 		o.queueReady(s)
 	default:
 		o.pending = append(o.pending, s)
@@ -102,13 +116,12 @@ func (o *Outbox) releaseCommitted(s *Series) {
 func (o *Outbox) startAttempt(s *Series) {
 	s.state = inFlight
 	o.stats.InFlight++
-	s.event.attempts++
 }
 
 // awaitRetry puts an event whose attempt failed in the retry heap until
 // next (monotonic nanoseconds).
 func (o *Outbox) awaitRetry(s *Series, next int64) {
-	s.event.next = next
+	s.retry().next = next
 	s.state = waiting
 	o.retries.add(s)
 	o.kick()
@@ -123,8 +136,8 @@ func (o *Outbox) releaseDue() time.Duration {
 		if s == nil {
 			return 0
 		}
-		if s.event.next > now {
-			return time.Duration(s.event.next - now)
+		if next := s.extra.retry.next; next > now {
+			return time.Duration(next - now)
 		}
 		o.retries.popMin()
 		o.queueReady(s)
@@ -134,6 +147,8 @@ func (o *Outbox) releaseDue() time.Duration {
 // endEvent forgets a delivered or rejected event: the series is idle.
 func (o *Outbox) endEvent(s *Series) {
 	s.event = event{}
+	s.rewrite = false
+	s.endRetry()
 	s.state = idle
 }
 
@@ -159,7 +174,7 @@ func (o *Outbox) forget(drop func(*Series) bool) {
 			o.stats.FractionsDropped += v
 		}
 		if s.storedOpen {
-			o.dropped = append(o.dropped, s.Key)
+			o.dropped = append(o.dropped, s.key())
 		}
 		s.forgotten.Store(true)
 		o.series.delete(s)

@@ -47,7 +47,7 @@ func (s *Series) contrib() contribution {
 		c.owedEvents, c.owedUnits = 1, s.event.units
 	}
 	c.owedUnits += s.open
-	if p := s.rejected; p != nil {
+	if p := s.rejected(); p != nil {
 		c.rejectedEvents, c.rejectedUnits, c.rejectedSeries = p.events, p.units, 1
 	}
 	return c

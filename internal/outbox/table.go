@@ -21,7 +21,7 @@ func newTable() table {
 func (t *table) hash(k Key) uint64 { return maphash.Comparable(t.seed, k) }
 
 func (t *table) get(k Key) *Series {
-	if s := t.primary[t.hash(k)]; s != nil && s.Key == k {
+	if s := t.primary[t.hash(k)]; s != nil && s.key() == k {
 		return s
 	}
 	if len(t.overflow) > 0 {
@@ -32,20 +32,20 @@ func (t *table) get(k Key) *Series {
 
 // put adds a series whose key is not in the table.
 func (t *table) put(s *Series) {
-	h := t.hash(s.Key)
+	h := t.hash(s.key())
 	if _, taken := t.primary[h]; taken {
-		t.overflow[s.Key] = s
+		t.overflow[s.key()] = s
 		return
 	}
 	t.primary[h] = s
 }
 
 func (t *table) delete(s *Series) {
-	if h := t.hash(s.Key); t.primary[h] == s {
+	if h := t.hash(s.key()); t.primary[h] == s {
 		delete(t.primary, h)
 		return
 	}
-	delete(t.overflow, s.Key)
+	delete(t.overflow, s.key())
 }
 
 func (t *table) len() int { return len(t.primary) + len(t.overflow) }

@@ -65,7 +65,7 @@ func (o *Outbox) take(b *batch) bool {
 		ev := &s.event
 		b.series = append(b.series, s)
 		b.seqs = append(b.seqs, ev.seq)
-		b.events = append(b.events, usage.Event{ID: ev.id, Key: s.Key, Customer: ev.customer, Units: ev.units, Start: ev.start, End: ev.end})
+		b.events = append(b.events, usage.Event{ID: ev.id, Key: s.key(), Customer: ev.customerName(), Units: ev.units, Start: ev.start, End: ev.end})
 	}
 	o.delivering++
 	if o.linger != nil {
@@ -196,9 +196,9 @@ func (o *Outbox) logAcks(b *batch, outs []usage.Outcome) (failed bool) {
 // the same bytes), or at once without a store. mu must be held.
 func (o *Outbox) bind(s *Series, ev *usage.Event) func() {
 	o.stats.InFlight--
-	s.event.id, s.event.customer = ev.ID, ev.Customer
-	s.event.attempts-- // the lookup was not a delivery attempt
-	s.event.rewrite = o.cfg.Store != nil
+	s.event.id = ev.ID
+	s.event.bindCustomer(ev.Customer)
+	s.rewrite = o.cfg.Store != nil
 	report := o.cleared(s)
 	o.makeSendable(s)
 	return report
@@ -210,7 +210,8 @@ func (o *Outbox) bind(s *Series, ev *usage.Event) func() {
 func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, lookup bool) func() {
 	o.stats.InFlight--
 	e := &s.event
-	e.id, e.customer = ev.ID, ev.Customer
+	e.id = ev.ID
+	e.bindCustomer(ev.Customer)
 	first := e.first
 	switch {
 	case out.Result == usage.Delivered:
@@ -240,8 +241,10 @@ func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, loo
 	}
 	e.first = nil
 	o.stats.Retries++
-	wait := o.retryWait(int(e.attempts), out.Wait)
-	e.serverWait = out.Wait > 0
+	r := s.retry()
+	r.failures++
+	wait := o.retryWait(int(r.failures), out.Wait)
+	r.serverWait = out.Wait > 0
 	o.awaitRetry(s, o.mono()+int64(wait))
 	if first != nil {
 		first.res.Deferred++
@@ -255,8 +258,8 @@ func (o *Outbox) applyOutcome(s *Series, ev *usage.Event, out usage.Outcome, loo
 	if usage.IsConfig(out.Err) {
 		class = Configuration
 	}
-	e.tried, e.definite = o.flushes, definite(class, out.Err, o.cfg.Store != nil)
-	k, attempt, err := s.Key, e.attempts, out.Err
+	r.tried, r.definite = o.flushes, definite(class, out.Err, o.cfg.Store != nil)
+	k, attempt, err := s.key(), r.failures, out.Err
 	return both(o.failed(s, class, err), func() {
 		o.cfg.Logger.Debug("litewavemetric: delivery failed, will retry",
 			"tenant", k.Tenant, "device", k.Device, "meter", k.Meter, "attempt", attempt, "wait", wait, "err", err)
