@@ -8,6 +8,8 @@ import "math"
 // allocates nothing.
 type Collection struct {
 	points  []point
+	handles []*Handle // handles[i] is the handle points[i] was added with, if any
+	others  []otherPoint
 	keys    []Key // of the points added by key, in order
 	streams []streamChange
 }
@@ -34,15 +36,25 @@ func (h *Handle) Key() Key {
 // an ingest bound it and after the series was forgotten.
 func (h *Handle) Held() bool { return h.s != nil && !h.s.forgotten.Load() }
 
-// point is usage for one series: integer units, or a float64's bits. s is
-// the series h was bound to when the point was added, read then so that
-// Ingest need not reach h again, which the caller's memory may have evicted
-// from the processor's cache by then. A point added by key has the next of
-// the collection's keys.
+// point is usage in the order it was added. In the steady state nearly
+// every point is a positive integer added through a bound handle, and a
+// collection of many series is larger than the processor's cache, so such
+// a point is kept in 16 bytes: s, the series its handle was bound to when
+// it was added (read then, so that Ingest need not reach the handle
+// again), and its units. Any other point has a nil s, and units is its
+// index in the collection's others.
 type point struct {
-	h     *Handle
 	s     *Series
 	units uint64
+}
+
+// otherPoint is a point that is not a positive integer added through a
+// bound handle: float usage (bits is a float64's), a negative or zero
+// integer, or a point added by key (it has the next of the collection's
+// keys, and s is nil).
+type otherPoint struct {
+	s     *Series
+	bits  uint64
 	float bool
 	keyed bool
 }
@@ -54,26 +66,38 @@ type streamChange struct {
 
 // Int adds integer usage to the series of h, which an earlier ingest bound.
 func (c *Collection) Int(h *Handle, v int64) {
-	c.points = append(c.points, point{h: h, s: bound(h), units: uint64(v)})
+	s := bound(h)
+	if v <= 0 {
+		c.addOther(h, otherPoint{s: s, bits: uint64(v)})
+		return
+	}
+	c.points = append(c.points, point{s: s, units: uint64(v)})
+	c.handles = append(c.handles, h)
 }
 
 // Float adds float usage to the series of h, as Int does; its fraction is
 // carried.
 func (c *Collection) Float(h *Handle, v float64) {
-	c.points = append(c.points, point{h: h, s: bound(h), units: math.Float64bits(v), float: true})
+	c.addOther(h, otherPoint{s: bound(h), bits: math.Float64bits(v), float: true})
 }
 
 // IntKey adds integer usage to the series of k, and binds h to it if h is
 // not nil.
 func (c *Collection) IntKey(k Key, h *Handle, v int64) {
 	c.keys = append(c.keys, k)
-	c.points = append(c.points, point{h: h, units: uint64(v), keyed: true})
+	c.addOther(h, otherPoint{bits: uint64(v), keyed: true})
 }
 
 // FloatKey adds float usage to the series of k, as IntKey does.
 func (c *Collection) FloatKey(k Key, h *Handle, v float64) {
 	c.keys = append(c.keys, k)
-	c.points = append(c.points, point{h: h, units: math.Float64bits(v), float: true, keyed: true})
+	c.addOther(h, otherPoint{bits: math.Float64bits(v), float: true, keyed: true})
+}
+
+func (c *Collection) addOther(h *Handle, p otherPoint) {
+	c.points = append(c.points, point{units: uint64(len(c.others))})
+	c.handles = append(c.handles, h)
+	c.others = append(c.others, p)
 }
 
 func bound(h *Handle) *Series {
@@ -95,13 +119,20 @@ func (c *Collection) DeleteStream(id StreamID) {
 }
 
 // reset empties the collection for the next one, keeping its buffers but
-// the keys': points are added by key only for new streams, which are few
+// the keys', and the others' unless this collection filled at least half
+// of them: points are added by key only for new streams, which are few
 // once the series are known, and a first collection of a million would
-// keep 48 MB of keys for good. The points' pointers are left for the next
-// collection to overwrite: clearing them costs the hot path more than the
-// series they keep alive cost memory.
+// keep 48 MB of keys and 24 MB of others for good, while a collection of
+// float usage fills its others again. The points' pointers are left for
+// the next collection to overwrite: clearing them costs the hot path more
+// than the series they keep alive cost memory.
 func (c *Collection) reset() {
 	c.points = c.points[:0]
+	c.handles = c.handles[:0]
+	if 2*len(c.others) < cap(c.others) {
+		c.others = nil
+	}
+	c.others = c.others[:0]
 	c.keys = nil
 	clear(c.streams)
 	c.streams = c.streams[:0]

@@ -43,7 +43,18 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 	clear(o.ingestCustomers)
 	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keys: c.keys}
 	for i := range c.points {
-		in.point(&c.points[i])
+		p := &c.points[i]
+		s := p.s
+		if s == nil {
+			in.other(&c.others[p.units], c.handles[i])
+			continue
+		}
+		if s.forgotten.Load() {
+			if s = in.series(c.handles[i], &s.Key, float64(p.units)); s == nil {
+				continue
+			}
+		}
+		in.addInt(s, int64(p.units))
 	}
 	if o.cfg.Store != nil && len(c.streams) > 0 {
 		for _, ch := range c.streams {
@@ -67,38 +78,44 @@ type ingest struct {
 	report      IngestReport
 }
 
-// point adds one point's usage. Its key is the next of keys if it was
-// added by key; else the key of p.s, read only when needed, for it lies in
-// another cache line than what adding touches.
-func (in *ingest) point(p *point) {
+// other adds the usage of a point that is not a positive integer added
+// through a bound handle; h is the handle it was added with, if any.
+func (in *ingest) other(p *otherPoint, h *Handle) {
 	var k *Key
 	if p.keyed {
 		k, in.keys = &in.keys[0], in.keys[1:]
-	}
-	if p.float {
-		in.addFloat(p, k, math.Float64frombits(p.units))
 	} else {
-		in.addInt(p, k, int64(p.units))
+		k = &p.s.Key
+	}
+	if !p.float {
+		v := int64(p.bits)
+		if v <= 0 {
+			in.badInt(*k, v)
+		} else if s := in.held(p.s, h, k, float64(v)); s != nil {
+			in.addInt(s, v)
+		}
+		return
+	}
+	v := math.Float64frombits(p.bits)
+	if !in.goodFloat(*k, v) {
+		return
+	}
+	if s := in.held(p.s, h, k, v); s != nil {
+		in.addFloat(s, v)
 	}
 }
 
-func keyOf(p *point, k *Key) Key {
-	if k != nil {
-		return *k
+// held returns s while the outbox holds it, else the series of k as
+// series does.
+func (in *ingest) held(s *Series, h *Handle, k *Key, units float64) *Series {
+	if s != nil && !s.forgotten.Load() {
+		return s
 	}
-	return p.s.Key
+	return in.series(h, k, units)
 }
 
-// addInt adds integer usage to the point's series.
-func (in *ingest) addInt(p *point, k *Key, v int64) {
-	if v <= 0 {
-		in.badInt(keyOf(p, k), v)
-		return
-	}
-	s := in.series(p, k, float64(v))
-	if s == nil {
-		return
-	}
+// addInt adds positive integer usage to s.
+func (in *ingest) addInt(s *Series, v int64) {
 	if *in.target(s) > math.MaxInt64-v {
 		in.reject(&in.report.TooLarge, s.Key, float64(v), "total would overflow int64")
 		return
@@ -115,15 +132,8 @@ func (in *ingest) badInt(k Key, v int64) {
 	}
 }
 
-// addFloat adds float usage to the point's series, carrying the fraction.
-func (in *ingest) addFloat(p *point, k *Key, v float64) {
-	if !in.goodFloat(p, k, v) {
-		return
-	}
-	s := in.series(p, k, v)
-	if s == nil {
-		return
-	}
+// addFloat adds good float usage to s, carrying the fraction.
+func (in *ingest) addFloat(s *Series, v float64) {
 	if float64(*in.target(s))+v >= math.MaxInt64 {
 		in.reject(&in.report.TooLarge, s.Key, v, "total would overflow int64")
 		return
@@ -135,15 +145,15 @@ func (in *ingest) addFloat(p *point, k *Key, v float64) {
 }
 
 // goodFloat reports whether v is usage to add, rejecting what is not.
-func (in *ingest) goodFloat(p *point, k *Key, v float64) bool {
+func (in *ingest) goodFloat(k Key, v float64) bool {
 	switch {
 	case v == 0:
 		return false
 	case math.IsNaN(v) || math.IsInf(v, 0) || v < 0:
-		in.reject(&in.report.BadValue, keyOf(p, k), 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
+		in.reject(&in.report.BadValue, k, 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
 		return false
 	case v > maxFloatUsage:
-		in.reject(&in.report.TooLarge, keyOf(p, k), v, "usage too large for int64 units")
+		in.reject(&in.report.TooLarge, k, v, "usage too large for int64 units")
 		return false
 	}
 	return true
@@ -209,41 +219,31 @@ func (in *ingest) touch(s *Series) {
 	in.o.markDirty(s)
 }
 
-// series returns the point's series: the one its handle was bound to
-// while the outbox holds it, else the one of its key, found or created and
-// bound to the handle; nil when it cannot be held.
-func (in *ingest) series(p *point, kp *Key, units float64) *Series {
-	if s := p.s; s != nil && !s.forgotten.Load() {
-		return s
-	}
+// series returns the series of k, found or created, and binds h to it if
+// h is not nil; nil when it cannot be held.
+func (in *ingest) series(h *Handle, kp *Key, units float64) *Series {
 	o := in.o
-	k := keyOf(p, kp)
-	if s := o.series.get(k); s != nil {
-		p.bind(s)
-		return s
-	}
-	if o.series.len() >= o.cfg.MaxSeries && !in.makeRoom() {
-		in.reject(&in.report.OverCapacity, k, units, fmt.Sprintf("series cap %d reached", o.cfg.MaxSeries))
-		return nil
-	}
-	if o.cfg.Store != nil {
-		if o.cfg.Store.Full(o.uncommitted) {
-			in.reject(&in.report.OverCapacity, k, units, "spool size cap reached")
+	k := *kp
+	s := o.series.get(k)
+	if s == nil {
+		if o.series.len() >= o.cfg.MaxSeries && !in.makeRoom() {
+			in.reject(&in.report.OverCapacity, k, units, fmt.Sprintf("series cap %d reached", o.cfg.MaxSeries))
 			return nil
 		}
-		o.uncommitted += recordEstimate(k)
+		if o.cfg.Store != nil {
+			if o.cfg.Store.Full(o.uncommitted) {
+				in.reject(&in.report.OverCapacity, k, units, "spool size cap reached")
+				return nil
+			}
+			o.uncommitted += recordEstimate(k)
+		}
+		s = o.newSeries(k)
+		o.series.put(s)
 	}
-	s := o.newSeries(k)
-	o.series.put(s)
-	p.bind(s)
+	if h != nil {
+		h.s = s
+	}
 	return s
-}
-
-// bind binds the point's handle, if any, to s.
-func (p *point) bind(s *Series) {
-	if p.h != nil {
-		p.h.s = s
-	}
 }
 
 // recordEstimate is about what a new series' records take in the store,
