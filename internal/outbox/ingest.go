@@ -116,11 +116,12 @@ func (in *ingest) held(s *Series, h *Handle, k *Key, units float64) *Series {
 
 // addInt adds positive integer usage to s.
 func (in *ingest) addInt(s *Series, v int64) {
-	if *in.target(s) > math.MaxInt64-v {
+	t := in.target(s)
+	if *t > math.MaxInt64-v {
 		in.reject(&in.report.TooLarge, s.Key, float64(v), "total would overflow int64")
 		return
 	}
-	in.add(s, v)
+	in.add(s, t, v)
 }
 
 // badInt refuses a negative value. Its units are not counted as rejected:
@@ -134,13 +135,14 @@ func (in *ingest) badInt(k Key, v int64) {
 
 // addFloat adds good float usage to s, carrying the fraction.
 func (in *ingest) addFloat(s *Series, v float64) {
-	if float64(*in.target(s))+v >= math.MaxInt64 {
+	t := in.target(s)
+	if float64(*t)+v >= math.MaxInt64 {
 		in.reject(&in.report.TooLarge, s.Key, v, "total would overflow int64")
 		return
 	}
 	in.touch(s)
 	if whole := s.rem.Add(v); whole > 0 {
-		in.add(s, whole)
+		in.add(s, t, whole)
 	}
 }
 
@@ -175,20 +177,17 @@ func (in *ingest) target(s *Series) *int64 {
 	return &s.open
 }
 
-// add puts whole units into the series and freezes an idle series' usage
-// into its next event at once.
-func (in *ingest) add(s *Series, v int64) {
+// add puts whole units into t, the target of s, and freezes an idle
+// series' usage into its next event at once.
+func (in *ingest) add(s *Series, t *int64, v int64) {
 	o := in.o
 	in.touch(s)
-	if t := in.target(s); t == &s.event.units {
-		*t += v
+	if t == &s.event.units {
 		in.first.res.Units += v
-	} else {
-		if s.open == 0 {
-			s.openStart = in.start
-		}
-		s.open += v
+	} else if s.open == 0 {
+		s.openStart = in.start
 	}
+	*t += v
 	o.stats.OwedUnits += v
 	o.stats.AcceptedUnits += v
 	in.report.Units += v
