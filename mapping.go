@@ -195,6 +195,8 @@ type points struct {
 // keeps when the point's stream was seen before (the steady state), else
 // by reading its ids. Points collected twice are refused (see overlap.go).
 func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapReport, pts []metricdata.DataPoint[N], p points) {
+	c.Grow(len(pts))
+	m.cache.grow(len(pts))
 	for i := range pts {
 		dp := &pts[i]
 		v := dp.Value

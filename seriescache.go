@@ -1,6 +1,8 @@
 package litewavemetric
 
 import (
+	"slices"
+
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
@@ -19,6 +21,7 @@ type seriesCache struct {
 	max         int
 	exports     uint64
 	unconfirmed []unconfirmed
+	grown       int // len(unconfirmed) if every point grow announced is a new stream
 }
 
 // unconfirmed is the entry of a new stream: it stands once the outbox took
@@ -86,6 +89,11 @@ func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute
 	return e
 }
 
+// grow announces n more points, each of which may be of a new stream.
+func (c *seriesCache) grow(n int) {
+	c.grown = len(c.unconfirmed) + n
+}
+
 // put remembers a new stream and the end of its delta interval taken. It
 // returns the entry's handle, for the outbox to bind to the stream's
 // series; nil when the cache is full.
@@ -99,6 +107,12 @@ func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute
 	}
 	e := &cachedStream{set: *set, end: end}
 	m[d] = e
+	if len(c.unconfirmed) == cap(c.unconfirmed) {
+		// Doubled, but never beyond what grow announced: all the points of a
+		// first collection are of new streams, and append's growth would
+		// allocate about five times what a million of them take.
+		c.unconfirmed = slices.Grow(c.unconfirmed, max(1, min(len(c.unconfirmed), c.grown-len(c.unconfirmed))))
+	}
 	c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e})
 	return &e.series
 }
