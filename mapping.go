@@ -113,18 +113,18 @@ func (m *mapper) collect(rm *metricdata.ResourceMetrics, now int64) mapReport {
 			if !ok {
 				continue
 			}
-			cumulative, float := false, false
+			cumulative, float, n := false, false, 0
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
 				if !d.IsMonotonic {
 					continue
 				}
-				cumulative = d.Temporality == metricdata.CumulativeTemporality
+				cumulative, n = d.Temporality == metricdata.CumulativeTemporality, len(d.DataPoints)
 			case metricdata.Sum[float64]:
 				if !d.IsMonotonic {
 					continue
 				}
-				cumulative, float = d.Temporality == metricdata.CumulativeTemporality, true
+				cumulative, float, n = d.Temporality == metricdata.CumulativeTemporality, true, len(d.DataPoints)
 			default:
 				continue
 			}
@@ -144,7 +144,7 @@ func (m *mapper) collect(rm *metricdata.ResourceMetrics, now int64) mapReport {
 			inst := instrumentKey{resource: res.res, scope: scope, name: met.Name, unit: met.Unit, description: met.Description, float: float}
 			p := points{meter: meter, name: met.Name, cumulative: cumulative, float: float, res: res, scope: scope, now: now,
 				resource: rm.Resource, instScope: &sm.Scope,
-				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device, instrument: inst})}
+				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device, instrument: inst}, n)}
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
 				collectPoints(m, c, &rep, d.DataPoints, p)
@@ -195,8 +195,13 @@ type points struct {
 // keeps when the point's stream was seen before (the steady state), else
 // by reading its ids. Points collected twice are refused (see overlap.go).
 func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapReport, pts []metricdata.DataPoint[N], p points) {
-	c.Grow(len(pts))
-	m.cache.grow(len(pts))
+	// A metric whose streams the cache has not seen adds all its points by
+	// key: a first collection.
+	firstSeen := len(p.cached) == 0
+	c.Grow(len(pts), firstSeen)
+	if firstSeen {
+		m.cache.grow(len(pts))
+	}
 	for i := range pts {
 		dp := &pts[i]
 		v := dp.Value

@@ -21,7 +21,6 @@ type seriesCache struct {
 	max         int
 	exports     uint64
 	unconfirmed []unconfirmed
-	grown       int // len(unconfirmed) if every point grow announced is a new stream
 }
 
 // unconfirmed is the entry of a new stream: it stands once the outbox took
@@ -69,11 +68,13 @@ func newSeriesCache(max int) *seriesCache {
 	return &seriesCache{scopes: map[cacheScope]map[attribute.Distinct]*cachedStream{}, max: max}
 }
 
-// scope returns the entries of one scope, for the points of one metric.
-func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]*cachedStream {
+// scope returns the entries of one scope, for the n points of one metric.
+// A new scope's entries are made room for at once: its points are all of
+// new streams.
+func (c *seriesCache) scope(s cacheScope, n int) map[attribute.Distinct]*cachedStream {
 	m := c.scopes[s]
 	if m == nil {
-		m = map[attribute.Distinct]*cachedStream{}
+		m = make(map[attribute.Distinct]*cachedStream, min(n, c.max-c.size))
 		c.scopes[s] = m
 	}
 	return m
@@ -89,9 +90,9 @@ func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute
 	return e
 }
 
-// grow announces n more points, each of which may be of a new stream.
+// grow makes room for n new streams at once (see outbox.Collection.Grow).
 func (c *seriesCache) grow(n int) {
-	c.grown = len(c.unconfirmed) + n
+	c.unconfirmed = slices.Grow(c.unconfirmed, n)
 }
 
 // put remembers a new stream and the end of its delta interval taken. It
@@ -107,12 +108,6 @@ func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute
 	}
 	e := &cachedStream{set: *set, end: end}
 	m[d] = e
-	if len(c.unconfirmed) == cap(c.unconfirmed) {
-		// Doubled, but never beyond what grow announced: all the points of a
-		// first collection are of new streams, and append's growth would
-		// allocate about five times what a million of them take.
-		c.unconfirmed = slices.Grow(c.unconfirmed, max(1, min(len(c.unconfirmed), c.grown-len(c.unconfirmed))))
-	}
 	c.unconfirmed = append(c.unconfirmed, unconfirmed{scope: m, entry: e})
 	return &e.series
 }

@@ -1,9 +1,6 @@
 package outbox
 
-import (
-	"math"
-	"slices"
-)
+import "slices"
 
 // Collection is one collection's usage, gathered by the mapping layer
 // without the outbox's lock and then taken whole by Outbox.Ingest. Its
@@ -12,10 +9,9 @@ import (
 type Collection struct {
 	points  []point
 	handles []*Handle // handles[i] is the handle points[i] was added with, if any
-	others  []otherPoint
+	floats  []floatPoint
 	keys    []Key // of the points added by key, in order
 	streams []streamChange
-	grown   int // len(points) once the points Grow announced are added
 }
 
 // Handle names a series from one collection to the next, so that the
@@ -40,27 +36,28 @@ func (h *Handle) Key() Key {
 // an ingest bound it and after the series was forgotten.
 func (h *Handle) Held() bool { return h.s != nil && !h.s.forgotten.Load() }
 
-// point is usage in the order it was added. In the steady state nearly
-// every point is a positive integer added through a bound handle, and a
-// collection of many series is larger than the processor's cache, so such
-// a point is kept in 16 bytes: s, the series its handle was bound to when
-// it was added (read then, so that Ingest need not reach the handle
-// again), and its units. Any other point has a nil s, and units is its
-// index in the collection's others.
+// point is usage, in the order it was added. In the steady state nearly
+// every point is integer usage added through a bound handle, and a
+// collection of many series is larger than the processor's cache, so a
+// point is kept in 16 bytes. Its s is one of:
+//   - the series its handle was bound to when it was added (read then, so
+//     that Ingest need not reach the handle again); units is the integer;
+//   - nil: integer usage added by key (the next of the collection's keys);
+//   - floatUsage: units is the index of the point in the collection's
+//     floats.
 type point struct {
 	s     *Series
 	units uint64
 }
 
-// otherPoint is a point that is not a positive integer added through a
-// bound handle: float usage (bits is a float64's), a negative or zero
-// integer, or a point added by key (it has the next of the collection's
-// keys, and s is nil).
-type otherPoint struct {
-	s     *Series
-	bits  uint64
-	float bool
-	keyed bool
+// floatUsage marks a point that carries float usage; it is never held.
+var floatUsage = new(Series)
+
+// floatPoint is float usage: through s, the series its handle was bound
+// to, or by key (s is nil).
+type floatPoint struct {
+	s *Series
+	v float64
 }
 
 type streamChange struct {
@@ -70,60 +67,46 @@ type streamChange struct {
 
 // Int adds integer usage to the series of h, which an earlier ingest bound.
 func (c *Collection) Int(h *Handle, v int64) {
-	s := bound(h)
-	if v <= 0 {
-		c.addOther(h, otherPoint{s: s, bits: uint64(v)})
-		return
-	}
-	c.points = append(c.points, point{s: s, units: uint64(v)})
+	c.points = append(c.points, point{s: bound(h), units: uint64(v)})
 	c.handles = append(c.handles, h)
 }
 
 // Float adds float usage to the series of h, as Int does; its fraction is
 // carried.
 func (c *Collection) Float(h *Handle, v float64) {
-	c.addOther(h, otherPoint{s: bound(h), bits: math.Float64bits(v), float: true})
+	c.addFloat(h, floatPoint{s: bound(h), v: v})
 }
 
 // IntKey adds integer usage to the series of k, and binds h to it if h is
 // not nil.
 func (c *Collection) IntKey(k Key, h *Handle, v int64) {
-	c.keys = room(c, c.keys)
 	c.keys = append(c.keys, k)
-	c.addOther(h, otherPoint{bits: uint64(v), keyed: true})
+	c.points = append(c.points, point{units: uint64(v)})
+	c.handles = append(c.handles, h)
 }
 
 // FloatKey adds float usage to the series of k, as IntKey does.
 func (c *Collection) FloatKey(k Key, h *Handle, v float64) {
-	c.keys = room(c, c.keys)
 	c.keys = append(c.keys, k)
-	c.addOther(h, otherPoint{bits: math.Float64bits(v), float: true, keyed: true})
+	c.addFloat(h, floatPoint{v: v})
 }
 
-func (c *Collection) addOther(h *Handle, p otherPoint) {
-	c.others = room(c, c.others)
-	c.points = append(c.points, point{units: uint64(len(c.others))})
+func (c *Collection) addFloat(h *Handle, p floatPoint) {
+	c.points = append(c.points, point{s: floatUsage, units: uint64(len(c.floats))})
 	c.handles = append(c.handles, h)
-	c.others = append(c.others, p)
+	c.floats = append(c.floats, p)
 }
 
-// Grow makes room for n more points at once, so that a large collection
+// Grow makes room for n more points at once, and for their keys if byKey
+// (a first collection adds every point by key), so that a large collection
 // does not allocate its buffers again and again as it grows: append's
 // growth would allocate about five times what a million points take.
-func (c *Collection) Grow(n int) {
+func (c *Collection) Grow(n int, byKey bool) {
 	c.points = slices.Grow(c.points, n)
 	c.handles = slices.Grow(c.handles, n)
-	c.grown = len(c.points) + n
-}
-
-// room returns s with room for one more element: doubled, but never
-// beyond the points Grow announced, which may all be of its kind (all the
-// points of a first collection are added by key).
-func room[T any](c *Collection, s []T) []T {
-	if len(s) < cap(s) {
-		return s
+	if byKey {
+		c.keys = slices.Grow(c.keys, n)
 	}
-	return slices.Grow(s, max(1, min(len(s), c.grown-len(c.points))))
 }
 
 func bound(h *Handle) *Series {
@@ -145,21 +128,15 @@ func (c *Collection) DeleteStream(id StreamID) {
 }
 
 // reset empties the collection for the next one, keeping its buffers but
-// the keys', and the others' unless this collection filled at least half
-// of them: points are added by key only for new streams, which are few
+// the keys': points are added by key only for new streams, which are few
 // once the series are known, and a first collection of a million would
-// keep 48 MB of keys and 24 MB of others for good, while a collection of
-// float usage fills its others again. The points' pointers are left for
-// the next collection to overwrite: clearing them costs the hot path more
-// than the series they keep alive cost memory.
+// keep 48 MB of keys for good. The points' pointers are left for the next
+// collection to overwrite: clearing them costs the hot path more than the
+// series they keep alive cost memory.
 func (c *Collection) reset() {
 	c.points = c.points[:0]
 	c.handles = c.handles[:0]
-	c.grown = 0
-	if 2*len(c.others) < cap(c.others) {
-		c.others = nil
-	}
-	c.others = c.others[:0]
+	c.floats = c.floats[:0]
 	c.keys = nil
 	clear(c.streams)
 	c.streams = c.streams[:0]

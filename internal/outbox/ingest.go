@@ -44,17 +44,14 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keys: c.keys}
 	for i := range c.points {
 		p := &c.points[i]
-		s := p.s
-		if s == nil {
-			in.other(&c.others[p.units], c.handles[i])
-			continue
+		switch s := p.s; s {
+		case nil:
+			in.intByKey(c.handles[i], int64(p.units))
+		case floatUsage:
+			in.float(&c.floats[p.units], c.handles[i])
+		default:
+			in.int(s, c.handles[i], int64(p.units))
 		}
-		if s.forgotten.Load() {
-			if s = in.series(c.handles[i], &s.Key, float64(p.units)); s == nil {
-				continue
-			}
-		}
-		in.addInt(s, int64(p.units))
 	}
 	if o.cfg.Store != nil && len(c.streams) > 0 {
 		for _, ch := range c.streams {
@@ -78,40 +75,57 @@ type ingest struct {
 	report      IngestReport
 }
 
-// other adds the usage of a point that is not a positive integer added
-// through a bound handle; h is the handle it was added with, if any.
-func (in *ingest) other(p *otherPoint, h *Handle) {
-	var k *Key
-	if p.keyed {
-		k, in.keys = &in.keys[0], in.keys[1:]
-	} else {
-		k = &p.s.Key
+// int adds integer usage through s, the series h was bound to.
+func (in *ingest) int(s *Series, h *Handle, v int64) {
+	if v <= 0 {
+		in.badInt(s.Key, v)
+		return
 	}
-	if !p.float {
-		v := int64(p.bits)
-		if v <= 0 {
-			in.badInt(*k, v)
-		} else if s := in.held(p.s, h, k, float64(v)); s != nil {
-			in.addInt(s, v)
+	if s.forgotten.Load() {
+		if s = in.series(h, &s.Key, float64(v)); s == nil {
+			return
 		}
+	}
+	in.addInt(s, v)
+}
+
+// intByKey adds integer usage to the series of the next key.
+func (in *ingest) intByKey(h *Handle, v int64) {
+	k := in.nextKey()
+	if v <= 0 {
+		in.badInt(*k, v)
 		return
 	}
-	v := math.Float64frombits(p.bits)
-	if !in.goodFloat(*k, v) {
-		return
-	}
-	if s := in.held(p.s, h, k, v); s != nil {
-		in.addFloat(s, v)
+	if s := in.series(h, k, float64(v)); s != nil {
+		in.addInt(s, v)
 	}
 }
 
-// held returns s while the outbox holds it, else the series of k as
-// series does.
-func (in *ingest) held(s *Series, h *Handle, k *Key, units float64) *Series {
-	if s != nil && !s.forgotten.Load() {
-		return s
+// float adds float usage through p.s, or by key when p.s is nil.
+func (in *ingest) float(p *floatPoint, h *Handle) {
+	s := p.s
+	var k *Key
+	if s == nil {
+		k = in.nextKey()
+	} else {
+		k = &s.Key
 	}
-	return in.series(h, k, units)
+	if !in.goodFloat(*k, p.v) {
+		return
+	}
+	if s == nil || s.forgotten.Load() {
+		if s = in.series(h, k, p.v); s == nil {
+			return
+		}
+	}
+	in.addFloat(s, p.v)
+}
+
+// nextKey takes the key of the next point added by key.
+func (in *ingest) nextKey() *Key {
+	k := &in.keys[0]
+	in.keys = in.keys[1:]
+	return k
 }
 
 // addInt adds positive integer usage to s.
