@@ -92,7 +92,7 @@ func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute
 
 // grow makes room for n new streams at once (see outbox.Collection.Grow).
 func (c *seriesCache) grow(n int) {
-	c.unconfirmed = slices.Grow(c.unconfirmed, n)
+	c.unconfirmed = slices.Grow(c.unconfirmed, min(n, c.max-c.size))
 }
 
 // put remembers a new stream and the end of its delta interval taken. It

@@ -43,15 +43,16 @@ func (h *Handle) Held() bool { return h.s != nil && !h.s.forgotten.Load() }
 //   - the series its handle was bound to when it was added (read then, so
 //     that Ingest need not reach the handle again); units is the integer;
 //   - nil: integer usage added by key (the next of the collection's keys);
-//   - floatUsage: units is the index of the point in the collection's
-//     floats.
+//   - inFloats: the point is float usage, at index units of the
+//     collection's floats.
 type point struct {
 	s     *Series
 	units uint64
 }
 
-// floatUsage marks a point that carries float usage; it is never held.
-var floatUsage = new(Series)
+// inFloats marks a point kept in a collection's floats; no handle is ever
+// bound to it.
+var inFloats = new(Series)
 
 // floatPoint is float usage: through s, the series its handle was bound
 // to, or by key (s is nil).
@@ -92,7 +93,7 @@ func (c *Collection) FloatKey(k Key, h *Handle, v float64) {
 }
 
 func (c *Collection) addFloat(h *Handle, p floatPoint) {
-	c.points = append(c.points, point{s: floatUsage, units: uint64(len(c.floats))})
+	c.points = append(c.points, point{s: inFloats, units: uint64(len(c.floats))})
 	c.handles = append(c.handles, h)
 	c.floats = append(c.floats, p)
 }

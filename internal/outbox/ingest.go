@@ -47,10 +47,14 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 		switch s := p.s; s {
 		case nil:
 			in.intByKey(c.handles[i], int64(p.units))
-		case floatUsage:
+		case inFloats:
 			in.float(&c.floats[p.units], c.handles[i])
 		default:
-			in.int(s, c.handles[i], int64(p.units))
+			if v := int64(p.units); v > 0 && !s.forgotten.Load() {
+				in.addInt(s, v) // the steady state, without reading the handle
+			} else {
+				in.intThrough(s, c.handles[i], v)
+			}
 		}
 	}
 	if o.cfg.Store != nil && len(c.streams) > 0 {
@@ -75,8 +79,10 @@ type ingest struct {
 	report      IngestReport
 }
 
-// int adds integer usage through s, the series h was bound to.
-func (in *ingest) int(s *Series, h *Handle, v int64) {
+// intThrough adds integer usage through s, the series h was bound to:
+// refused unless positive, and added to the series of its key if s was
+// forgotten since.
+func (in *ingest) intThrough(s *Series, h *Handle, v int64) {
 	if v <= 0 {
 		in.badInt(s.Key, v)
 		return
