@@ -8,17 +8,28 @@ import "slices"
 // allocates nothing.
 type Collection struct {
 	points  []point
-	handles []*Handle // handles[i] is the handle points[i] was added with, if any
 	floats  []floatPoint
-	keys    []Key // of the points added by key, in order
+	keyed   []keyed // the points added by key, in order
 	streams []streamChange
+	// moved holds, for each forgotten series the last ingest found again
+	// by its key for a point added through a handle, the series it found:
+	// Int rebinds the handles still bound to the forgotten one.
+	moved map[*Series]*Series
+}
+
+// keyed is the key of a point added by key, and the handle to bind to its
+// series, if any.
+type keyed struct {
+	k Key
+	h *Handle
 }
 
 // Handle names a series from one collection to the next, so that the
 // mapping layer reads a stream's ids once. The zero Handle names none; the
 // ingest of a point added by key binds the handle given with it. If the
 // series is forgotten later, the next ingest through the handle finds or
-// creates the series of its key again and rebinds the handle. Keep a
+// creates the series of its key again, and the handle is rebound to it
+// when it is next used. Keep a
 // handle at a stable address: a Collection points to it until Ingest.
 type Handle struct {
 	s *Series
@@ -42,7 +53,8 @@ func (h *Handle) Held() bool { return h.s != nil && !h.s.forgotten.Load() }
 // point is kept in 16 bytes. Its s is one of:
 //   - the series its handle was bound to when it was added (read then, so
 //     that Ingest need not reach the handle again); units is the integer;
-//   - nil: integer usage added by key (the next of the collection's keys);
+//   - nil: integer usage added by key (the next of the collection's
+//     keyed);
 //   - inFloats: the point is float usage, at index units of the
 //     collection's floats.
 type point struct {
@@ -68,34 +80,48 @@ type streamChange struct {
 
 // Int adds integer usage to the series of h, which an earlier ingest bound.
 func (c *Collection) Int(h *Handle, v int64) {
-	c.points = append(c.points, point{s: bound(h), units: uint64(v)})
-	c.handles = append(c.handles, h)
+	s := bound(h)
+	if c.moved != nil {
+		s = c.rebind(h)
+	}
+	c.points = append(c.points, point{s: s, units: uint64(v)})
 }
 
 // Float adds float usage to the series of h, as Int does; its fraction is
 // carried.
 func (c *Collection) Float(h *Handle, v float64) {
-	c.addFloat(h, floatPoint{s: bound(h), v: v})
+	s := bound(h)
+	if c.moved != nil {
+		s = c.rebind(h)
+	}
+	c.addFloat(floatPoint{s: s, v: v})
 }
 
 // IntKey adds integer usage to the series of k, and binds h to it if h is
 // not nil.
 func (c *Collection) IntKey(k Key, h *Handle, v int64) {
-	c.keys = append(c.keys, k)
+	c.keyed = append(c.keyed, keyed{k: k, h: h})
 	c.points = append(c.points, point{units: uint64(v)})
-	c.handles = append(c.handles, h)
 }
 
 // FloatKey adds float usage to the series of k, as IntKey does.
 func (c *Collection) FloatKey(k Key, h *Handle, v float64) {
-	c.keys = append(c.keys, k)
-	c.addFloat(h, floatPoint{v: v})
+	c.keyed = append(c.keyed, keyed{k: k, h: h})
+	c.addFloat(floatPoint{v: v})
 }
 
-func (c *Collection) addFloat(h *Handle, p floatPoint) {
+func (c *Collection) addFloat(p floatPoint) {
 	c.points = append(c.points, point{s: inFloats, units: uint64(len(c.floats))})
-	c.handles = append(c.handles, h)
 	c.floats = append(c.floats, p)
+}
+
+// rebind binds h to the series its forgotten series was found again as,
+// if the last ingest did so, and returns h's series.
+func (c *Collection) rebind(h *Handle) *Series {
+	if s, ok := c.moved[h.s]; ok {
+		h.s = s
+	}
+	return h.s
 }
 
 // Grow makes room for n more points at once, and for their keys if byKey
@@ -104,9 +130,8 @@ func (c *Collection) addFloat(h *Handle, p floatPoint) {
 // growth would allocate about five times what a million points take.
 func (c *Collection) Grow(n int, byKey bool) {
 	c.points = slices.Grow(c.points, n)
-	c.handles = slices.Grow(c.handles, n)
 	if byKey {
-		c.keys = slices.Grow(c.keys, n)
+		c.keyed = slices.Grow(c.keyed, n)
 	}
 }
 
@@ -129,16 +154,16 @@ func (c *Collection) DeleteStream(id StreamID) {
 }
 
 // reset empties the collection for the next one, keeping its buffers but
-// the keys': points are added by key only for new streams, which are few
+// keyed's: points are added by key only for new streams, which are few
 // once the series are known, and a first collection of a million would
-// keep 48 MB of keys for good. The points' pointers are left for the next
+// keep 56 MB of keys for good. The points' pointers are left for the next
 // collection to overwrite: clearing them costs the hot path more than the
-// series they keep alive cost memory.
+// series they keep alive cost memory. Ingest sets moved afterwards.
 func (c *Collection) reset() {
 	c.points = c.points[:0]
-	c.handles = c.handles[:0]
+	clear(c.floats)
 	c.floats = c.floats[:0]
-	c.keys = nil
+	c.keyed = nil
 	clear(c.streams)
 	c.streams = c.streams[:0]
 }

@@ -41,19 +41,19 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 	defer o.mu.Unlock()
 	defer c.reset()
 	clear(o.ingestCustomers)
-	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keys: c.keys}
+	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keyed: c.keyed}
 	for i := range c.points {
 		p := &c.points[i]
 		switch s := p.s; s {
 		case nil:
-			in.intByKey(c.handles[i], int64(p.units))
+			in.intByKey(int64(p.units))
 		case inFloats:
-			in.float(&c.floats[p.units], c.handles[i])
+			in.float(&c.floats[p.units])
 		default:
 			if v := int64(p.units); v > 0 && !s.forgotten.Load() {
-				in.addInt(s, v) // the steady state, without reading the handle
+				in.addInt(s, v) // the steady state
 			} else {
-				in.intThrough(s, c.handles[i], v)
+				in.intThrough(s, v)
 			}
 		}
 	}
@@ -64,6 +64,7 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 		o.kick()
 	}
 	in.end()
+	c.moved = in.moved
 	return in.first, in.report
 }
 
@@ -74,64 +75,79 @@ type ingest struct {
 	start       int64 // where its window starts: the previous collection's time
 	secs        int32 // monotonic seconds
 	first       *FirstAttempts
-	keys        []Key // of the points added by key not taken yet
-	roomScanned bool  // a scan for room at the series cap was already made
+	keyed       []keyed // the points added by key not taken yet
+	roomScanned bool    // a scan for room at the series cap was already made
 	report      IngestReport
+	moved       map[*Series]*Series // see Collection.moved
 }
 
-// intThrough adds integer usage through s, the series h was bound to:
-// refused unless positive, and added to the series of its key if s was
-// forgotten since.
-func (in *ingest) intThrough(s *Series, h *Handle, v int64) {
+// intThrough adds integer usage through s: refused unless positive, and
+// added to the series of its key if s was forgotten.
+func (in *ingest) intThrough(s *Series, v int64) {
 	if v <= 0 {
 		in.badInt(s.Key, v)
 		return
 	}
-	if s.forgotten.Load() {
-		if s = in.series(h, &s.Key, float64(v)); s == nil {
-			return
-		}
+	if s = in.found(s, float64(v)); s != nil {
+		in.addInt(s, v)
 	}
-	in.addInt(s, v)
+}
+
+// found returns the series of a forgotten series' key, found or created,
+// and records it for the handles bound to the forgotten one.
+func (in *ingest) found(forgotten *Series, units float64) *Series {
+	s := in.series(nil, &forgotten.Key, units)
+	if s != nil {
+		if in.moved == nil {
+			in.moved = map[*Series]*Series{}
+		}
+		in.moved[forgotten] = s
+	}
+	return s
 }
 
 // intByKey adds integer usage to the series of the next key.
-func (in *ingest) intByKey(h *Handle, v int64) {
-	k := in.nextKey()
+func (in *ingest) intByKey(v int64) {
+	p := in.nextKeyed()
 	if v <= 0 {
-		in.badInt(*k, v)
+		in.badInt(p.k, v)
 		return
 	}
-	if s := in.series(h, k, float64(v)); s != nil {
+	if s := in.series(p.h, &p.k, float64(v)); s != nil {
 		in.addInt(s, v)
 	}
 }
 
 // float adds float usage through p.s, or by key when p.s is nil.
-func (in *ingest) float(p *floatPoint, h *Handle) {
+func (in *ingest) float(p *floatPoint) {
 	s := p.s
+	var next *keyed
 	var k *Key
 	if s == nil {
-		k = in.nextKey()
+		next = in.nextKeyed()
+		k = &next.k
 	} else {
 		k = &s.Key
 	}
 	if !in.goodFloat(*k, p.v) {
 		return
 	}
-	if s == nil || s.forgotten.Load() {
-		if s = in.series(h, k, p.v); s == nil {
-			return
-		}
+	switch {
+	case s == nil:
+		s = in.series(next.h, k, p.v)
+	case s.forgotten.Load():
+		s = in.found(s, p.v)
 	}
-	in.addFloat(s, p.v)
+	if s != nil {
+		in.addFloat(s, p.v)
+	}
 }
 
-// nextKey takes the key of the next point added by key.
-func (in *ingest) nextKey() *Key {
-	k := &in.keys[0]
-	in.keys = in.keys[1:]
-	return k
+// nextKeyed takes the next point added by key.
+func (in *ingest) nextKeyed() *keyed {
+	p := &in.keyed[0]
+	in.keyed = in.keyed[1:]
+	return p
 }
 
 // addInt adds positive integer usage to s.
