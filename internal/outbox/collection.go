@@ -29,8 +29,8 @@ type keyed struct {
 // ingest of a point added by key binds the handle given with it. If the
 // series is forgotten later, the next ingest through the handle finds or
 // creates the series of its key again, and the handle is rebound to it
-// when it is next used. Keep a
-// handle at a stable address: a Collection points to it until Ingest.
+// when it is next used. Keep a handle at a stable address: a Collection
+// may point to it until Ingest.
 type Handle struct {
 	s *Series
 }
@@ -156,12 +156,12 @@ func (c *Collection) DeleteStream(id StreamID) {
 // reset empties the collection for the next one, keeping its buffers but
 // keyed's: points are added by key only for new streams, which are few
 // once the series are known, and a first collection of a million would
-// keep 56 MB of keys for good. The points' pointers are left for the next
-// collection to overwrite: clearing them costs the hot path more than the
-// series they keep alive cost memory. Ingest sets moved afterwards.
+// keep 56 MB of keys for good. The pointers of points and floats are
+// left for the next collection to overwrite: clearing them costs the hot
+// path more than the series they keep alive cost memory. Ingest sets
+// moved.
 func (c *Collection) reset() {
 	c.points = c.points[:0]
-	clear(c.floats)
 	c.floats = c.floats[:0]
 	c.keyed = nil
 	clear(c.streams)
