@@ -113,18 +113,18 @@ func (m *mapper) collect(rm *metricdata.ResourceMetrics, now int64) mapReport {
 			if !ok {
 				continue
 			}
-			cumulative, float := false, false
+			cumulative, float, n := false, false, 0
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
 				if !d.IsMonotonic {
 					continue
 				}
-				cumulative = d.Temporality == metricdata.CumulativeTemporality
+				cumulative, n = d.Temporality == metricdata.CumulativeTemporality, len(d.DataPoints)
 			case metricdata.Sum[float64]:
 				if !d.IsMonotonic {
 					continue
 				}
-				cumulative, float = d.Temporality == metricdata.CumulativeTemporality, true
+				cumulative, float, n = d.Temporality == metricdata.CumulativeTemporality, true, len(d.DataPoints)
 			default:
 				continue
 			}
@@ -142,14 +142,14 @@ func (m *mapper) collect(rm *metricdata.ResourceMetrics, now int64) mapReport {
 				scopeSet = true
 			}
 			inst := instrumentKey{resource: res.res, scope: scope, name: met.Name, unit: met.Unit, description: met.Description, float: float}
-			p := points{meter: meter, name: met.Name, cumulative: cumulative, res: res, scope: scope, now: now,
+			p := points{meter: meter, name: met.Name, cumulative: cumulative, float: float, res: res, scope: scope, now: now,
 				resource: rm.Resource, instScope: &sm.Scope,
-				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device, instrument: inst})}
+				cached: m.cache.scope(cacheScope{meter: meter, tenant: res.tenant, device: res.device, instrument: inst}, n)}
 			switch d := met.Data.(type) {
 			case metricdata.Sum[int64]:
-				collectPoints(m, c, &rep, d.DataPoints, p, (*outbox.Collection).Int, (*outbox.Collection).IntKey)
+				collectPoints(m, c, &rep, d.DataPoints, p)
 			case metricdata.Sum[float64]:
-				collectPoints(m, c, &rep, d.DataPoints, p, (*outbox.Collection).Float, (*outbox.Collection).FloatKey)
+				collectPoints(m, c, &rep, d.DataPoints, p)
 			}
 		}
 	}
@@ -182,6 +182,7 @@ func pointsOf(data metricdata.Aggregation) (int, float64) {
 type points struct {
 	meter, name string
 	cumulative  bool
+	float       bool // the points' type: N is float64
 	res         resourceIDs
 	scope       scopeKey
 	now         int64
@@ -193,8 +194,14 @@ type points struct {
 // collectPoints adds a metric's points to c: through the handle the cache
 // keeps when the point's stream was seen before (the steady state), else
 // by reading its ids. Points collected twice are refused (see overlap.go).
-func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapReport, pts []metricdata.DataPoint[N], p points,
-	add func(*outbox.Collection, *outbox.Handle, N), addKey func(*outbox.Collection, usage.Key, *outbox.Handle, N)) {
+func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapReport, pts []metricdata.DataPoint[N], p points) {
+	// A metric whose streams the cache has not seen adds all its points by
+	// key: a first collection.
+	firstSeen := len(p.cached) == 0
+	c.Grow(len(pts), firstSeen)
+	if firstSeen {
+		m.cache.grow(len(pts))
+	}
 	for i := range pts {
 		dp := &pts[i]
 		v := dp.Value
@@ -238,7 +245,11 @@ func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapR
 			}
 		}
 		if e != nil {
-			add(c, &e.series, v)
+			if p.float {
+				c.Float(&e.series, float64(v))
+			} else {
+				c.Int(&e.series, int64(v))
+			}
 			e.end = end
 			continue
 		}
@@ -258,7 +269,11 @@ func collectPoints[N int64 | float64](m *mapper, c *outbox.Collection, rep *mapR
 			rep.invalid.Add(usage.Key{Tenant: printable(k.Tenant), Device: printable(k.Device), Meter: p.meter}, max(float64(v), 0), err.Error())
 			continue
 		}
-		addKey(c, k, m.cache.put(p.cached, &dp.Attributes, end), v)
+		if h := m.cache.put(p.cached, &dp.Attributes, end); p.float {
+			c.FloatKey(k, h, float64(v))
+		} else {
+			c.IntKey(k, h, int64(v))
+		}
 	}
 }
 

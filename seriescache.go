@@ -1,6 +1,8 @@
 package litewavemetric
 
 import (
+	"slices"
+
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/aiorch/litewavemetric/internal/outbox"
@@ -66,11 +68,13 @@ func newSeriesCache(max int) *seriesCache {
 	return &seriesCache{scopes: map[cacheScope]map[attribute.Distinct]*cachedStream{}, max: max}
 }
 
-// scope returns the entries of one scope, for the points of one metric.
-func (c *seriesCache) scope(s cacheScope) map[attribute.Distinct]*cachedStream {
+// scope returns the entries of one scope, for the n points of one metric.
+// A new scope's entries are made room for at once: its points are all of
+// new streams.
+func (c *seriesCache) scope(s cacheScope, n int) map[attribute.Distinct]*cachedStream {
 	m := c.scopes[s]
 	if m == nil {
-		m = map[attribute.Distinct]*cachedStream{}
+		m = make(map[attribute.Distinct]*cachedStream, min(n, c.max-c.size))
 		c.scopes[s] = m
 	}
 	return m
@@ -84,6 +88,11 @@ func (c *seriesCache) get(m map[attribute.Distinct]*cachedStream, set *attribute
 		return nil
 	}
 	return e
+}
+
+// grow makes room for n new streams at once (see outbox.Collection.Grow).
+func (c *seriesCache) grow(n int) {
+	c.unconfirmed = slices.Grow(c.unconfirmed, min(n, c.max-c.size))
 }
 
 // put remembers a new stream and the end of its delta interval taken. It

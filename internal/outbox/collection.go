@@ -1,6 +1,6 @@
 package outbox
 
-import "math"
+import "slices"
 
 // Collection is one collection's usage, gathered by the mapping layer
 // without the outbox's lock and then taken whole by Outbox.Ingest. Its
@@ -8,16 +8,29 @@ import "math"
 // allocates nothing.
 type Collection struct {
 	points  []point
-	keys    []Key // of the points added by key, in order
+	floats  []floatPoint
+	keyed   []keyed // the points added by key, in order
 	streams []streamChange
+	// moved holds, for each forgotten series the last ingest found again
+	// by its key for a point added through a handle, the series it found:
+	// Int rebinds the handles still bound to the forgotten one.
+	moved map[*Series]*Series
+}
+
+// keyed is the key of a point added by key, and the handle to bind to its
+// series, if any.
+type keyed struct {
+	k Key
+	h *Handle
 }
 
 // Handle names a series from one collection to the next, so that the
 // mapping layer reads a stream's ids once. The zero Handle names none; the
 // ingest of a point added by key binds the handle given with it. If the
 // series is forgotten later, the next ingest through the handle finds or
-// creates the series of its key again and rebinds the handle. Keep a
-// handle at a stable address: a Collection points to it until Ingest.
+// creates the series of its key again, and the handle is rebound to it
+// when it is next used. Keep a handle at a stable address: a Collection
+// may point to it until Ingest.
 type Handle struct {
 	s *Series
 }
@@ -34,17 +47,30 @@ func (h *Handle) Key() Key {
 // an ingest bound it and after the series was forgotten.
 func (h *Handle) Held() bool { return h.s != nil && !h.s.forgotten.Load() }
 
-// point is usage for one series: integer units, or a float64's bits. s is
-// the series h was bound to when the point was added, read then so that
-// Ingest need not reach h again, which the caller's memory may have evicted
-// from the processor's cache by then. A point added by key has the next of
-// the collection's keys.
+// point is usage, in the order it was added. In the steady state nearly
+// every point is integer usage added through a bound handle, and a
+// collection of many series is larger than the processor's cache, so a
+// point is kept in 16 bytes. Its s is one of:
+//   - the series its handle was bound to when it was added (read then, so
+//     that Ingest need not reach the handle again); units is the integer;
+//   - nil: integer usage added by key (the next of the collection's
+//     keyed);
+//   - inFloats: the point is float usage, at index units of the
+//     collection's floats.
 type point struct {
-	h     *Handle
 	s     *Series
 	units uint64
-	float bool
-	keyed bool
+}
+
+// inFloats marks a point kept in a collection's floats; no handle is ever
+// bound to it.
+var inFloats = new(Series)
+
+// floatPoint is float usage: through s, the series its handle was bound
+// to, or by key (s is nil).
+type floatPoint struct {
+	s *Series
+	v float64
 }
 
 type streamChange struct {
@@ -54,26 +80,59 @@ type streamChange struct {
 
 // Int adds integer usage to the series of h, which an earlier ingest bound.
 func (c *Collection) Int(h *Handle, v int64) {
-	c.points = append(c.points, point{h: h, s: bound(h), units: uint64(v)})
+	s := bound(h)
+	if c.moved != nil {
+		s = c.rebind(h)
+	}
+	c.points = append(c.points, point{s: s, units: uint64(v)})
 }
 
 // Float adds float usage to the series of h, as Int does; its fraction is
 // carried.
 func (c *Collection) Float(h *Handle, v float64) {
-	c.points = append(c.points, point{h: h, s: bound(h), units: math.Float64bits(v), float: true})
+	s := bound(h)
+	if c.moved != nil {
+		s = c.rebind(h)
+	}
+	c.addFloat(floatPoint{s: s, v: v})
 }
 
 // IntKey adds integer usage to the series of k, and binds h to it if h is
 // not nil.
 func (c *Collection) IntKey(k Key, h *Handle, v int64) {
-	c.keys = append(c.keys, k)
-	c.points = append(c.points, point{h: h, units: uint64(v), keyed: true})
+	c.keyed = append(c.keyed, keyed{k: k, h: h})
+	c.points = append(c.points, point{units: uint64(v)})
 }
 
 // FloatKey adds float usage to the series of k, as IntKey does.
 func (c *Collection) FloatKey(k Key, h *Handle, v float64) {
-	c.keys = append(c.keys, k)
-	c.points = append(c.points, point{h: h, units: math.Float64bits(v), float: true, keyed: true})
+	c.keyed = append(c.keyed, keyed{k: k, h: h})
+	c.addFloat(floatPoint{v: v})
+}
+
+func (c *Collection) addFloat(p floatPoint) {
+	c.points = append(c.points, point{s: inFloats, units: uint64(len(c.floats))})
+	c.floats = append(c.floats, p)
+}
+
+// rebind binds h to the series its forgotten series was found again as,
+// if the last ingest did so, and returns h's series.
+func (c *Collection) rebind(h *Handle) *Series {
+	if s, ok := c.moved[h.s]; ok {
+		h.s = s
+	}
+	return h.s
+}
+
+// Grow makes room for n more points at once, and for their keys if byKey
+// (a first collection adds every point by key), so that a large collection
+// does not allocate its buffers again and again as it grows: append's
+// growth would allocate about five times what a million points take.
+func (c *Collection) Grow(n int, byKey bool) {
+	c.points = slices.Grow(c.points, n)
+	if byKey {
+		c.keyed = slices.Grow(c.keyed, n)
+	}
 }
 
 func bound(h *Handle) *Series {
@@ -95,14 +154,16 @@ func (c *Collection) DeleteStream(id StreamID) {
 }
 
 // reset empties the collection for the next one, keeping its buffers but
-// the keys': points are added by key only for new streams, which are few
+// keyed's: points are added by key only for new streams, which are few
 // once the series are known, and a first collection of a million would
-// keep 48 MB of keys for good. The points' pointers are left for the next
-// collection to overwrite: clearing them costs the hot path more than the
-// series they keep alive cost memory.
+// keep 56 MB of keys for good. The pointers of points and floats are
+// left for the next collection to overwrite: clearing them costs the hot
+// path more than the series they keep alive cost memory. Ingest sets
+// moved.
 func (c *Collection) reset() {
 	c.points = c.points[:0]
-	c.keys = nil
+	c.floats = c.floats[:0]
+	c.keyed = nil
 	clear(c.streams)
 	c.streams = c.streams[:0]
 }

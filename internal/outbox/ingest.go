@@ -41,12 +41,24 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 	defer o.mu.Unlock()
 	defer c.reset()
 	clear(o.ingestCustomers)
-	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keys: c.keys}
+	in := ingest{o: o, wall: o.wallNow(), start: o.windowEnd, secs: o.monoSeconds(), first: newFirstAttempts(), keyed: c.keyed}
 	if o.cfg.Store == nil {
 		o.ready.reserve(len(c.points)) // each point may freeze an event
 	}
 	for i := range c.points {
-		in.point(&c.points[i])
+		p := &c.points[i]
+		switch s := p.s; s {
+		case nil:
+			in.intByKey(int64(p.units))
+		case inFloats:
+			in.float(&c.floats[p.units])
+		default:
+			if v := int64(p.units); v > 0 && !s.forgotten.Load() {
+				in.addInt(s, v) // the steady state
+			} else {
+				in.intThrough(s, v)
+			}
+		}
 	}
 	if o.cfg.Store != nil && len(c.streams) > 0 {
 		for _, ch := range c.streams {
@@ -55,6 +67,7 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 		o.kick()
 	}
 	in.end()
+	c.moved = in.moved
 	return in.first, in.report
 }
 
@@ -65,48 +78,90 @@ type ingest struct {
 	start       int64 // where its window starts: the previous collection's time
 	secs        int32 // monotonic seconds
 	first       *FirstAttempts
-	keys        []Key // of the points added by key not taken yet
-	roomScanned bool  // a scan for room at the series cap was already made
+	keyed       []keyed // the points added by key not taken yet
+	roomScanned bool    // a scan for room at the series cap was already made
 	report      IngestReport
+	moved       map[*Series]*Series // see Collection.moved
 }
 
-// point adds one point's usage. Its key is the next of keys if it was
-// added by key; else the key of p.s, read only when needed, for it lies in
-// another cache line than what adding touches.
-func (in *ingest) point(p *point) {
-	var k *Key
-	if p.keyed {
-		k, in.keys = &in.keys[0], in.keys[1:]
-	}
-	if p.float {
-		in.addFloat(p, k, math.Float64frombits(p.units))
-	} else {
-		in.addInt(p, k, int64(p.units))
-	}
-}
-
-func keyOf(p *point, k *Key) Key {
-	if k != nil {
-		return *k
-	}
-	return p.s.key()
-}
-
-// addInt adds integer usage to the point's series.
-func (in *ingest) addInt(p *point, k *Key, v int64) {
+// intThrough adds integer usage through s: refused unless positive, and
+// added to the series of its key if s was forgotten.
+func (in *ingest) intThrough(s *Series, v int64) {
 	if v <= 0 {
-		in.badInt(keyOf(p, k), v)
+		in.badInt(s.key(), v)
 		return
 	}
-	s := in.series(p, k, float64(v))
+	if s = in.found(s, float64(v)); s != nil {
+		in.addInt(s, v)
+	}
+}
+
+// found returns the series of a forgotten series' key, found or created,
+// and records it for the handles bound to the forgotten one.
+func (in *ingest) found(forgotten *Series, units float64) *Series {
+	k := forgotten.key()
+	s := in.series(nil, &k, units)
+	if s != nil {
+		if in.moved == nil {
+			in.moved = map[*Series]*Series{}
+		}
+		in.moved[forgotten] = s
+	}
+	return s
+}
+
+// intByKey adds integer usage to the series of the next key.
+func (in *ingest) intByKey(v int64) {
+	p := in.nextKeyed()
+	if v <= 0 {
+		in.badInt(p.k, v)
+		return
+	}
+	if s := in.series(p.h, &p.k, float64(v)); s != nil {
+		in.addInt(s, v)
+	}
+}
+
+// float adds float usage through p.s, or by key when p.s is nil.
+func (in *ingest) float(p *floatPoint) {
+	s := p.s
+	var next *keyed
+	var k Key
 	if s == nil {
+		next = in.nextKeyed()
+		k = next.k
+	} else {
+		k = s.key()
+	}
+	if !in.goodFloat(k, p.v) {
 		return
 	}
-	if *in.target(s) > math.MaxInt64-v {
+	switch {
+	case s == nil:
+		s = in.series(next.h, &next.k, p.v)
+	case s.forgotten.Load():
+		s = in.found(s, p.v)
+	}
+	if s != nil {
+		in.addFloat(s, p.v)
+	}
+}
+
+// nextKeyed takes the next point added by key.
+func (in *ingest) nextKeyed() *keyed {
+	p := &in.keyed[0]
+	in.keyed = in.keyed[1:]
+	return p
+}
+
+// addInt adds positive integer usage to s.
+func (in *ingest) addInt(s *Series, v int64) {
+	t := in.target(s)
+	if *t > math.MaxInt64-v {
 		in.reject(&in.report.TooLarge, s.key(), float64(v), "total would overflow int64")
 		return
 	}
-	in.add(s, v)
+	in.add(s, t, v)
 }
 
 // badInt refuses a negative value. Its units are not counted as rejected:
@@ -118,35 +173,29 @@ func (in *ingest) badInt(k Key, v int64) {
 	}
 }
 
-// addFloat adds float usage to the point's series, carrying the fraction.
-func (in *ingest) addFloat(p *point, k *Key, v float64) {
-	if !in.goodFloat(p, k, v) {
-		return
-	}
-	s := in.series(p, k, v)
-	if s == nil {
-		return
-	}
-	if float64(*in.target(s))+v >= math.MaxInt64 {
+// addFloat adds good float usage to s, carrying the fraction.
+func (in *ingest) addFloat(s *Series, v float64) {
+	t := in.target(s)
+	if float64(*t)+v >= math.MaxInt64 {
 		in.reject(&in.report.TooLarge, s.key(), v, "total would overflow int64")
 		return
 	}
 	in.touch(s)
 	if whole := s.rem.Add(v); whole > 0 {
-		in.add(s, whole)
+		in.add(s, t, whole)
 	}
 }
 
 // goodFloat reports whether v is usage to add, rejecting what is not.
-func (in *ingest) goodFloat(p *point, k *Key, v float64) bool {
+func (in *ingest) goodFloat(k Key, v float64) bool {
 	switch {
 	case v == 0:
 		return false
 	case math.IsNaN(v) || math.IsInf(v, 0) || v < 0:
-		in.reject(&in.report.BadValue, keyOf(p, k), 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
+		in.reject(&in.report.BadValue, k, 0, "usage "+strconv.FormatFloat(v, 'g', -1, 64))
 		return false
 	case v > maxFloatUsage:
-		in.reject(&in.report.TooLarge, keyOf(p, k), v, "usage too large for int64 units")
+		in.reject(&in.report.TooLarge, k, v, "usage too large for int64 units")
 		return false
 	}
 	return true
@@ -168,20 +217,17 @@ func (in *ingest) target(s *Series) *int64 {
 	return &s.open
 }
 
-// add puts whole units into the series and freezes an idle series' usage
-// into its next event at once.
-func (in *ingest) add(s *Series, v int64) {
+// add puts whole units into t, the target of s, and freezes an idle
+// series' usage into its next event at once.
+func (in *ingest) add(s *Series, t *int64, v int64) {
 	o := in.o
 	in.touch(s)
-	if t := in.target(s); t == &s.event.units {
-		*t += v
+	if t == &s.event.units {
 		in.first.res.Units += v
-	} else {
-		if s.open == 0 {
-			s.openStart = in.start
-		}
-		s.open += v
+	} else if s.open == 0 {
+		s.openStart = in.start
 	}
+	*t += v
 	o.stats.OwedUnits += v
 	o.stats.AcceptedUnits += v
 	in.report.Units += v
@@ -209,41 +255,31 @@ func (in *ingest) touch(s *Series) {
 	in.o.markDirty(s)
 }
 
-// series returns the point's series: the one its handle was bound to
-// while the outbox holds it, else the one of its key, found or created and
-// bound to the handle; nil when it cannot be held.
-func (in *ingest) series(p *point, kp *Key, units float64) *Series {
-	if s := p.s; s != nil && !s.forgotten.Load() {
-		return s
-	}
+// series returns the series of k, found or created, and binds h to it if
+// h is not nil; nil when it cannot be held.
+func (in *ingest) series(h *Handle, kp *Key, units float64) *Series {
 	o := in.o
-	k := keyOf(p, kp)
-	if s := o.series.get(k); s != nil {
-		p.bind(s)
-		return s
-	}
-	if o.series.len() >= o.cfg.MaxSeries && !in.makeRoom() {
-		in.reject(&in.report.OverCapacity, k, units, fmt.Sprintf("series cap %d reached", o.cfg.MaxSeries))
-		return nil
-	}
-	if o.cfg.Store != nil {
-		if o.cfg.Store.Full(o.uncommitted) {
-			in.reject(&in.report.OverCapacity, k, units, "spool size cap reached")
+	k := *kp
+	s := o.series.get(k)
+	if s == nil {
+		if o.series.len() >= o.cfg.MaxSeries && !in.makeRoom() {
+			in.reject(&in.report.OverCapacity, k, units, fmt.Sprintf("series cap %d reached", o.cfg.MaxSeries))
 			return nil
 		}
-		o.uncommitted += recordEstimate(k)
+		if o.cfg.Store != nil {
+			if o.cfg.Store.Full(o.uncommitted) {
+				in.reject(&in.report.OverCapacity, k, units, "spool size cap reached")
+				return nil
+			}
+			o.uncommitted += recordEstimate(k)
+		}
+		s = o.newSeries(k)
+		o.series.put(s)
 	}
-	s := o.newSeries(k)
-	o.series.put(s)
-	p.bind(s)
+	if h != nil {
+		h.s = s
+	}
 	return s
-}
-
-// bind binds the point's handle, if any, to s.
-func (p *point) bind(s *Series) {
-	if p.h != nil {
-		p.h.s = s
-	}
 }
 
 // recordEstimate is about what a new series' records take in the store,
