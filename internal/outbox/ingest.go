@@ -181,7 +181,7 @@ func (in *ingest) addFloat(s *Series, v float64) {
 		return
 	}
 	in.touch(s)
-	if whole := s.rem.Add(v); whole > 0 {
+	if whole := s.addFloat(v); whole > 0 {
 		in.add(s, t, whole)
 	}
 }
@@ -300,7 +300,7 @@ func (in *ingest) makeRoom() bool {
 	}
 	cutoff := in.secs - idleSeconds(o.cfg.IdleTTL)
 	o.forget(func(s *Series) bool {
-		return s.state == idle && s.open == 0 && !s.hasEvent() && s.extra == nil && s.lastActive < cutoff
+		return s.state == idle && s.open == 0 && !s.hasEvent() && s.carriesOnlyAFraction() && s.lastActive < cutoff
 	})
 	return o.series.len() < o.cfg.MaxSeries
 }

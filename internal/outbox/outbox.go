@@ -195,7 +195,8 @@ func (o *Outbox) Restore(c Contents) error {
 	for _, r := range c.Opens {
 		s := o.restored(r.Key)
 		before := s.contrib()
-		s.open, s.openStart, s.rem, s.storedOpen = r.Units, r.Start, r.Rem, true
+		s.open, s.openStart, s.storedOpen = r.Units, r.Start, true
+		s.setRemainder(r.Rem)
 		o.stats.account(before, s.contrib())
 	}
 	for _, r := range c.Rejected {

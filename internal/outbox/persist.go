@@ -175,8 +175,8 @@ func (o *Outbox) snapshot() snapshotted {
 			w.seq, w.id = ev.seq, ev.id
 		}
 		switch {
-		case s.open > 0 || !s.rem.IsZero():
-			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.key(), Units: s.open, Start: s.openStart, Rem: s.rem})
+		case s.open > 0 || !s.remainder().IsZero():
+			ch.PutOpen = append(ch.PutOpen, OpenRecord{Key: s.key(), Units: s.open, Start: s.openStart, Rem: s.remainder()})
 			w.storedOpen = true
 		case s.storedOpen:
 			ch.DeleteOpen = append(ch.DeleteOpen, s.key())

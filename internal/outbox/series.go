@@ -48,9 +48,10 @@ func (e *event) bindCustomer(c string) {
 // Series is the owed usage of one Key. Its state changes only through the
 // transitions in states.go. What adding usage touches comes first, the
 // event's units and first attempts within its first 40 bytes: a series is
-// 144 bytes, so these 40 bytes lie in one cache line for half the series.
-// What few series need is out of line (extra), so that a series billed
-// without trouble does not carry it.
+// 128 bytes, a size the allocator aligns to 128, so these 40 bytes lie in
+// one cache line for every series. What few series need is out of line
+// (extra: retries, rejected usage, a float counter's fraction), so that a
+// series billed without trouble does not carry it.
 type Series struct {
 	open       int64 // usage accumulated while the event is pending
 	lastActive int32 // monotonic seconds
@@ -62,8 +63,7 @@ type Series struct {
 	storedEvent, storedOpen, storedRejected bool
 	rewrite                                 bool // the stored event record is stale: its customer was bound since
 	event                                   event
-	openStart                               int64     // wall clock: start of the window of the open usage
-	rem                                     Remainder // of float usage
+	openStart                               int64 // wall clock: start of the window of the open usage
 	// The series' Key: its tenant and meter, which many series share, as
 	// one interned handle.
 	scope  unique.Handle[tenantMeter]
@@ -91,6 +91,7 @@ func (s *Series) tenant() string { return s.scope.Value().tenant }
 type seriesExtra struct {
 	retry    retryState
 	rejected *rejectedUsage // kept until sent again
+	rem      Remainder      // of float usage, which few series count
 }
 
 // retryState is what an event keeps once an attempt of it failed, until it
@@ -108,7 +109,43 @@ func (s *Series) hasEvent() bool { return s.event.units > 0 }
 
 // holdsNothing reports whether forgetting the series loses no usage.
 func (s *Series) holdsNothing() bool {
-	return s.state == idle && s.open == 0 && s.rem.IsZero() && !s.hasEvent() && s.extra == nil
+	return s.state == idle && s.open == 0 && !s.hasEvent() && s.extra == nil
+}
+
+// remainder is the fraction of float usage the series carries.
+func (s *Series) remainder() Remainder {
+	if s.extra == nil {
+		return Remainder{}
+	}
+	return s.extra.rem
+}
+
+// setRemainder sets the fraction the series carries.
+func (s *Series) setRemainder(r Remainder) {
+	if !r.IsZero() && s.extra == nil {
+		s.extra = &seriesExtra{}
+	}
+	if s.extra != nil {
+		s.extra.rem = r
+		s.dropEmptyExtra()
+	}
+}
+
+// addFloat adds v to the fraction carried and returns the whole units
+// that come out of it.
+func (s *Series) addFloat(v float64) int64 {
+	if s.extra == nil {
+		s.extra = &seriesExtra{}
+	}
+	whole := s.extra.rem.Add(v)
+	s.dropEmptyExtra()
+	return whole
+}
+
+// carriesOnlyAFraction reports whether the series holds, out of line,
+// nothing but a fraction of float usage (if that).
+func (s *Series) carriesOnlyAFraction() bool {
+	return s.extra == nil || s.extra.rejected == nil && s.extra.retry == (retryState{})
 }
 
 // rejected is the series' rejected usage, nil if it has none.
@@ -156,7 +193,7 @@ func (s *Series) endRetry() {
 }
 
 func (s *Series) dropEmptyExtra() {
-	if s.extra.rejected == nil && s.extra.retry == (retryState{}) {
+	if s.extra.rejected == nil && s.extra.retry == (retryState{}) && s.extra.rem.IsZero() {
 		s.extra = nil
 	}
 }

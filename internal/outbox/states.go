@@ -170,7 +170,7 @@ func (o *Outbox) forget(drop func(*Series) bool) {
 		if s.dirty || s.storedEvent || s.storedRejected || !drop(s) {
 			return
 		}
-		if v := s.rem.Value(); v > 0 {
+		if v := s.remainder().Value(); v > 0 {
 			o.stats.FractionsDropped += v
 		}
 		if s.storedOpen {
