@@ -280,15 +280,9 @@ const (
 	answerGuess = 56
 )
 
-// record fills rec with ev's record, its bytes appended to buf: the same
-// event, the same bytes, every time.
-func (b *Backend) record(rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
-	var enc usage.RecordEncoder
-	return b.encode(&enc, rec, ev, buf)
-}
-
-// encode is record, with enc's formatting of the times it met last: a
-// Send's events share the bounds of their windows.
+// encode fills rec with ev's record, its bytes appended to buf: the same
+// event, the same bytes, every time. enc keeps the times it formatted
+// last: a Send's events share the bounds of their windows.
 func (b *Backend) encode(enc *usage.RecordEncoder, rec *kgo.Record, ev *usage.Event, buf []byte) []byte {
 	start := len(buf)
 	buf = usage.AppendRecordKey(buf, ev.ID)

@@ -376,8 +376,9 @@ func (t *txnLoop) produce(ctx context.Context, send []item) (*batchRecords, []er
 	errs := make([]error, len(send)+1)
 	buf := make([]byte, 0, len(send)*recordGuess)
 	ids := make([]usage.ID, len(send))
+	var enc usage.RecordEncoder // a transaction's events share their windows' bounds
 	for i, it := range send {
-		buf = t.b.record(&recs.records[i], it.event(), buf)
+		buf = t.b.encode(&enc, &recs.records[i], it.event(), buf)
 		ids[i] = it.event().ID
 	}
 	t.mu.Lock()
