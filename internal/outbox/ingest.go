@@ -228,9 +228,7 @@ func (in *ingest) add(s *Series, t *int64, v int64) {
 		s.openStart = in.start
 	}
 	*t += v
-	o.stats.OwedUnits += v
-	o.stats.AcceptedUnits += v
-	in.report.Units += v
+	in.report.Units += v // counted in the outbox's stats when the ingest ends
 	if s.state == idle {
 		o.freeze(s, in.wall, in.first, in.customer)
 	}
@@ -309,6 +307,8 @@ func (in *ingest) makeRoom() bool {
 // lock is released.
 func (in *ingest) end() {
 	o := in.o
+	o.stats.OwedUnits += in.report.Units
+	o.stats.AcceptedUnits += in.report.Units
 	o.windowEnd = in.wall
 	if mono := o.mono(); mono-o.lastSweep > int64(o.cfg.IdleTTL)/2 {
 		o.lastSweep = mono
