@@ -45,6 +45,40 @@ type crashReport struct {
 
 func crashKey(tenant, device, meter string) string { return tenant + "|" + device + "|" + meter }
 
+// crashPipeline is a child's exporter, configured by the environment as in
+// production, in a provider whose collections only ForceFlush takes, with
+// a counter whose usage the report counts.
+type crashPipeline struct {
+	provider *sdkmetric.MeterProvider
+	pages    metric.Int64Counter
+	report   crashReport
+}
+
+func newCrashPipeline(ctx context.Context) (*crashPipeline, error) {
+	exp, err := litewavemetric.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
+	pages, _ := provider.Meter("crash").Int64Counter("pages")
+	return &crashPipeline{provider: provider, pages: pages, report: crashReport{Counted: map[string]int64{}}}, nil
+}
+
+func (p *crashPipeline) add(ctx context.Context, tenant, device string, v int64) {
+	p.pages.Add(ctx, v, metric.WithAttributes(attribute.String("tenant.id", tenant), attribute.String("device.id", device)))
+	p.report.Counted[crashKey(tenant, device, "pages")] += v
+}
+
+// flush is the provider's ForceFlush, bounded as a test must be.
+func (p *crashPipeline) flush(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return p.provider.ForceFlush(ctx)
+}
+
+// printReport writes what was counted for the parent to read.
+func (p *crashPipeline) printReport() error { return json.NewEncoder(os.Stdout).Encode(p.report) }
+
 // crashChild is the child's main. Its endpoint and spool come from the
 // environment, as in production.
 func crashChild() int {

@@ -2,7 +2,6 @@ package litewavemetric_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/aiorch/litewavemetric"
 	"github.com/aiorch/litewavemetric/internal/spool"
 )
 
@@ -31,27 +26,19 @@ const crashFlushedEnv = "LITEWAVE_CRASH_FLUSHED"
 // be killed.
 func crashFlushedChild(n int) int {
 	ctx := context.Background()
-	exp, err := litewavemetric.New(ctx)
+	p, err := newCrashPipeline(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
-	pages, _ := provider.Meter("crash").Int64Counter("pages")
-	report := crashReport{Counted: map[string]int64{}}
 	for i := range n {
-		tenant, device := tenantID(i%7), "dev-"+strconv.Itoa(i)
-		pages.Add(ctx, int64(i%5+1), metric.WithAttributes(attribute.String("tenant.id", tenant), attribute.String("device.id", device)))
-		report.Counted[crashKey(tenant, device, "pages")] += int64(i%5 + 1)
+		p.add(ctx, tenantID(i%7), "dev-"+strconv.Itoa(i), int64(i%5+1))
 	}
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = provider.ForceFlush(fctx)
-	cancel()
-	if err != nil {
+	if err := p.flush(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "flush:", err)
 		return 2
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
+	if err := p.printReport(); err != nil {
 		return 2
 	}
 	time.Sleep(time.Hour) // wait for SIGKILL

@@ -2,7 +2,6 @@ package litewavemetric_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,11 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/aiorch/litewavemetric"
 	"github.com/aiorch/litewavemetric/litewavetest"
 )
 
@@ -31,36 +26,26 @@ const crashWarmDevice = "warm"
 // the environment's (the default unless set), as in production.
 func crashSteadyChild(n int) int {
 	ctx := context.Background()
-	exp, err := litewavemetric.New(ctx)
+	p, err := newCrashPipeline(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(litewavemetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
-	pages, _ := provider.Meter("crash").Int64Counter("pages")
-	report := crashReport{Counted: map[string]int64{}}
-	add := func(tenant, device string, v int64) {
-		pages.Add(ctx, v, metric.WithAttributes(attribute.String("tenant.id", tenant), attribute.String("device.id", device)))
-		report.Counted[crashKey(tenant, device, "pages")] += v
-	}
 	for i := range 7 {
-		add(tenantID(i), crashWarmDevice, 1)
+		p.add(ctx, tenantID(i), crashWarmDevice, 1)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = provider.ForceFlush(wctx)
-	cancel()
-	if err != nil {
+	if err := p.flush(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "warm-up:", err)
 		return 2
 	}
 	for i := range n {
-		add(tenantID(i%7), "dev-"+strconv.Itoa(i), int64(i%5+1))
+		p.add(ctx, tenantID(i%7), "dev-"+strconv.Itoa(i), int64(i%5+1))
 	}
 	// Reported before it is exported: the parent kills during the export.
-	if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
+	if err := p.printReport(); err != nil {
 		return 2
 	}
-	_ = provider.ForceFlush(ctx)
+	_ = p.provider.ForceFlush(ctx)
 	time.Sleep(time.Hour) // wait for SIGKILL
 	return 0
 }
