@@ -60,30 +60,51 @@ func (l *loggedStore) resent() []EventRecord {
 	return out
 }
 
-// With the acknowledgements recorded beside the store, Flush returns once
-// nothing is owed, while the commit that deletes the delivered events'
-// records is still held: a process killed at that moment sends nothing
-// again. (Without the log, Flush returns as it does and this fails.)
-func TestFlushReturnsWithDeliveredEventsInTheAckLog(t *testing.T) {
+// Flush returns once what it delivered is deleted from the store, so that
+// the store's room is free for new series when it returns (a spool at its
+// cap would otherwise refuse them). While that commit is held, the log
+// already names every delivered event: a process killed then sends
+// nothing again. (With Flush not waiting for the deletion, the first
+// assertion fails.)
+func TestFlushWaitsForTheDeletionOfWhatItDelivered(t *testing.T) {
 	st := newLoggedStore(nil)
 	customers := newCustomers(map[string]string{"t1": "c1"})
 	customers.cached["t1"] = true
 	o := newTestOutbox(t, &fakeBackend{}, customers, func(c *Config) { c.Store = st })
 	defer st.release() // Close waits for the scheduler, which may be held
-	for range 20 {
-		r, _ := ingestInts(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
-		wait(t, r)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		require.NoError(t, o.Flush(ctx), "Flush does not wait for the held deletion")
-		cancel()
-		assert.Empty(t, st.resent(), "a process killed once Flush returned sends nothing again")
-		require.NotEmpty(t, st.contents().Events, "the deletion was held: the log alone keeps them from being sent again")
+	r, _ := ingestInts(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
+	wait(t, r)
+
+	done := make(chan error, 1)
+	go func() { done <- o.Flush(context.Background()) }()
+	returned := false
+	require.Eventually(t, func() bool {
+		select {
+		case <-done:
+			returned = true
+			return true
+		default:
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.waitCh != nil && o.stats.OwedUnits == 0
+	}, 10*time.Second, time.Millisecond)
+	require.False(t, returned, "Flush returned before the delivered events' deletion was committed")
+	assert.NotEmpty(t, st.contents().Events, "the deletion is held")
+	assert.Empty(t, st.resent(), "a process killed now sends nothing again: the log names them")
+
+	st.release()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush did not return once the deletion was committed")
 	}
+	assert.Empty(t, st.contents().Events, "the store holds nothing delivered once Flush returned")
 }
 
-// When the log cannot be written, Flush waits for the commit that deletes
-// what was delivered, as without a log. (With the failure ignored, Flush
-// returns while the deletion is held, and this fails.)
+// When the log cannot be written, the commit that deletes what was
+// delivered alone keeps it from being sent again, and Flush waits for it.
 func TestFlushWaitsForTheDeletionWhenTheAckLogFails(t *testing.T) {
 	st := newLoggedStore(errors.New("disk full"))
 	customers := newCustomers(map[string]string{"t1": "c1"})

@@ -85,10 +85,7 @@ type Outbox struct {
 	persistMu     sync.Mutex
 	persistFailed int64 // monotonic time of the last failed commit
 	lastCommit    int64 // monotonic time of the last commit
-	committing    bool  // a snapshot is being written that Flush waits for (guarded by mu)
-	// ackLogFailed: an AckLog append failed (guarded by mu). Until a commit
-	// deletes what was acknowledged, Flush waits for the deletions.
-	ackLogFailed bool
+	committing    bool  // a snapshot is being written (guarded by mu): Flush waits for it
 
 	ctx       context.Context // cancelled by Close: aborts requests in flight
 	cancel    context.CancelFunc

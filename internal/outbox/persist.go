@@ -53,12 +53,9 @@ func (o *Outbox) Persist() error {
 	}()
 	for attempt := 0; ; attempt++ {
 		o.mu.Lock()
-		logged := o.acksLogged()
 		snap := o.snapshot()
 		writes := !snap.ch.Empty() || len(snap.release) > 0
-		// A commit of logged deletions alone is not waited for (see
-		// storeCurrent).
-		o.committing = writes && !(logged && snap.onlyDeletesEvents())
+		o.committing = writes
 		o.mu.Unlock()
 		if !writes {
 			return nil
@@ -117,9 +114,6 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 	if !ch.Empty() {
 		o.stats.SpoolCommits++
 	}
-	if len(o.acked) == 0 {
-		o.ackLogFailed = false // what the log missed is deleted now
-	}
 	o.persistFailed = 0
 	o.uncommitted = 0 // the store counts what was written now
 	for _, w := range snap.done {
@@ -138,14 +132,6 @@ func (o *Outbox) applyCommit(snap snapshotted, err error) func() {
 		o.releaseCommitted(s)
 	}
 	return o.spoolWritten()
-}
-
-// onlyDeletesEvents reports whether the snapshot writes nothing but the
-// deletion of acknowledged events' records.
-func (snap snapshotted) onlyDeletesEvents() bool {
-	ch := snap.ch
-	return len(snap.release) == 0 && len(ch.PutEvents)+len(ch.DeleteOpen)+len(ch.PutOpen)+len(ch.DeleteRejected)+
-		len(ch.PutRejected)+len(ch.DeleteStreams)+len(ch.PutStreams) == 0
 }
 
 // snapshot turns the pending deletions and the dirty series into one

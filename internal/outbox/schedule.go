@@ -78,27 +78,11 @@ func (o *Outbox) drained() bool {
 
 // storeCurrent reports whether the store, if any, holds the current state:
 // nothing waits to be committed, and no commit is under way (its snapshot
-// took what it writes out of the queues). Deletions of acknowledged events
-// that an AckLog recorded do not count: a restart does not send those
-// events again whether or not the commit that deletes them ran. mu must be
-// held.
+// took what it writes out of the queues). A Flush waits for it, so that
+// what it delivered is deleted from the store, and its room freed for new
+// series, when it returns. mu must be held.
 func (o *Outbox) storeCurrent() bool {
-	if o.cfg.Store == nil {
-		return true
-	}
-	acked := len(o.acked)
-	if o.acksLogged() {
-		acked = 0
-	}
-	return !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+acked+o.streams.changes() == 0
-}
-
-// acksLogged reports whether every acknowledgement waiting for the commit
-// that deletes its record is recorded in the store's AckLog. mu must be
-// held.
-func (o *Outbox) acksLogged() bool {
-	_, logged := o.cfg.Store.(AckLog)
-	return logged && !o.ackLogFailed
+	return o.cfg.Store == nil || !o.committing && len(o.pending)+len(o.dirty)+len(o.dropped)+len(o.acked)+o.streams.changes() == 0
 }
 
 // stuck reports whether every owed event waits for its retry after an

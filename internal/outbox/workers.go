@@ -134,12 +134,11 @@ func (o *Outbox) deliver(b *batch) {
 	case len(send) > 0:
 		o.cfg.Backend.Send(o.ctx, send, outs)
 	}
-	logFailed := o.logAcks(b, outs)
+	o.logAcks(b, outs)
 
 	b.reports = b.reports[:0]
 	o.mu.Lock()
 	o.delivering--
-	o.ackLogFailed = o.ackLogFailed || logFailed
 	j := 0
 	for i, s := range b.series {
 		var report func()
@@ -164,15 +163,13 @@ func (o *Outbox) deliver(b *batch) {
 }
 
 // logAcks records the batch's delivered events in the store's AckLog, if
-// it has one, before their outcomes are applied: by the time a Flush sees
-// nothing owed, a process killed before the commit that deletes their
-// records does not send them again, so the Flush need not wait for that
-// commit. It reports whether the log failed; the commit then records them,
-// and Flushes wait for it again.
-func (o *Outbox) logAcks(b *batch, outs []usage.Outcome) (failed bool) {
+// it has one, before their outcomes are applied: a process killed before
+// the commit that deletes their records does not send them again. If the
+// log fails, that commit alone records them.
+func (o *Outbox) logAcks(b *batch, outs []usage.Outcome) {
 	l, ok := o.cfg.Store.(AckLog)
 	if !ok {
-		return false
+		return
 	}
 	b.acked = b.acked[:0]
 	for j, i := range b.sendIdx {
@@ -181,14 +178,12 @@ func (o *Outbox) logAcks(b *batch, outs []usage.Outcome) (failed bool) {
 		}
 	}
 	if len(b.acked) == 0 {
-		return false
+		return
 	}
 	if err := l.Acked(b.acked); err != nil {
 		o.cfg.Logger.Debug("litewavemetric: recording acknowledgements beside the spool failed; its next commit records them",
 			"events", len(b.acked), "err", err)
-		return true
 	}
-	return false
 }
 
 // bind binds s's event to the customer ev names and sends it again: once
