@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aiorch/litewavemetric/internal/redact"
@@ -87,15 +89,61 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // usage.Misconfigured.
 func (c *Client) Do(ctx context.Context, op, method, url string, body []byte, header func(http.Header)) ([]byte, error) {
 	b, status, whole, err := c.exchange(ctx, op, method, url, body, header)
-	switch {
-	case status == 0:
+	if status == 0 {
 		return nil, err
-	case err != nil:
-		return nil, &AnswerError{Op: op, StatusCode: status, Err: fmt.Errorf("cut short: %w", err)}
-	case !whole:
-		return nil, &AnswerError{Op: op, StatusCode: status, Err: errTooLarge}
+	}
+	if err := unreadAnswer(op, status, whole, err); err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// unreadAnswer is the *AnswerError of a 2xx answer that was not read
+// whole, or nil.
+func unreadAnswer(op string, status int, whole bool, err error) error {
+	switch {
+	case err != nil:
+		return &AnswerError{Op: op, StatusCode: status, Err: fmt.Errorf("cut short: %w", err)}
+	case !whole:
+		return &AnswerError{Op: op, StatusCode: status, Err: errTooLarge}
+	}
+	return nil
+}
+
+// answerBuffers hold the answers Exchange reads, reused from one request
+// to the next.
+var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// Exchange is Do for a caller that reads the answer at once and sends
+// large bodies: it takes body (B not empty), which goes back to its pool
+// once the transport is done with it, and calls read with the whole body
+// of a 2xx answer, which is valid only during the call (its buffer is
+// reused). Its errors are Do's, and read is not called then.
+func (c *Client) Exchange(ctx context.Context, op, method, url string, body *Body, header func(http.Header), read func(answer []byte)) error {
+	defer body.release()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := c.newRequest(ctx, op, method, url, nil, header)
+	if err != nil {
+		return err
+	}
+	body.attach(req)
+	resp, err := c.do(req, op, url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	buf := answerBuffers.Get().(*[]byte)
+	defer answerBuffers.Put(buf)
+	b, whole, err := c.readAnswer(resp, *buf)
+	if cap(b) > cap(*buf) {
+		*buf = b[:0]
+	}
+	if err := unreadAnswer(op, resp.StatusCode, whole, err); err != nil {
+		return err
+	}
+	read(b)
+	return nil
 }
 
 // Deliver is Do for a request whose 2xx status is its delivery, whatever
@@ -127,7 +175,7 @@ func (c *Client) exchange(ctx context.Context, op, method, url string, body []by
 		return nil, 0, false, err
 	}
 	defer resp.Body.Close()
-	b, whole, err = c.readAnswer(resp)
+	b, whole, err = c.readAnswer(resp, nil)
 	return b, resp.StatusCode, whole, err
 }
 
@@ -138,7 +186,15 @@ func (c *Client) send(ctx context.Context, op, method, url string, body []byte, 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	req, err := c.newRequest(ctx, op, method, url, rd, header)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(req, op, url)
+}
+
+func (c *Client) newRequest(ctx context.Context, op, method, url string, body io.Reader, header func(http.Header)) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -148,6 +204,12 @@ func (c *Client) send(ctx context.Context, op, method, url string, body []byte, 
 	if c.key.Set() {
 		req.Header["X-Api-Key"] = []string{c.key.Value()}
 	}
+	return req, nil
+}
+
+// do sends req and returns a 2xx answer, whose body the caller closes, or
+// the error of any other answer.
+func (c *Client) do(req *http.Request, op, url string) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.mark(fmt.Errorf("%s: %w", op, err), url)
@@ -171,19 +233,21 @@ func (c *Client) send(ctx context.Context, op, method, url string, body []byte, 
 // errTooLarge is why an answer past the cap is not read whole.
 var errTooLarge = fmt.Errorf("larger than %d bytes", MaxAnswerBytes)
 
-// readAnswer reads at most MaxAnswerBytes of a 2xx body, scrubbed, sized
-// from Content-Length so the common case is one exact allocation. whole
-// is false when the body goes on past the cap; on a read error, b is what
-// arrived before it.
-func (c *Client) readAnswer(resp *http.Response) (b []byte, whole bool, err error) {
+// readAnswer reads at most MaxAnswerBytes of a 2xx body, scrubbed, into
+// buf's room (nil: a new buffer), sized from Content-Length so the common
+// case takes one exact allocation at most. whole is false when the body
+// goes on past the cap; on a read error, b is what arrived before it.
+func (c *Client) readAnswer(resp *http.Response, buf []byte) (b []byte, whole bool, err error) {
 	if n := resp.ContentLength; n >= 0 && n <= MaxAnswerBytes {
-		b = make([]byte, n)
+		b = slices.Grow(buf[:0], int(n))[:n]
 		m, err := io.ReadFull(resp.Body, b)
 		return c.target.Scrub.Bytes(b[:m]), err == nil, err
 	}
 	// Past the cap, enough to scrub what straddles it, and one byte more
 	// to tell a body of exactly the cap from a larger one.
-	b, err = io.ReadAll(io.LimitReader(resp.Body, int64(MaxAnswerBytes+1+c.target.Scrub.Reach())))
+	all := bytes.NewBuffer(buf[:0])
+	_, err = all.ReadFrom(io.LimitReader(resp.Body, int64(MaxAnswerBytes+1+c.target.Scrub.Reach())))
+	b = all.Bytes()
 	whole = len(b) <= MaxAnswerBytes
 	b = c.target.Scrub.Bytes(b)
 	if !whole {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aiorch/litewavemetric/internal/usage"
 )
@@ -81,8 +83,18 @@ func (b *Backend) resend(out []usage.Outcome, err error) {
 	}
 }
 
+// entryBuffers hold the entries of answers, reused from one answer to the
+// next.
+var entryBuffers = sync.Pool{New: func() any { return new([]entry) }}
+
 func (b *Backend) readAnswer(first int, body []byte, out []usage.Outcome) error {
-	entries, err := readOffsets(body, len(out))
+	buf := entryBuffers.Get().(*[]entry)
+	defer entryBuffers.Put(buf)
+	*buf = slices.Grow((*buf)[:0], len(out))
+	// The entries are slices of an answer whose buffer is reused: cleared,
+	// the pool keeps no old answer.
+	defer clear((*buf)[:cap(*buf)])
+	entries, err := readOffsets(body, *buf)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,10 @@
 package kafkarest
 
-import "github.com/aiorch/litewavemetric/internal/usage"
+import (
+	"slices"
+
+	"github.com/aiorch/litewavemetric/internal/usage"
+)
 
 // The framing of a produce body and of each record in it.
 const (
@@ -14,16 +18,16 @@ const (
 // recordGuess is about what one record takes, to size a body's buffer.
 const recordGuess = 320
 
-// nextBody encodes the next request of evs, in a fixed form, so that a
-// resent record is byte for byte the record first sent:
+// appendBody appends to dst the next request of evs, in a fixed form, so
+// that a resent record is byte for byte the record first sent:
 //
 //	{"records":[{"key":"<id>","value":{…}},…]}
 //
-// It takes as many records as fit in maxRecords and maxBytes, and always at
-// least one, and returns the body and how many it took. The key is the
-// quoted id, the bytes the native path writes too.
-func nextBody(evs []usage.Event, maxRecords, maxBytes int) ([]byte, int) {
-	b := make([]byte, 0, min(maxBytes, min(len(evs), maxRecords)*recordGuess+len(bodyOpen)+len(bodyClose)))
+// It takes as many records as fit in maxRecords and maxBytes, and always
+// at least one, and returns dst with the body and how many it took. The
+// key is the quoted id, the bytes the native path writes too.
+func appendBody(dst []byte, evs []usage.Event, maxRecords, maxBytes int) ([]byte, int) {
+	b := slices.Grow(dst, min(maxBytes, min(len(evs), maxRecords)*recordGuess+len(bodyOpen)+len(bodyClose)))
 	b = append(b, bodyOpen...)
 	var enc usage.RecordEncoder // a body's events share their windows' bounds
 	n := 0
@@ -33,7 +37,7 @@ func nextBody(evs []usage.Event, maxRecords, maxBytes int) ([]byte, int) {
 			b = append(b, ',')
 		}
 		b = appendRecord(b, &enc, &evs[n])
-		if n > 0 && len(b)+len(bodyClose) > maxBytes {
+		if n > 0 && len(b)-len(dst)+len(bodyClose) > maxBytes {
 			b = b[:mark] // this record goes in the next request
 			break
 		}

@@ -25,7 +25,7 @@ func TestBodiesSplitWithinLimits(t *testing.T) {
 	for _, maxBytes := range []int{1, 600, 2000, math.MaxInt} {
 		seen := 0
 		for rest := evs; len(rest) > 0; {
-			body, n := nextBody(rest, 5, maxBytes)
+			body, n := appendBody(nil, rest, 5, maxBytes)
 			require.Positive(t, n)
 			assert.LessOrEqual(t, n, 5)
 			if n > 1 {
@@ -51,6 +51,6 @@ func TestBodiesSplitWithinLimits(t *testing.T) {
 
 // bodyOf is the body of one request holding all of evs.
 func bodyOf(evs []usage.Event) []byte {
-	b, _ := nextBody(evs, len(evs), math.MaxInt)
+	b, _ := appendBody(nil, evs, len(evs), math.MaxInt)
 	return b
 }

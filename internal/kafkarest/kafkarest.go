@@ -62,7 +62,9 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 			}
 			return
 		}
-		body, n := nextBody(batch[i:], b.maxRecords, b.maxBytes)
+		body := httpclient.NewBody()
+		var n int
+		body.B, n = appendBody(body.B, batch[i:], b.maxRecords, b.maxBytes)
 		b.produce(ctx, i, body, out[i:i+n])
 		i += n
 	}
@@ -70,8 +72,10 @@ func (b *Backend) Send(ctx context.Context, batch []usage.Event, out []usage.Out
 
 // produce sends the records of batch[first:first+len(out)], encoded in
 // body, in one request.
-func (b *Backend) produce(ctx context.Context, first int, body []byte, out []usage.Outcome) {
-	answer, err := b.http.Do(ctx, op, http.MethodPost, b.url, body, setHeaders)
+func (b *Backend) produce(ctx context.Context, first int, body *httpclient.Body, out []usage.Outcome) {
+	err := b.http.Exchange(ctx, op, http.MethodPost, b.url, body, setHeaders, func(answer []byte) {
+		b.parseAnswer(first, answer, out)
+	})
 	var ae *httpclient.AnswerError
 	switch {
 	case errors.As(err, &ae):
@@ -81,8 +85,6 @@ func (b *Backend) produce(ctx context.Context, first int, body []byte, out []usa
 		for i := range out {
 			out[i] = o
 		}
-	default:
-		b.parseAnswer(first, answer, out)
 	}
 }
 

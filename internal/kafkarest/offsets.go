@@ -9,7 +9,7 @@ import (
 // errNotArray is the error of "offsets" that are not an array of objects.
 var errNotArray = errors.New(`"offsets" is not an array of objects`)
 
-// readOffsets reads the "offsets" of an answer to records records. The
+// readOffsets appends to entries the "offsets" of an answer. The
 // answer is checked to be valid JSON, then walked in place, each value a
 // slice of body: decoding a map per entry (encoding/json cannot match keys
 // exactly otherwise, and its Decoder allocates an error for every number
@@ -17,7 +17,7 @@ var errNotArray = errors.New(`"offsets" is not an array of objects`)
 // names match exactly, as a map's would: the proxies' keys are lower case,
 // and another case is another key. Where a key repeats, the last one
 // counts, as in a map.
-func readOffsets(body []byte, records int) ([]entry, error) {
+func readOffsets(body []byte, entries []entry) ([]entry, error) {
 	if !json.Valid(body) {
 		return nil, errors.New("not a JSON object")
 	}
@@ -39,7 +39,6 @@ func readOffsets(body []byte, records int) ([]entry, error) {
 	case offsets[0] != '[':
 		return nil, errNotArray
 	}
-	entries := make([]entry, 0, records)
 	ok := true
 	eachElement(offsets, func(v []byte) {
 		var e entry

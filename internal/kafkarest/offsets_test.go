@@ -23,7 +23,7 @@ func TestOffsetsReadAsMapsWould(t *testing.T) {
 		`{"offsets":[]}`, `{"offsets":null}`, `{"Offsets":[]}`, `{}`,
 	}
 	for _, body := range bodies {
-		got, err := readOffsets([]byte(body), 3)
+		got, err := readOffsets([]byte(body), nil)
 		want, found := offsetsAsMaps(t, body)
 		if !found {
 			require.Error(t, err, body)
