@@ -55,7 +55,7 @@ func TestUsageKeptThroughOutageThenDelivered(t *testing.T) {
 			c.Add(context.Background(), n, at(tenantID(i), "d1"))
 			counted[series(tenantID(i), "d1", "pages")] += n
 		}
-		err := p.flushWithin(100 * time.Millisecond)
+		err := p.flushWithin(owedWait)
 		var ue *litewavemetric.UndeliveredError
 		require.ErrorAs(t, err, &ue, "round %d", round)
 		var he *litewavemetric.HTTPError
@@ -283,12 +283,12 @@ func TestErrorsWrapNetworkAndContextErrors(t *testing.T) {
 	require.NoError(t, err)
 	p := pipelineOf(t, exp, pipelineOpts{})
 	p.counter("pages").Add(context.Background(), 1, at("t1", "d1"))
-	err = p.flushWithin(100 * time.Millisecond)
+	err = p.flushWithin(owedWait)
 	var op *net.OpError
 	require.ErrorAs(t, err, &op, "connection refused is reachable")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.True(t, strings.HasPrefix(err.Error(), "litewavemetric: "))
-	err = p.shutdownWithin(100 * time.Millisecond)
+	err = p.shutdownWithin(owedWait)
 	require.ErrorAs(t, err, &op)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }

@@ -101,6 +101,12 @@ func (p *pipeline) flushWithin(d time.Duration) error {
 	return p.provider.ForceFlush(ctx)
 }
 
+// owedWait bounds a flush that is meant to end with usage still owed: long
+// enough that the SDK's reader reaches the exporter before the deadline
+// under -race on a loaded machine (at 100 ms it did not, once in 30 runs),
+// so that the error says what is owed rather than only that time ran out.
+const owedWait = time.Second
+
 // shutdownWithin shuts the provider down with a deadline.
 func (p *pipeline) shutdownWithin(d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

@@ -91,7 +91,7 @@ func billed(scope, name string) bool {
 func (m *mapper) ingest(box *outbox.Outbox, rm *metricdata.ResourceMetrics, now int64) (*outbox.FirstAttempts, outbox.IngestReport, mapReport) {
 	rep := m.collect(rm, now)
 	first, irep := box.Ingest(&m.collection)
-	m.cache.endExport()
+	m.cache.endExport(&m.collection)
 	return first, irep, rep
 }
 

@@ -112,12 +112,13 @@ func (c *seriesCache) put(m map[attribute.Distinct]*cachedStream, set *attribute
 	return &e.series
 }
 
-// endExport, once the outbox took the collection, drops the entries of
-// new streams whose point it refused, and now and then the entries of
-// series it forgot: their sets are unlikely to come back.
-func (c *seriesCache) endExport() {
+// endExport, once the outbox took col, drops the entries of new streams
+// whose point it refused, and now and then the entries of series it
+// forgot: their sets are unlikely to come back. A series the outbox found
+// again for a stream's point is not forgotten (col.Held).
+func (c *seriesCache) endExport(col *outbox.Collection) {
 	for _, u := range c.unconfirmed {
-		if d := u.entry.set.Equivalent(); !u.entry.series.Held() && u.scope[d] == u.entry {
+		if d := u.entry.set.Equivalent(); !col.Held(&u.entry.series) && u.scope[d] == u.entry {
 			delete(u.scope, d)
 			c.size--
 		}
@@ -131,10 +132,11 @@ func (c *seriesCache) endExport() {
 	}
 	for _, m := range c.scopes {
 		for d, e := range m {
-			if !e.series.Held() {
+			if !col.Held(&e.series) {
 				delete(m, d)
 				c.size--
 			}
 		}
 	}
+	col.Rebound()
 }

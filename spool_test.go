@@ -137,7 +137,7 @@ func TestSeriesCapRefusesNewSeries(t *testing.T) {
 	for i := range 5 {
 		c.Add(context.Background(), 10, at(tenantID(i), "d"))
 	}
-	err := p.flushWithin(100 * time.Millisecond)
+	err := p.flushWithin(owedWait)
 	var ue *litewavemetric.UsageError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, "over_capacity", ue.Problem)

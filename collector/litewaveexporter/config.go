@@ -109,7 +109,11 @@ func (c *Config) Validate() error {
 	}
 	all := []config.Option{config.ByYAMLKey}
 	for _, o := range options(c) {
-		all = append(all, o.(interface{ ConfigOptions() []config.Option }).ConfigOptions()...)
+		settings, ok := o.(interface{ ConfigOptions() []config.Option })
+		if !ok {
+			return fmt.Errorf("litewave: the library's option %T cannot be checked; upgrade the exporter with the library", o)
+		}
+		all = append(all, settings.ConfigOptions()...)
 	}
 	if _, err := config.Load(all); err != nil {
 		errs = append(errs, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -132,4 +133,23 @@ func TestExchangeRefusesAnAnswerItCannotReadWhole(t *testing.T) {
 		require.ErrorAs(t, err, &ae, name)
 		assert.EqualError(t, err, "produce: HTTP 200 answer "+why, name)
 	}
+}
+
+// A 307 answer is the answer (redirects are not followed), and the body
+// net/http took again for the redirect it did not send is closed: the
+// buffer goes back to the pool once the transport is done with it.
+func TestExchangeGivesABodyBackAfterARedirect(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Location", "/elsewhere")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	c := New(nil, srv.Client().Transport, redact.Secret{}, time.Minute, Target{Setting: "LITEWAVE_KAFKA_REST_URL"})
+	body := NewBody()
+	body.B = append(body.B, `{"records":[]}`...)
+	var se *StatusError
+	require.ErrorAs(t, c.Exchange(t.Context(), "produce", http.MethodPost, srv.URL+"/topics/t", body, nil, func([]byte) {}), &se)
+	assert.Equal(t, http.StatusTemporaryRedirect, se.StatusCode)
+	require.Eventually(t, func() bool { return body.refs.Load() == 0 }, 10*time.Second, time.Millisecond,
+		"every reader of the body is closed")
 }

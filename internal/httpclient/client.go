@@ -77,7 +77,14 @@ func New(hc *http.Client, rt http.RoundTripper, key redact.Secret, timeout time.
 
 // noRedirects makes the client return a redirect as the answer: following
 // it would send the API key and the usage to whatever the Location says.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// The request it would have sent holds a body net/http took from GetBody
+// (a 307 or 308 resends it): closed, a pooled body goes back to its pool.
+func noRedirects(next *http.Request, _ []*http.Request) error {
+	if next.Body != nil {
+		_ = next.Body.Close()
+	}
+	return http.ErrUseLastResponse
+}
 
 // Do sends one request within the client's timeout and returns the whole
 // body of a 2xx answer, for callers that must read it: a customer lookup,

@@ -11,9 +11,10 @@ type Collection struct {
 	floats  []floatPoint
 	keyed   []keyed // the points added by key, in order
 	streams []streamChange
-	// moved holds, for each forgotten series the last ingest found again
-	// by its key for a point added through a handle, the series it found:
-	// Int rebinds the handles still bound to the forgotten one.
+	// moved holds, for each forgotten series an ingest found again by its
+	// key for a point added through a handle, the series it found: Int,
+	// Float and Held rebind the handles still bound to the forgotten one.
+	// Rebound empties it once every handle was checked.
 	moved map[*Series]*Series
 }
 
@@ -120,11 +121,28 @@ func (c *Collection) addFloat(p floatPoint) {
 // rebind binds h to the series its forgotten series was found again as,
 // if the last ingest did so, and returns h's series.
 func (c *Collection) rebind(h *Handle) *Series {
-	if s, ok := c.moved[h.s]; ok {
-		h.s = s
+	for {
+		s, ok := c.moved[h.s]
+		if !ok {
+			return h.s
+		}
+		h.s = s // a series found again may have been forgotten and found again since
 	}
-	return h.s
 }
+
+// Held reports whether the outbox holds the series of h, as h.Held does,
+// after rebinding h to the series an ingest found again for its key: a
+// handle not used since is still a live stream's.
+func (c *Collection) Held(h *Handle) bool {
+	if c.moved != nil && h.s != nil {
+		c.rebind(h)
+	}
+	return h.Held()
+}
+
+// Rebound says that every handle was checked with Held since the moves
+// were recorded, so that they need not be kept.
+func (c *Collection) Rebound() { c.moved = nil }
 
 // Grow makes room for n more points at once, and for their keys if byKey
 // (a first collection adds every point by key), so that a large collection

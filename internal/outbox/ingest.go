@@ -67,7 +67,12 @@ func (o *Outbox) Ingest(c *Collection) (*FirstAttempts, IngestReport) {
 		o.kick()
 	}
 	in.end()
-	c.moved = in.moved
+	for forgotten, found := range in.moved {
+		if c.moved == nil {
+			c.moved = map[*Series]*Series{}
+		}
+		c.moved[forgotten] = found
+	}
 	return in.first, in.report
 }
 
