@@ -119,7 +119,7 @@ func (c *Collection) addFloat(p floatPoint) {
 }
 
 // rebind binds h to the series its forgotten series was found again as,
-// if the last ingest did so, and returns h's series.
+// if an ingest did so, and returns h's series.
 func (c *Collection) rebind(h *Handle) *Series {
 	for {
 		s, ok := c.moved[h.s]
