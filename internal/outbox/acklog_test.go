@@ -1,12 +1,10 @@
 package outbox
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -75,31 +73,13 @@ func TestFlushWaitsForTheDeletionOfWhatItDelivered(t *testing.T) {
 	r, _ := ingestInts(o, map[Key]int64{k1: 2, key("t1", "d2", "pages"): 3})
 	wait(t, r)
 
-	done := make(chan error, 1)
-	go func() { done <- o.Flush(context.Background()) }()
-	returned := false
-	require.Eventually(t, func() bool {
-		select {
-		case <-done:
-			returned = true
-			return true
-		default:
-		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		return o.waitCh != nil && o.stats.OwedUnits == 0
-	}, 10*time.Second, time.Millisecond)
+	f, returned := startFlush(t, o, func(o *Outbox) bool { return o.stats.OwedUnits == 0 })
 	require.False(t, returned, "Flush returned before the delivered events' deletion was committed")
 	assert.NotEmpty(t, st.contents().Events, "the deletion is held")
 	assert.Empty(t, st.resent(), "a process killed now sends nothing again: the log names them")
 
 	st.release()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Flush did not return once the deletion was committed")
-	}
+	f.returns("once the deletion was committed")
 	assert.Empty(t, st.contents().Events, "the store holds nothing delivered once Flush returned")
 }
 
@@ -114,29 +94,11 @@ func TestFlushWaitsForTheDeletionWhenTheAckLogFails(t *testing.T) {
 	r, _ := ingestInts(o, map[Key]int64{k1: 2})
 	wait(t, r)
 
-	done := make(chan error, 1)
-	go func() { done <- o.Flush(context.Background()) }()
-	returned := false
-	require.Eventually(t, func() bool {
-		select {
-		case <-done:
-			returned = true
-			return true
-		default:
-		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		return o.waitCh != nil && o.stats.OwedUnits == 0
-	}, 10*time.Second, time.Millisecond)
+	f, returned := startFlush(t, o, func(o *Outbox) bool { return o.stats.OwedUnits == 0 })
 	require.False(t, returned, "Flush returned before the delivered event's deletion was committed")
 	assert.NotEmpty(t, st.resent(), "a process killed now would send it again")
 
 	st.release()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Flush did not return once the deletion was committed")
-	}
+	f.returns("once the deletion was committed")
 	assert.Empty(t, st.resent(), "nothing is sent again once Flush returned")
 }

@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -75,29 +74,11 @@ func TestFlushWaitsForTheCommitUnderWay(t *testing.T) {
 		t.Fatal("no commit of the acknowledgement")
 	}
 
-	done := make(chan error, 1)
-	go func() { done <- o.Flush(context.Background()) }()
-	returned := false
 	// Either Flush returns (wrongly) or it waits for progress.
-	require.Eventually(t, func() bool {
-		select {
-		case <-done:
-			returned = true
-			return true
-		default:
-		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		return o.waitCh != nil
-	}, 10*time.Second, time.Millisecond)
+	f, returned := startFlush(t, o, func(*Outbox) bool { return true })
 	require.False(t, returned, "Flush returned while the acknowledgement was being committed")
 
 	st.release()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Flush did not return once the commit ended")
-	}
+	f.returns("once the commit ended")
 	assert.Empty(t, st.contents().Events, "the delivered event is no longer stored")
 }

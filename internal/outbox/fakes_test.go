@@ -276,3 +276,41 @@ func (m *memStore) contents() Contents {
 	defer m.mu.Unlock()
 	return apply(m.c, &Change{})
 }
+
+// flushing is a Flush run in the background, for tests that hold it up.
+type flushing struct {
+	t    *testing.T
+	done chan error
+}
+
+// startFlush starts o.Flush and waits until it either returned, which it
+// reports, or waits on o with blocked true (o.mu held).
+func startFlush(t *testing.T, o *Outbox, blocked func(o *Outbox) bool) (f flushing, returned bool) {
+	t.Helper()
+	f = flushing{t: t, done: make(chan error, 1)}
+	go func() { f.done <- o.Flush(context.Background()) }()
+	require.Eventually(t, func() bool {
+		select {
+		case err := <-f.done:
+			f.done <- err
+			returned = true
+			return true
+		default:
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.waitCh != nil && blocked(o)
+	}, 10*time.Second, time.Millisecond)
+	return f, returned
+}
+
+// returns requires the Flush to return nil, once what held it up is gone.
+func (f flushing) returns(why string) {
+	f.t.Helper()
+	select {
+	case err := <-f.done:
+		require.NoError(f.t, err)
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("Flush did not return " + why)
+	}
+}
